@@ -1,0 +1,224 @@
+// Package store is TeleHub's persistence boundary: the Store interface every
+// backend implements, and the value types that cross it.
+//
+// A store keeps every version of every resource (history is never rewritten),
+// the canonical JSON of each version as it will be served, and the search index
+// entries of the current version. Writes are compare-and-set on the version, so
+// concurrent writers get ErrConflict instead of losing an update, and a Commit of
+// several writes is all or nothing.
+//
+// The store does not parse FHIR: callers hand it bytes, index entries and
+// versions computed above it (package fhir), and get bytes back. That keeps the
+// read path free of any parsing.
+//
+// Backends: store/sqlite (embedded, the default) and store/mongo (production).
+// Both pass the same conformance suite, store/storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors a backend returns, wrapped with context. Callers test them with errors.Is.
+var (
+	// ErrNotFound: no resource (or version) with that type and id has ever been stored.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a write's expected version did not match the stored one
+	// (a concurrent writer won), or a create hit an id that already exists.
+	ErrConflict = errors.New("store: version conflict")
+	// ErrTransactionsUnsupported: the backend cannot commit several writes
+	// atomically (MongoDB without a replica set).
+	ErrTransactionsUnsupported = errors.New("store: multi-resource transactions are not supported by this backend")
+)
+
+// Store is the only way to persistence. Implementations are safe for concurrent use.
+type Store interface {
+	// Read returns the current version of a resource. A deleted resource is
+	// returned with Deleted set (callers answer 410); one never stored is ErrNotFound.
+	Read(ctx context.Context, typ, id string) (*Resource, error)
+	// VRead returns one version of a resource, or ErrNotFound.
+	VRead(ctx context.Context, typ, id string, version int64) (*Resource, error)
+	// Commit writes all writes atomically: every version with its index entries
+	// and history, or nothing. Each write is compare-and-set: it fails with
+	// ErrConflict (wrapped, naming the resource) unless the stored current version
+	// is w.Version-1 (0 meaning "does not exist yet"). A backend that cannot make
+	// several writes atomic returns ErrTransactionsUnsupported for len(writes) > 1.
+	Commit(ctx context.Context, writes []Write) error
+	// Search returns the current, non-deleted resources matching q.
+	Search(ctx context.Context, q Query) (*SearchResult, error)
+	// History returns versions, newest first, for one resource, one type or the
+	// whole system, as h says.
+	History(ctx context.Context, h HistoryQuery) (*HistoryResult, error)
+	// SupportsTransactions reports whether Commit accepts several writes.
+	SupportsTransactions() bool
+	// Ping checks the backend is reachable (readiness).
+	Ping(ctx context.Context) error
+	// Close releases the backend; it waits for nothing but its own resources.
+	Close() error
+}
+
+// Resource is one stored version.
+type Resource struct {
+	Type        string
+	ID          string
+	VersionID   int64
+	LastUpdated time.Time // UTC, millisecond precision
+	Deleted     bool
+	// Method is the interaction that made this version: "POST", "PUT", "PATCH" or
+	// "DELETE" (history Bundles report it in entry.request.method).
+	Method string
+	// Body is the canonical JSON of this version, meta.versionId and
+	// meta.lastUpdated included. Empty for a deletion.
+	Body []byte
+}
+
+// Write is one new version to store.
+type Write struct {
+	Type string
+	ID   string
+	// Version is the version this write creates: 1 for a new resource,
+	// current+1 otherwise. It is the compare-and-set token (see Store.Commit).
+	Version     int64
+	LastUpdated time.Time
+	Deleted     bool
+	Method      string // "POST", "PUT", "PATCH", "DELETE"
+	Body        []byte // canonical JSON; nil when Deleted
+	// Index holds the search index entries of this version; they replace the
+	// previous version's. Ignored when Deleted (a deleted resource matches nothing).
+	Index []IndexEntry
+}
+
+// Kind is the kind of a search parameter, as FHIR names them.
+type Kind string
+
+// The kinds of search parameter.
+const (
+	KindNumber    Kind = "number"
+	KindDate      Kind = "date"
+	KindString    Kind = "string"
+	KindToken     Kind = "token"
+	KindReference Kind = "reference"
+	KindComposite Kind = "composite"
+	KindQuantity  Kind = "quantity"
+	KindURI       Kind = "uri"
+	KindSpecial   Kind = "special"
+)
+
+// IndexEntry is one indexed value of one search parameter of a resource.
+// Values are normalised before they reach the store (package fhir/search):
+// tokens as "system|code", "|code", "code" and "system|" (one entry each);
+// strings lower-cased and accent-folded; references as "Type/id"; uris as is.
+type IndexEntry struct {
+	Param string // the search parameter's code, e.g. "identifier"
+	Kind  Kind
+	// Text is the normalised value of token, string, reference and uri entries,
+	// and the "system|code" unit of a quantity.
+	Text string
+	// Low and High bound a date (Unix milliseconds, High exclusive), a number or
+	// a quantity value (its precision range). Zero for text kinds.
+	Low, High float64
+}
+
+// Op is how a Condition matches an index entry.
+type Op string
+
+// Text operators compare Condition.Text with IndexEntry.Text.
+const (
+	OpExact    Op = "exact"    // equal
+	OpPrefix   Op = "prefix"   // entry text starts with Text
+	OpContains Op = "contains" // entry text contains Text
+)
+
+// Range operators compare the condition's [Low, High) with an entry's [low, high),
+// following the FHIR search prefixes.
+const (
+	OpEq Op = "eq" // low >= Low && high <= High
+	OpNe Op = "ne" // not eq
+	OpGt Op = "gt" // high > High
+	OpLt Op = "lt" // low < Low
+	OpGe Op = "ge" // high > Low
+	OpLe Op = "le" // low < High
+	OpSa Op = "sa" // low >= High
+	OpEb Op = "eb" // high <= Low
+	// OpOverlap: the ranges intersect (used for "ap" once widened by the caller).
+	OpOverlap Op = "overlap"
+)
+
+// OpMissing matches resources with no entry for Param (Text "true") or with at
+// least one (Text "false").
+const OpMissing Op = "missing"
+
+// Special parameters the store resolves on the resource itself, not on index
+// entries: "_id" (OpExact on the id) and "_lastUpdated" (range ops on lastUpdated).
+const (
+	ParamID          = "_id"
+	ParamLastUpdated = "_lastUpdated"
+)
+
+// Condition matches a resource when at least one of its index entries for
+// Param satisfies Op (or, for the special params, the resource itself does).
+type Condition struct {
+	Param string
+	Op    Op
+	Text  string
+	// Low and High: see IndexEntry.
+	Low, High float64
+	// Not negates the whole condition (":not" modifier: no entry matches).
+	Not bool
+}
+
+// Clause is a disjunction: it holds when any of its conditions does (the
+// comma-separated values of one search parameter).
+type Clause struct {
+	Any []Condition
+}
+
+// SortKey orders results by a parameter's index value ("_id" and "_lastUpdated" included).
+type SortKey struct {
+	Param      string
+	Descending bool
+}
+
+// Query is a backend-neutral search plan: resources of Type (all types when
+// Types is empty) matching every clause.
+type Query struct {
+	Types   []string
+	Clauses []Clause
+	Sort    []SortKey
+	// Count is the page size; 0 means only the total is wanted.
+	Count  int
+	Offset int
+	// Total asks for the number of matches across all pages.
+	Total bool
+}
+
+// SearchResult is one page of matches.
+type SearchResult struct {
+	Resources []Resource
+	// Total is the number of matches across pages, or -1 when not asked for.
+	Total int
+	// More reports that matches exist after this page.
+	More bool
+}
+
+// HistoryQuery selects versions: of one resource (Type and ID), one type (Type),
+// or every type (neither).
+type HistoryQuery struct {
+	Type string
+	ID   string
+	// Since keeps versions with LastUpdated >= Since (zero: no bound).
+	Since time.Time
+	// At keeps, per resource, the version that was current at At (zero: all versions).
+	At     time.Time
+	Count  int
+	Offset int
+}
+
+// HistoryResult is one page of versions, newest first.
+type HistoryResult struct {
+	Versions []Resource
+	Total    int
+	More     bool
+}
