@@ -1,57 +1,49 @@
-// Package search turns FHIR resources into search index entries and FHIR search
-// URLs into backend-neutral store queries.
+// Package search is FHIR search for TeleHub: the registry of the R4
+// specification's search parameters, the extraction of a resource's index
+// entries on every write, and the parsing of search URLs into
+// backend-neutral store queries.
 //
-// This first version knows the parameters conditional interactions need:
-// _id, _lastUpdated and identifier (on every type that has an identifier
-// element). The registry generated from the specification's SearchParameter
-// definitions replaces the hand-made table below without changing the API.
+// The registry is generated (go generate, internal/gen) from the
+// specification's 1,400 SearchParameter definitions into registry.tsv, which
+// the binary embeds. Extraction evaluates each parameter's FHIRPath expression
+// (package fhirpath, compiled once per parameter) and normalises the values as
+// the store expects them (see IndexEntry in package store):
+//
+//   - tokens in four forms, "system|code", "|code" (no system), "code" and
+//     "system|", from code, Coding, CodeableConcept, Identifier, ContactPoint,
+//     boolean and string values; the folded display texts of codes and
+//     CodeableConcept.text under "<code>:text", for the ":text" modifier;
+//   - strings lower-cased and accent-folded, one entry per part of a HumanName
+//     or Address; the same values unfolded under "<code>:exact", for ":exact";
+//   - dates as [low, high) Unix-millisecond ranges at their precision, from
+//     date, dateTime, instant, Period (open ends at years 1 and 9999) and Timing;
+//   - numbers and quantities as their precision range ("1.5" covers
+//     [1.45, 1.55)); quantities once under "system|code" and once under the
+//     code alone, UCUM units canonicalised where simple (see CanonicalUnit);
+//   - references as "Type/id" (a version dropped, absolute URLs on the
+//     server's base made relative) plus the bare id, urn:uuid and other
+//     absolute URLs as they are, canonicals with and without "|version";
+//     Reference.identifier as tokens under "<code>:identifier";
+//   - uris as they are.
+//
+// _id and _lastUpdated are not indexed: the store resolves them on the
+// resource itself. Composite and special parameters are not indexed yet.
 package search
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/telehub/telehub/store"
 )
 
-// Extract returns the index entries of one resource (its canonical JSON).
+// Extract returns the index entries of one resource (its canonical JSON): the
+// values of every search parameter the specification defines for its type,
+// normalised (see Extractor). Absolute references are kept as they are; a
+// server that knows its base URL uses NewExtractor with WithBaseURL.
 func Extract(resourceType string, body []byte) ([]store.IndexEntry, error) {
-	var doc struct {
-		Identifier json.RawMessage `json:"identifier"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, fmt.Errorf("search: extract %s: %w", resourceType, err)
-	}
-	if len(doc.Identifier) == 0 {
-		return nil, nil
-	}
-	var ids []identifier
-	if doc.Identifier[0] == '[' {
-		if err := json.Unmarshal(doc.Identifier, &ids); err != nil {
-			return nil, fmt.Errorf("search: extract %s identifier: %w", resourceType, err)
-		}
-	} else {
-		var one identifier
-		if err := json.Unmarshal(doc.Identifier, &one); err != nil {
-			return nil, fmt.Errorf("search: extract %s identifier: %w", resourceType, err)
-		}
-		ids = append(ids, one)
-	}
-	var entries []store.IndexEntry
-	for _, id := range ids {
-		for _, text := range TokenForms(id.System, id.Value) {
-			entries = append(entries, store.IndexEntry{Param: "identifier", Kind: store.KindToken, Text: text})
-		}
-	}
-	return entries, nil
-}
-
-type identifier struct {
-	System string `json:"system"`
-	Value  string `json:"value"`
+	return defaultExtractor().Extract(resourceType, body)
 }
 
 // TokenForms returns the normalised forms a token is indexed under:
@@ -91,76 +83,12 @@ type Plan struct {
 	// Applied holds the parameters that became clauses, in canonical form, for
 	// the Bundle's self link.
 	Applied url.Values
-	// Ignored lists parameters that were unknown or malformed.
+	// Ignored lists parameters that were unknown or malformed, or are not
+	// supported yet.
 	Ignored []Issue
-}
-
-// Parse turns the search parameters of a URL into a plan for resourceType
-// ("" for a system-wide search). Result-control parameters are left to the caller.
-func Parse(resourceType string, params url.Values) *Plan {
-	p := &Plan{Applied: url.Values{}}
-	if resourceType != "" {
-		p.Query.Types = []string{resourceType}
-	}
-	for name, values := range params {
-		if resultParams[name] {
-			continue
-		}
-		for _, value := range values {
-			clause, err := parseClause(name, value)
-			if err != nil {
-				p.Ignored = append(p.Ignored, Issue{Param: name, Message: err.Error()})
-				continue
-			}
-			p.Query.Clauses = append(p.Query.Clauses, clause)
-			p.Applied.Add(name, value)
-		}
-	}
-	return p
-}
-
-func parseClause(name, value string) (store.Clause, error) {
-	var clause store.Clause
-	for _, v := range strings.Split(value, ",") {
-		var (
-			cond store.Condition
-			err  error
-		)
-		switch name {
-		case store.ParamID:
-			cond = store.Condition{Param: store.ParamID, Op: store.OpExact, Text: v}
-		case "identifier":
-			cond = store.Condition{Param: "identifier", Op: store.OpExact, Text: v}
-		case store.ParamLastUpdated:
-			cond, err = parseDate(name, v)
-		default:
-			return clause, fmt.Errorf("unknown search parameter %q", name)
-		}
-		if err != nil {
-			return clause, err
-		}
-		clause.Any = append(clause.Any, cond)
-	}
-	return clause, nil
-}
-
-var datePrefixes = map[string]store.Op{
-	"eq": store.OpEq, "ne": store.OpNe, "gt": store.OpGt, "lt": store.OpLt,
-	"ge": store.OpGe, "le": store.OpLe, "sa": store.OpSa, "eb": store.OpEb, "ap": store.OpOverlap,
-}
-
-func parseDate(name, v string) (store.Condition, error) {
-	op := store.OpEq
-	if len(v) > 2 {
-		if o, ok := datePrefixes[v[:2]]; ok {
-			op, v = o, v[2:]
-		}
-	}
-	low, high, err := DateRange(v)
-	if err != nil {
-		return store.Condition{}, fmt.Errorf("%s: %w", name, err)
-	}
-	return store.Condition{Param: name, Op: op, Low: low, High: high}, nil
+	// Deferred holds the parameters parsed but not applied because the store
+	// cannot run them yet (chains, _has, composites); each is also in Ignored.
+	Deferred []Deferred
 }
 
 var dateLayouts = []struct {

@@ -1,0 +1,162 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/telehub/telehub/bench"
+	"github.com/telehub/telehub/fhir"
+	"github.com/telehub/telehub/ops"
+	"github.com/telehub/telehub/store/sqlite"
+)
+
+// startServer runs a real TeleHub HTTP stack (SQLite store, FHIR API and
+// the operational endpoints) on a loopback port and returns its FHIR base.
+func startServer(t *testing.T, withFHIR bool) string {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bench.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String() + "/fhir"
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	e := echo.New()
+	o, err := ops.New(ops.Options{Logger: logger, Ready: st, InteractionKey: fhir.InteractionKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Register(e)
+	if withFHIR {
+		api, err := fhir.New(fhir.Options{Store: st, BaseURL: base, Logger: logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		api.Mount(e)
+	}
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: e}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return base
+}
+
+func TestRunReportsEveryPhase(t *testing.T) {
+	t.Parallel()
+	base := startServer(t, true)
+	res, err := bench.Run(context.Background(), bench.Config{
+		URL:         base,
+		Duration:    time.Second,
+		Concurrency: 4,
+		BundleSize:  10,
+		MaxRequests: 15,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPhases := []struct {
+		name    string
+		clients int
+	}{
+		{"create (POST Observation)", 1},
+		{"create (POST Observation)", 4},
+		{"transaction (10-entry Bundle)", 1},
+		{"transaction (10-entry Bundle)", 4},
+		{"read (GET Observation/id)", 4},
+	}
+	if len(res.Phases) != len(wantPhases) {
+		t.Fatalf("got %d phases, want %d: %+v", len(res.Phases), len(wantPhases), res.Phases)
+	}
+	for i, want := range wantPhases {
+		p := res.Phases[i]
+		if p.Name != want.name || p.Clients != want.clients {
+			t.Errorf("phase %d: %s with %d clients, want %s with %d", i, p.Name, p.Clients, want.name, want.clients)
+		}
+		if p.Requests == 0 || p.Resources == 0 || p.Errors != 0 || p.PerSecond() <= 0 || p.P99 < p.P50 {
+			t.Errorf("phase %d (%s, %d clients): %+v", i, p.Name, p.Clients, p)
+		}
+	}
+	if tx := res.Phases[2]; tx.Resources != 10*tx.Requests {
+		t.Errorf("transaction phase: %d resources from %d Bundles of 10", tx.Resources, tx.Requests)
+	}
+	if res.PeakMemory == 0 || !strings.Contains(res.MemorySource, "process_resident_memory_bytes") {
+		t.Errorf("memory: %d bytes from %q (%v)", res.PeakMemory, res.MemorySource, res.MemoryErr)
+	}
+
+	var table bytes.Buffer
+	if err := res.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"phase", "resources/s", "p99", "create (POST Observation)",
+		"transaction (10-entry Bundle)", "read (GET Observation/id)", "server peak memory:"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	t.Logf("\n%s", table.String())
+}
+
+func TestRunFailsClearly(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		url     string
+		wantErr string
+	}{
+		{"no FHIR API behind the URL", startServer(t, false), "HTTP 404"},
+		{"nothing listening", "http://127.0.0.1:1/fhir", "connection refused"},
+		{"no URL", "", "no server URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := bench.Run(context.Background(), bench.Config{URL: tt.url, Duration: time.Second})
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestMetricsURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ base, want string }{
+		{"http://localhost:8080/fhir", "http://localhost:8080/metrics"},
+		{"http://localhost:8080/fhir/", "http://localhost:8080/metrics"},
+		{"https://hub.example.org/telehub/fhir", "https://hub.example.org/telehub/metrics"},
+		{"http://localhost:8080", "http://localhost:8080/metrics"},
+	}
+	for _, tt := range tests {
+		got, err := bench.MetricsURL(tt.base)
+		if err != nil || got != tt.want {
+			t.Errorf("MetricsURL(%q) = %q, %v; want %q", tt.base, got, err, tt.want)
+		}
+	}
+	if _, err := bench.MetricsURL("localhost:8080/fhir"); err == nil {
+		t.Error("a URL without scheme and host was accepted")
+	}
+}
+
+func TestSelfPeakRSS(t *testing.T) {
+	t.Parallel()
+	bytes, source, err := bench.SelfPeakRSS(context.Background())
+	if err != nil || bytes == 0 || source == "" {
+		t.Fatalf("SelfPeakRSS = %d, %q, %v", bytes, source, err)
+	}
+}

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// serveConfig is everything `telehub serve` is configured with.
+type serveConfig struct {
+	Addr                  string
+	DataDir               string
+	Store                 string
+	BaseURL               string
+	MaxBody               int64
+	MaxConditionalDeletes int
+	PageSize              int
+	MaxPageSize           int
+	LogFormat             string
+	LogLevel              string
+	ShutdownTimeout       time.Duration
+}
+
+// envFlag ties a flag to the environment variable it falls back to.
+type envFlag struct {
+	flag, env string
+}
+
+// newServeFlags declares the serve flags on fs, filling cfg, and returns the
+// environment variable of each.
+func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) []envFlag {
+	fs.StringVar(&cfg.Addr, "addr", ":8080", "`address` to listen on, host:port")
+	fs.StringVar(&cfg.DataDir, "data", "./data", "`directory` for the embedded SQLite store")
+	fs.StringVar(&cfg.Store, "store", "",
+		"resource store: empty for SQLite in the data directory, sqlite:PATH, or a mongodb:// or mongodb+srv:// URI")
+	fs.StringVar(&cfg.BaseURL, "base-url", "",
+		"public `URL` of the FHIR endpoint (default http://localhost:PORT/fhir, PORT taken from --addr)")
+	fs.Int64Var(&cfg.MaxBody, "max-body", 16<<20, "largest request body accepted, in `bytes` (larger ones get 413)")
+	fs.IntVar(&cfg.MaxConditionalDeletes, "max-conditional-deletes", 100,
+		"most resources one conditional delete may remove (more matches get 412)")
+	fs.IntVar(&cfg.PageSize, "page-size", 20, "search and history page size when the client gives no _count")
+	fs.IntVar(&cfg.MaxPageSize, "max-page-size", 1000, "largest search and history page size a client may ask for")
+	fs.StringVar(&cfg.LogFormat, "log-format", "text", "log `format`: text, or json (for production, one object per line)")
+	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second,
+		"on SIGTERM or SIGINT, how long in-flight requests may take to finish")
+	return []envFlag{
+		{"addr", "TELEHUB_ADDR"},
+		{"data", "TELEHUB_DATA"},
+		{"store", "TELEHUB_STORE"},
+		{"base-url", "TELEHUB_BASE_URL"},
+		{"max-body", "TELEHUB_MAX_BODY"},
+		{"max-conditional-deletes", "TELEHUB_MAX_CONDITIONAL_DELETES"},
+		{"page-size", "TELEHUB_PAGE_SIZE"},
+		{"max-page-size", "TELEHUB_MAX_PAGE_SIZE"},
+		{"log-format", "TELEHUB_LOG_FORMAT"},
+		{"log-level", "TELEHUB_LOG_LEVEL"},
+		{"shutdown-timeout", "TELEHUB_SHUTDOWN_TIMEOUT"},
+	}
+}
+
+// parseServeConfig reads the serve flags from args, falling back to the
+// environment for each flag not given, then to the defaults.
+func parseServeConfig(args []string, env func(string) string, output io.Writer) (serveConfig, error) {
+	var cfg serveConfig
+	fs := flag.NewFlagSet("telehub serve", flag.ContinueOnError)
+	fs.SetOutput(output)
+	envs := newServeFlags(fs, &cfg)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: telehub serve [flags]\n\n"+
+			"Runs the FHIR R4 server: FHIR at /fhir, probes at /healthz and /readyz, Prometheus metrics at /metrics.\n"+
+			"Each flag falls back to an environment variable, then to its default.\n\nFlags:\n")
+		printFlags(fs, envs)
+	}
+	if err := parseWithEnv(fs, args, envs, env); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.validate()
+}
+
+// parseWithEnv parses args, then sets each flag absent from them from its
+// environment variable, so that flags win over the environment and the
+// environment over defaults, and both are parsed by the flag's own rules.
+func parseWithEnv(fs *flag.FlagSet, args []string, envs []envFlag, env func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, e := range envs {
+		value := env(e.env)
+		if given[e.flag] || value == "" {
+			continue
+		}
+		if err := fs.Set(e.flag, value); err != nil {
+			return fmt.Errorf("%s=%q: invalid value for --%s: %w", e.env, value, e.flag, err)
+		}
+	}
+	return nil
+}
+
+// printFlags prints each flag with its environment variable and default.
+func printFlags(fs *flag.FlagSet, envs []envFlag) {
+	envOf := map[string]string{}
+	for _, e := range envs {
+		envOf[e.flag] = e.env
+	}
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintf(fs.Output(), "%s\n    \t%s", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		if env := envOf[f.Name]; env != "" {
+			fmt.Fprintf(fs.Output(), "\n    \tenvironment: %s", env)
+		}
+		if f.DefValue != "" {
+			fmt.Fprintf(fs.Output(), "\n    \tdefault: %s", f.DefValue)
+		}
+		fmt.Fprintln(fs.Output())
+	})
+}
+
+func (c serveConfig) validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("--addr %q: %w", c.Addr, err))
+	}
+	if _, _, err := c.storeTarget(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.MaxBody <= 0 {
+		errs = append(errs, fmt.Errorf("--max-body must be positive, got %d", c.MaxBody))
+	}
+	if c.MaxConditionalDeletes <= 0 {
+		errs = append(errs, fmt.Errorf("--max-conditional-deletes must be positive, got %d", c.MaxConditionalDeletes))
+	}
+	if c.PageSize <= 0 || c.MaxPageSize < c.PageSize {
+		errs = append(errs, fmt.Errorf("need 0 < --page-size (%d) <= --max-page-size (%d)", c.PageSize, c.MaxPageSize))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-timeout must be positive, got %s", c.ShutdownTimeout))
+	}
+	if _, err := newLogger(io.Discard, c.LogFormat, c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Store kinds.
+const (
+	storeSQLite = "sqlite"
+	storeMongo  = "mongodb"
+)
+
+// storeTarget resolves --store into a backend and its path or URI.
+func (c serveConfig) storeTarget() (kind, target string, err error) {
+	switch s := c.Store; {
+	case s == "":
+		return storeSQLite, filepath.Join(c.DataDir, "telehub.db"), nil
+	case strings.HasPrefix(s, "sqlite:"):
+		path := strings.TrimPrefix(s, "sqlite:")
+		if path == "" {
+			return "", "", errors.New("--store sqlite: needs a path, e.g. sqlite:./data/telehub.db")
+		}
+		return storeSQLite, path, nil
+	case strings.HasPrefix(s, "mongodb://"), strings.HasPrefix(s, "mongodb+srv://"):
+		return storeMongo, s, nil
+	default:
+		return "", "", fmt.Errorf("--store %q: want empty, sqlite:PATH or a mongodb:// URI", s)
+	}
+}
+
+// baseURL is --base-url, or http://HOST:PORT/fhir for the address actually
+// listened on (HOST is localhost unless -addr names a specific host).
+func (c serveConfig) baseURL(listening net.Addr) string {
+	if c.BaseURL != "" {
+		return strings.TrimRight(c.BaseURL, "/")
+	}
+	host, _, _ := net.SplitHostPort(c.Addr)
+	_, port, _ := net.SplitHostPort(listening.String())
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/fhir"
+}
+
+// newLogger builds the process logger from --log-format and --log-level.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	}
+}
+
+// redact hides the password of a store URI before it is logged.
+func redact(target string) string {
+	u, err := url.Parse(target)
+	if err != nil || u.User == nil {
+		return target
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,57 @@
+// Command telehub is the TeleHub FHIR R4 server.
+//
+//	telehub [serve] [flags]   run the server (the default subcommand)
+//	telehub bench [flags]     measure a server's throughput, latency and memory
+//	telehub help              list the subcommands
+//
+// Every subcommand documents its flags with -h.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// subcommand runs with its own arguments and returns the process exit code.
+type subcommand func(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int
+
+var subcommands = map[string]subcommand{
+	"serve": runServe,
+	"bench": runBench,
+}
+
+// run dispatches to a subcommand; with none, or with flags first, it serves.
+func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return runServe(ctx, args, env, stdout, stderr)
+	}
+	if args[0] == "help" {
+		usage(stdout)
+		return 0
+	}
+	cmd, ok := subcommands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "telehub: unknown subcommand %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	return cmd(ctx, args[1:], env, stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage: telehub [subcommand] [flags]
+
+Subcommands:
+  serve   run the FHIR server (the default)
+  bench   measure a server's throughput, latency and memory
+
+Run "telehub <subcommand> -h" for its flags.
+`)
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/telehub/telehub/fhir"
+	"github.com/telehub/telehub/ops"
+	"github.com/telehub/telehub/store"
+	"github.com/telehub/telehub/store/mongo"
+	"github.com/telehub/telehub/store/sqlite"
+)
+
+// server is a running TeleHub: listener, HTTP server and store, wired together.
+type server struct {
+	logger   *slog.Logger
+	store    store.Store
+	http     *http.Server
+	listener net.Listener
+	baseURL  string
+	// served receives the result of http.Server.Serve once it returns.
+	served chan error
+}
+
+// startServer listens, opens the store, wires the FHIR and operational
+// layers onto echo, and starts serving in the background.
+func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger) (*server, error) {
+	listener, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	s := &server{logger: logger, listener: listener, baseURL: cfg.baseURL(listener.Addr()), served: make(chan error, 1)}
+
+	kind, target, err := cfg.storeTarget()
+	if err == nil {
+		s.store, err = openStore(ctx, kind, target)
+	}
+	if err != nil {
+		listener.Close()
+		return nil, err
+	}
+	handler, err := s.handler(cfg)
+	if err != nil {
+		listener.Close()
+		s.store.Close()
+		return nil, err
+	}
+	s.http = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	go func() { s.served <- s.http.Serve(listener) }()
+	logger.Info("telehub listening",
+		"addr", listener.Addr().String(),
+		"base_url", s.baseURL,
+		"store", kind,
+		"store_target", redact(target),
+		"transactions", s.store.SupportsTransactions())
+	return s, nil
+}
+
+// openStore opens the backend --store names; the SQLite file's directory is
+// created if needed.
+func openStore(ctx context.Context, kind, target string) (store.Store, error) {
+	switch kind {
+	case storeSQLite:
+		if err := os.MkdirAll(filepath.Dir(target), 0o750); err != nil {
+			return nil, fmt.Errorf("create the data directory: %w", err)
+		}
+		s, err := sqlite.Open(ctx, target)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	case storeMongo:
+		s, err := mongo.Open(ctx, target)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	default:
+		return nil, fmt.Errorf("unknown store kind %q", kind)
+	}
+}
+
+// handler builds the echo instance: operational middleware and endpoints,
+// then the FHIR routes under /fhir.
+func (s *server) handler(cfg serveConfig) (http.Handler, error) {
+	operations, err := ops.New(ops.Options{Logger: s.logger, Ready: s.store, InteractionKey: fhir.InteractionKey})
+	if err != nil {
+		return nil, err
+	}
+	api, err := fhir.New(fhir.Options{
+		Store:                 s.store,
+		BaseURL:               s.baseURL,
+		MaxBodyBytes:          cfg.MaxBody,
+		MaxConditionalDeletes: cfg.MaxConditionalDeletes,
+		DefaultPageSize:       cfg.PageSize,
+		MaxPageSize:           cfg.MaxPageSize,
+		// Its ErrorContext lines then carry the request id.
+		Logger: operations.Logger(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	operations.Register(e)
+	api.Mount(e)
+	return e, nil
+}
+
+// errShutdownTimeout reports requests still running when the shutdown timeout expired.
+var errShutdownTimeout = errors.New("in-flight requests did not finish within the shutdown timeout")
+
+// shutdown stops accepting connections, waits for in-flight requests until
+// ctx ends (then cuts them), and closes the store once no request can use it.
+func (s *server) shutdown(ctx context.Context) error {
+	var errs []error
+	if err := s.http.Shutdown(ctx); err != nil {
+		errs = append(errs, errShutdownTimeout)
+		if err := s.http.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close connections: %w", err))
+		}
+	}
+	if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, fmt.Errorf("serve: %w", err))
+	}
+	if err := s.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close store: %w", err))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,123 @@
+package fhir
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/telehub/telehub/fhir/model"
+	"github.com/telehub/telehub/fhir/search"
+	"github.com/telehub/telehub/store"
+)
+
+// typeInteractions are the type-level interactions every resource type serves.
+var typeInteractions = []string{
+	"read", "vread", "update", "patch", "delete",
+	"history-instance", "history-type", "create", "search-type",
+}
+
+type capabilityStatement struct {
+	ResourceType   string            `json:"resourceType"`
+	Status         string            `json:"status"`
+	Date           string            `json:"date"`
+	Publisher      string            `json:"publisher"`
+	Kind           string            `json:"kind"`
+	Software       map[string]string `json:"software"`
+	Implementation map[string]string `json:"implementation"`
+	FHIRVersion    string            `json:"fhirVersion"`
+	Format         []string          `json:"format"`
+	PatchFormat    []string          `json:"patchFormat"`
+	Rest           []capabilityRest  `json:"rest"`
+}
+
+type capabilityRest struct {
+	Mode        string               `json:"mode"`
+	Resource    []capabilityResource `json:"resource"`
+	Interaction []codeOut            `json:"interaction"`
+}
+
+type capabilityResource struct {
+	Type              string        `json:"type"`
+	Interaction       []codeOut     `json:"interaction"`
+	Versioning        string        `json:"versioning"`
+	ReadHistory       bool          `json:"readHistory"`
+	UpdateCreate      bool          `json:"updateCreate"`
+	ConditionalCreate bool          `json:"conditionalCreate"`
+	ConditionalRead   string        `json:"conditionalRead"`
+	ConditionalUpdate bool          `json:"conditionalUpdate"`
+	ConditionalDelete string        `json:"conditionalDelete"`
+	SearchParam       []searchParam `json:"searchParam,omitempty"`
+}
+
+type codeOut struct {
+	Code string `json:"code"`
+}
+
+type searchParam struct {
+	Name       string `json:"name"`
+	Definition string `json:"definition,omitempty"`
+	Type       string `json:"type"`
+}
+
+// buildCapability describes what this server really wires: every resource
+// type with the interactions above, the search parameters search.Parse
+// applies, and transaction only when the store can commit atomically.
+func buildCapability(baseURL string, transactions bool) ([]byte, error) {
+	rest := capabilityRest{Mode: "server"}
+	for _, typ := range model.ResourceTypes() {
+		res := capabilityResource{
+			Type: typ, Versioning: "versioned-update", ReadHistory: true, UpdateCreate: true,
+			ConditionalCreate: true, ConditionalRead: "not-supported", ConditionalUpdate: true,
+			ConditionalDelete: "multiple", SearchParam: knownParams(typ),
+		}
+		for _, code := range typeInteractions {
+			res.Interaction = append(res.Interaction, codeOut{code})
+		}
+		rest.Resource = append(rest.Resource, res)
+	}
+	if transactions {
+		rest.Interaction = append(rest.Interaction, codeOut{"transaction"})
+	}
+	for _, code := range []string{"batch", "search-system", "history-system"} {
+		rest.Interaction = append(rest.Interaction, codeOut{code})
+	}
+	cs := capabilityStatement{
+		ResourceType: "CapabilityStatement", Status: "active",
+		Date: time.Now().UTC().Format(time.RFC3339), Publisher: "TeleHub", Kind: "instance",
+		Software:       map[string]string{"name": "TeleHub"},
+		Implementation: map[string]string{"description": "TeleHub FHIR R4 server", "url": baseURL},
+		FHIRVersion:    "4.0.1",
+		Format:         []string{"json", "application/fhir+json"},
+		PatchFormat:    []string{mediaJSONPatch},
+		Rest:           []capabilityRest{rest},
+	}
+	out, err := json.Marshal(cs)
+	if err != nil {
+		return nil, fmt.Errorf("capability statement: %w", err)
+	}
+	return out, nil
+}
+
+// knownParams returns the parameters search.Parse applies for typ: those
+// of the registry the store can evaluate (not composite or special ones,
+// which the parser defers and reports as ignored).
+func knownParams(typ string) []searchParam {
+	var out []searchParam
+	for _, p := range search.DefaultRegistry().Params(typ) {
+		if !servedKind(p) {
+			continue
+		}
+		out = append(out, searchParam{Name: p.Code, Definition: p.URL, Type: string(p.Kind)})
+	}
+	return out
+}
+
+func servedKind(p *search.Param) bool {
+	switch {
+	case p.Kind == store.KindComposite, p.Kind == store.KindSpecial:
+		return false
+	case p.Code == store.ParamID, p.Code == store.ParamLastUpdated:
+		return true
+	}
+	return p.Expression != ""
+}

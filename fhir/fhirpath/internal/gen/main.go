@@ -1,0 +1,178 @@
+// Command gen turns the FHIR R4 StructureDefinitions into the compact type
+// model the FHIRPath engine embeds (model.txt): for each type its base type
+// and kind, and for each element its name, whether it is a choice, its
+// maximum cardinality and its type(s). Backbone elements become types of
+// their own, named by their path (e.g. "Patient.contact").
+//
+// Usage (from fhir/fhirpath, through go generate):
+//
+//	go run ./internal/gen -in ../../../shared/fhir-r4/definitions/structure-definitions.json.gz -out model.txt
+package main
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"sort"
+	"strings"
+)
+
+type bundle struct {
+	Entry []struct {
+		Resource structureDefinition `json:"resource"`
+	} `json:"entry"`
+}
+
+type structureDefinition struct {
+	ID             string `json:"id"`
+	Kind           string `json:"kind"`
+	Derivation     string `json:"derivation"`
+	BaseDefinition string `json:"baseDefinition"`
+	Type           string `json:"type"`
+	Abstract       bool   `json:"abstract"`
+	Snapshot       struct {
+		Element []elementDefinition `json:"element"`
+	} `json:"snapshot"`
+}
+
+type elementDefinition struct {
+	Path             string `json:"path"`
+	Max              string `json:"max"`
+	ContentReference string `json:"contentReference"`
+	Type             []struct {
+		Code      string `json:"code"`
+		Extension []struct {
+			URL      string `json:"url"`
+			ValueURL string `json:"valueUrl"`
+		} `json:"extension"`
+	} `json:"type"`
+}
+
+// typeDef is one type of the emitted model.
+type typeDef struct {
+	name, base, kind string
+	elements         []string
+}
+
+func main() {
+	in := flag.String("in", "", "structure-definitions.json.gz (a collection Bundle)")
+	out := flag.String("out", "model.txt", "output file")
+	flag.Parse()
+	types, err := load(*in)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := write(*out, types); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func load(path string) ([]typeDef, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("gen: %w", err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("gen: %s: %w", path, err)
+	}
+	var b bundle
+	if err := json.NewDecoder(zr).Decode(&b); err != nil {
+		return nil, fmt.Errorf("gen: decode %s: %w", path, err)
+	}
+	var types []typeDef
+	for _, e := range b.Entry {
+		sd := e.Resource
+		if sd.Kind == "logical" || sd.Derivation == "constraint" {
+			continue
+		}
+		types = append(types, convert(sd)...)
+	}
+	sort.Slice(types, func(i, j int) bool { return types[i].name < types[j].name })
+	return types, nil
+}
+
+// convert returns the type a StructureDefinition defines and its backbone elements.
+func convert(sd structureDefinition) []typeDef {
+	kind := map[string]string{"primitive-type": "primitive", "complex-type": "complex", "resource": "resource"}[sd.Kind]
+	base := sd.BaseDefinition[strings.LastIndex(sd.BaseDefinition, "/")+1:]
+	byPath := map[string]*typeDef{sd.Type: {name: sd.Type, base: base, kind: kind}}
+	order := []string{sd.Type}
+	for _, el := range sd.Snapshot.Element {
+		dot := strings.LastIndex(el.Path, ".")
+		if dot < 0 {
+			continue
+		}
+		parent, name := el.Path[:dot], el.Path[dot+1:]
+		owner := byPath[parent]
+		if owner == nil || (kind == "primitive" && name == "value") {
+			continue
+		}
+		types := elementTypes(el)
+		if kind == "resource" && el.Path == sd.Type+".id" {
+			// The R4 snapshots mark Resource.id as a FHIR string; the
+			// specification (and the FHIRPath suite) types it as id.
+			types = []string{"id"}
+		}
+		if len(types) == 1 && (types[0] == "BackboneElement" || types[0] == "Element") && el.ContentReference == "" && sd.Type != "Element" && name != "extension" {
+			byPath[el.Path] = &typeDef{name: el.Path, base: types[0], kind: "backbone"}
+			order = append(order, el.Path)
+			types = []string{el.Path}
+		}
+		choice := "E"
+		if strings.HasSuffix(name, "[x]") {
+			choice, name = "C", strings.TrimSuffix(name, "[x]")
+		}
+		owner.elements = append(owner.elements, fmt.Sprintf("%s %s %s %s", choice, name, el.Max, strings.Join(types, ",")))
+	}
+	var out []typeDef
+	for _, p := range order {
+		out = append(out, *byPath[p])
+	}
+	return out
+}
+
+// elementTypes names an element's types, using the FHIR type for the
+// System.String-typed ids and the referenced path for content references.
+func elementTypes(el elementDefinition) []string {
+	if el.ContentReference != "" {
+		return []string{strings.TrimPrefix(el.ContentReference, "#")}
+	}
+	var types []string
+	for _, t := range el.Type {
+		code := t.Code
+		for _, ext := range t.Extension {
+			if strings.HasSuffix(ext.URL, "structuredefinition-fhir-type") && ext.ValueURL != "" {
+				code = ext.ValueURL
+			}
+		}
+		types = append(types, code)
+	}
+	return types
+}
+
+func write(path string, types []typeDef) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("gen: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprintln(w, "# Code generated by internal/gen from the FHIR R4 StructureDefinitions. DO NOT EDIT.")
+	fmt.Fprintln(w, "# T name base kind; then E|C (element|choice) name max type[,type...]")
+	for _, t := range types {
+		fmt.Fprintf(w, "T %s %s %s\n", t.name, t.base, t.kind)
+		for _, e := range t.elements {
+			fmt.Fprintln(w, e)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("gen: write %s: %w", path, err)
+	}
+	return f.Close()
+}

@@ -1,0 +1,82 @@
+package model
+
+import (
+	"encoding/json"
+	"fmt"
+
+	rpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+)
+
+// Parse parses and validates one R4 resource (JSON). Errors a client caused
+// are *Error.
+func Parse(body []byte) (*Resource, error) {
+	nulls, err := checkEnvelope(body)
+	if err != nil {
+		return nil, err
+	}
+	c := mustCodec()
+	msg, err := c.unmarshaller.Unmarshal(withoutArrayNulls(body, nulls))
+	if err != nil {
+		return nil, convertError(err)
+	}
+	cr, ok := msg.(*rpb.ContainedResource)
+	if !ok {
+		return nil, fmt.Errorf("model: parse: unexpected message %T", msg)
+	}
+	return newResource(cr)
+}
+
+// checkEnvelope rejects what the library reports poorly or lets through:
+// malformed JSON, a body that is not an object, a missing or unknown
+// resourceType, and the FHIR JSON rules checkStrict enforces.
+// It returns the offsets of the nulls in primitive arrays.
+func checkEnvelope(body []byte) ([]int, error) {
+	if !json.Valid(body) {
+		return nil, syntaxError(body)
+	}
+	found, strictErr := checkStrict(body)
+	if strictErr != nil && strictErr.Syntax {
+		return nil, strictErr
+	}
+	rawType := found.resourceType
+	if strictErr != nil && rawType == nil {
+		// The scan stopped before reaching resourceType: look it up so that
+		// a missing or unknown type is reported first.
+		var top struct {
+			ResourceType json.RawMessage `json:"resourceType"`
+		}
+		_ = json.Unmarshal(body, &top)
+		rawType = top.ResourceType
+	}
+	name, err := resourceTypeName(rawType)
+	if err != nil {
+		return nil, err
+	}
+	if strictErr != nil {
+		return nil, newError(name+strictErr.Path, strictErr.Message, false)
+	}
+	return found.nulls, nil
+}
+
+func resourceTypeName(raw json.RawMessage) (string, error) {
+	if raw == nil {
+		return "", newError("", "the resource has no resourceType", false)
+	}
+	var name string
+	if err := json.Unmarshal(raw, &name); err != nil {
+		return "", newError("resourceType", "resourceType must be a string", false)
+	}
+	if !IsResourceType(name) {
+		return "", newError("resourceType", fmt.Sprintf("unknown resource type %q", name), false)
+	}
+	return name, nil
+}
+
+// Marshal returns the canonical compact JSON the store keeps and reads serve.
+func (r *Resource) Marshal() ([]byte, error) {
+	b, err := mustCodec().marshaller.Marshal(r.contained)
+	if err != nil {
+		return nil, fmt.Errorf("model: marshal %s/%s: %w", r.typ, r.ID(), err)
+	}
+	return b, nil
+}

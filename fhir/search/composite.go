@@ -1,0 +1,150 @@
+package search
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/telehub/telehub/store"
+)
+
+// Composite parameters pair the values of two components selected from the
+// same element: code-value-quantity matches an Observation whose code AND
+// value are those given, not a code from one component and a value from
+// another. They are indexed as one entry per pair, under the composite's code:
+//
+//	Text  first component's token form + "$" + second component's text
+//	Kind  the second component's kind; Low, High its range
+//
+// The second component's text is the folded string, the token form or the
+// reference for text kinds, the unit ("", "system|code" or "code") for
+// quantities, and empty for dates and numbers. A query value "a$b" becomes
+// one condition on that Text, with the second component's operator and range.
+// Only two-component composites are indexed (the three-component ones of
+// MolecularSequence are not).
+//
+// The store must compare Text on the same entry as the range for range kinds
+// (today only its MongoDB backend does, and only for quantities), so
+// composites are indexed only with the WithComposites option and Parse
+// defers them; CompositeClause builds the clause for a parsed composite.
+
+// WithComposites indexes composite parameters. Use it only with a store that
+// matches a range condition's Text on the same index entry (see package doc).
+func WithComposites() ExtractorOption {
+	return func(x *Extractor) { x.composites = true }
+}
+
+// compositeEntries appends the entries of one element a composite parameter
+// selected (an Observation, one of its components, a useContext).
+func (n normaliser) compositeEntries(p *Param, second *Param, item Value, out []store.IndexEntry) []store.IndexEntry {
+	m, ok := item.Data.(map[string]any)
+	if !ok || len(p.Components) != 2 || second == nil {
+		return out
+	}
+	firsts, ok := componentValues(m, p.Components[0].Expression)
+	if !ok {
+		return out
+	}
+	seconds, ok := componentValues(m, p.Components[1].Expression)
+	if !ok {
+		return out
+	}
+	var tokens, values []store.IndexEntry
+	for _, v := range firsts {
+		tokens = tokenEntries(p.Components[0].Code, v, tokens)
+	}
+	for _, v := range seconds {
+		values = n.entries(second, v, values)
+	}
+	for _, t := range tokens {
+		if t.Param != p.Components[0].Code {
+			continue // the ":text" entries
+		}
+		for _, v := range values {
+			if v.Param != second.Code {
+				continue // ":exact", ":identifier" entries
+			}
+			e := store.IndexEntry{Param: p.Code, Kind: v.Kind, Text: t.Text + "$" + v.Text, Low: v.Low, High: v.High}
+			out = append(out, e)
+			if v.Kind == store.KindQuantity && v.Text != "" {
+				e.Text = t.Text + "$"
+				out = append(out, e) // the value with any unit
+			}
+		}
+	}
+	return out
+}
+
+// componentValues selects a component from an element, for the component
+// expressions R4 uses: an element name ("code", "target"), or choices of the
+// value ("value.as(Quantity) | value.as(Range)"). Others report false.
+func componentValues(m map[string]any, expr string) ([]Value, bool) {
+	var out []Value
+	for _, alt := range splitUnion(expr) {
+		if typ, ok := choiceType(alt); ok {
+			key := "value" + strings.ToUpper(typ[:1]) + typ[1:]
+			for _, d := range list(m[key]) {
+				out = append(out, Value{Data: d, Type: typ})
+			}
+			continue
+		}
+		if !isElementName(alt) {
+			return nil, false
+		}
+		for _, d := range list(m[alt]) {
+			out = append(out, Value{Data: d})
+		}
+	}
+	return out, true
+}
+
+// choiceType returns T of "value.as(T)" or "value.ofType(T)".
+func choiceType(alt string) (string, bool) {
+	for _, fn := range []string{"value.as(", "value.ofType("} {
+		if rest, ok := strings.CutPrefix(alt, fn); ok {
+			typ, ok := strings.CutSuffix(rest, ")")
+			return typ, ok && typ != "" && isElementName(typ)
+		}
+	}
+	return "", false
+}
+
+func isElementName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// CompositeClause turns a parsed composite search (Plan.Deferred) into the
+// clause matching the entries WithComposites indexes.
+func (r *Registry) CompositeClause(resourceType string, c *Composite) (store.Clause, error) {
+	if len(c.Components) != 2 {
+		return store.Clause{}, fmt.Errorf("%s: composites of %d components are not supported", c.Param, len(c.Components))
+	}
+	second, ok := r.Lookup(resourceType, c.Components[1].Code)
+	if !ok {
+		return store.Clause{}, fmt.Errorf("%s: component %s is not a parameter of %s", c.Param, c.Components[1].Code, resourceType)
+	}
+	var clause store.Clause
+	for _, alt := range c.Alternatives {
+		if len(alt) != 2 {
+			return store.Clause{}, fmt.Errorf("%s: want 2 values separated by $, got %d", c.Param, len(alt))
+		}
+		conds, err := parseValue(second, "", alt[1])
+		if err != nil {
+			return store.Clause{}, fmt.Errorf("%s: %w", c.Param, err)
+		}
+		for _, cond := range conds {
+			cond.Param = c.Param
+			cond.Text = unescape(alt[0]) + "$" + cond.Text
+			clause.Any = append(clause.Any, cond)
+		}
+	}
+	return clause, nil
+}

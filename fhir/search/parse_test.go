@@ -1,0 +1,239 @@
+package search
+
+import (
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/telehub/telehub/store"
+)
+
+func dayRange(t *testing.T, date string) (float64, float64) {
+	t.Helper()
+	low, high, err := DateRange(date)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return low, high
+}
+
+func TestParseConditions(t *testing.T) {
+	t.Parallel()
+	d1974, d1974end := dayRange(t, "1974-12-25")
+	y2020, y2020end := dayRange(t, "2020")
+	type C = store.Condition
+	n54low, n54high, _ := NumberRange("5.4")
+	g54low, g54high, _ := scaledRange("5.4", 1e-3)
+	tests := []struct {
+		typ, query string
+		want       []store.Clause // in parameter-name order
+	}{
+		// Kept exactly as the first version did: conditional interactions rely on them.
+		{"Patient", "_id=abc", []store.Clause{{Any: []C{{Param: "_id", Op: store.OpExact, Text: "abc"}}}}},
+		{"Patient", "identifier=urn:oid:1.2|12345", []store.Clause{{Any: []C{{Param: "identifier", Op: store.OpExact, Text: "urn:oid:1.2|12345"}}}}},
+		{"Basic", "identifier=x", []store.Clause{{Any: []C{{Param: "identifier", Op: store.OpExact, Text: "x"}}}}},
+		{"Bundle", "identifier=x", []store.Clause{{Any: []C{{Param: "identifier", Op: store.OpExact, Text: "x"}}}}},
+		{"Patient", "_lastUpdated=ge2020", []store.Clause{{Any: []C{{Param: "_lastUpdated", Op: store.OpGe, Low: y2020, High: y2020end}}}}},
+		// Tokens.
+		{"Observation", "code=http://loinc.org|8480-6,|x,y,http://s|", []store.Clause{{Any: []C{
+			{Param: "code", Op: store.OpExact, Text: "http://loinc.org|8480-6"}, {Param: "code", Op: store.OpExact, Text: "|x"},
+			{Param: "code", Op: store.OpExact, Text: "y"}, {Param: "code", Op: store.OpExact, Text: "http://s|"}}}}},
+		{"Observation", "status:not=final", []store.Clause{{Any: []C{{Param: "status", Op: store.OpExact, Text: "final", Not: true}}}}},
+		{"Observation", "code:text=Tension Art%C3%A9rielle", []store.Clause{{Any: []C{{Param: "code:text", Op: store.OpPrefix, Text: "tension arterielle"}}}}},
+		{"Patient", "active=true", []store.Clause{{Any: []C{{Param: "active", Op: store.OpExact, Text: "true"}}}}},
+		{"Patient", "gender:missing=true", []store.Clause{{Any: []C{{Param: "gender", Op: store.OpMissing, Text: "true"}}}}},
+		// Strings: prefix on the folded value by default.
+		{"Patient", "name=H%C3%A9l%C3%A8ne", []store.Clause{{Any: []C{{Param: "name", Op: store.OpPrefix, Text: "helene"}}}}},
+		{"Patient", "family:contains=ALM", []store.Clause{{Any: []C{{Param: "family", Op: store.OpContains, Text: "alm"}}}}},
+		{"Patient", "family:exact=Chalmers", []store.Clause{{Any: []C{{Param: "family:exact", Op: store.OpExact, Text: "Chalmers"}}}}},
+		{"Patient", `family=a\,b,c`, []store.Clause{{Any: []C{{Param: "family", Op: store.OpPrefix, Text: "a,b"}, {Param: "family", Op: store.OpPrefix, Text: "c"}}}}},
+		// AND: repeated parameters give one clause each.
+		{"Patient", "given=pe&given=ja", []store.Clause{
+			{Any: []C{{Param: "given", Op: store.OpPrefix, Text: "pe"}}}, {Any: []C{{Param: "given", Op: store.OpPrefix, Text: "ja"}}}}},
+		// Dates with every prefix.
+		{"Patient", "birthdate=1974-12-25", []store.Clause{{Any: []C{{Param: "birthdate", Op: store.OpEq, Low: d1974, High: d1974end}}}}},
+		{"Patient", "birthdate=eq1974-12-25&birthdate=ne1974-12-25&birthdate=gt1974-12-25&birthdate=lt1974-12-25&birthdate=ge1974-12-25&birthdate=le1974-12-25&birthdate=sa1974-12-25&birthdate=eb1974-12-25&birthdate=ap1974-12-25",
+			[]store.Clause{
+				{Any: []C{{Param: "birthdate", Op: store.OpEq, Low: d1974, High: d1974end}}},
+				{Any: []C{{Param: "birthdate", Op: store.OpNe, Low: d1974, High: d1974end}}},
+				{Any: []C{{Param: "birthdate", Op: store.OpGt, Low: d1974, High: d1974end}}},
+				{Any: []C{{Param: "birthdate", Op: store.OpLt, Low: d1974, High: d1974end}}},
+				{Any: []C{{Param: "birthdate", Op: store.OpGe, Low: d1974, High: d1974end}}},
+				{Any: []C{{Param: "birthdate", Op: store.OpLe, Low: d1974, High: d1974end}}},
+				{Any: []C{{Param: "birthdate", Op: store.OpSa, Low: d1974, High: d1974end}}},
+				{Any: []C{{Param: "birthdate", Op: store.OpEb, Low: d1974, High: d1974end}}},
+				{Any: []C{{Param: "birthdate", Op: store.OpOverlap, Low: d1974, High: d1974end}}},
+			}},
+		{"Patient", "birthdate:missing=false", []store.Clause{{Any: []C{{Param: "birthdate", Op: store.OpMissing, Text: "false"}}}}},
+		// Numbers: the precision range; ap widens by 10%.
+		{"RiskAssessment", "probability=gt0.8", []store.Clause{{Any: []C{{Param: "probability", Op: store.OpGt, Low: 0.75, High: 0.85}}}}},
+		{"RiskAssessment", "probability=ap100", []store.Clause{{Any: []C{{Param: "probability", Op: store.OpOverlap, Low: 89.5, High: 110.5}}}}},
+		// Quantities: unit as system|code, canonicalised.
+		{"Observation", "value-quantity=5.4|http://unitsofmeasure.org|mg", []store.Clause{{Any: []C{
+			{Param: "value-quantity", Op: store.OpEq, Text: "http://unitsofmeasure.org|g", Low: g54low, High: g54high}}}}},
+		{"Observation", "value-quantity=le5.4||mg", []store.Clause{{Any: []C{{Param: "value-quantity", Op: store.OpLe, Text: "g", Low: g54low, High: g54high}}}}},
+		{"Observation", "value-quantity=5.4", []store.Clause{{Any: []C{{Param: "value-quantity", Op: store.OpEq, Low: n54low, High: n54high}}}}},
+		{"Observation", "value-quantity=5|http://snomed.info/sct|258684004", []store.Clause{{Any: []C{
+			{Param: "value-quantity", Op: store.OpEq, Text: "http://snomed.info/sct|258684004", Low: 4.5, High: 5.5}}}}},
+		// References.
+		{"Observation", "subject=Patient/123", []store.Clause{{Any: []C{{Param: "subject", Op: store.OpExact, Text: "Patient/123"}}}}},
+		{"Observation", "subject=123", []store.Clause{{Any: []C{{Param: "subject", Op: store.OpExact, Text: "123"}}}}},
+		{"Observation", "subject:Patient=123", []store.Clause{{Any: []C{{Param: "subject", Op: store.OpExact, Text: "Patient/123"}}}}},
+		{"Observation", "subject:Patient=Patient/123", []store.Clause{{Any: []C{{Param: "subject", Op: store.OpExact, Text: "Patient/123"}}}}},
+		{"Observation", "subject:identifier=urn:ins|1", []store.Clause{{Any: []C{{Param: "subject:identifier", Op: store.OpExact, Text: "urn:ins|1"}}}}},
+		{"Observation", "subject=Patient/123/_history/2", []store.Clause{{Any: []C{{Param: "subject", Op: store.OpExact, Text: "Patient/123"}}}}},
+		{"Observation", "subject:missing=true", []store.Clause{{Any: []C{{Param: "subject", Op: store.OpMissing, Text: "true"}}}}},
+		// URIs.
+		{"ValueSet", "url=http://acme.org/fhir/ValueSet/1", []store.Clause{{Any: []C{{Param: "url", Op: store.OpExact, Text: "http://acme.org/fhir/ValueSet/1"}}}}},
+		{"ValueSet", "url:below=http://acme.org/fhir", []store.Clause{{Any: []C{{Param: "url", Op: store.OpPrefix, Text: "http://acme.org/fhir"}}}}},
+		{"ValueSet", "url:above=http://acme.org/fhir/ValueSet", []store.Clause{{Any: []C{
+			{Param: "url", Op: store.OpExact, Text: "http://acme.org/fhir/ValueSet"},
+			{Param: "url", Op: store.OpExact, Text: "http://acme.org/fhir"},
+			{Param: "url", Op: store.OpExact, Text: "http://acme.org"}}}}},
+		// Common parameters.
+		{"Patient", "_tag=http://s|x", []store.Clause{{Any: []C{{Param: "_tag", Op: store.OpExact, Text: "http://s|x"}}}}},
+		{"", "_profile=http://p", []store.Clause{{Any: []C{{Param: "_profile", Op: store.OpExact, Text: "http://p"}}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.typ+"?"+tt.query, func(t *testing.T) {
+			t.Parallel()
+			params, err := url.ParseQuery(tt.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan := Parse(tt.typ, params)
+			if len(plan.Ignored) > 0 {
+				t.Fatalf("Ignored = %+v", plan.Ignored)
+			}
+			if !reflect.DeepEqual(plan.Query.Clauses, tt.want) {
+				t.Errorf("Clauses = %+v\nwant      %+v", plan.Query.Clauses, tt.want)
+			}
+			for name := range params {
+				if _, ok := plan.Applied[name]; !ok {
+					t.Errorf("Applied lacks %s: %v", name, plan.Applied)
+				}
+			}
+		})
+	}
+}
+
+func TestParseIgnored(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		typ, query string
+		message    string // a part of the issue's message
+		deferred   bool
+	}{
+		{"Patient", "nope=1", `unknown search parameter "nope" for Patient`, false},
+		{"", "name=x", `unknown search parameter "name" for a search across all types`, false},
+		{"Patient", "birthdate=yesterday", `invalid date "yesterday"`, false},
+		{"Patient", "birthdate=ge", `invalid date "ge"`, false},
+		{"RiskAssessment", "probability=high", `invalid number "high"`, false},
+		{"RiskAssessment", "probability=1e999999999", `invalid number "1e999999999"`, false},
+		{"Observation", "value-quantity=5|http://unitsofmeasure.org", `is not number|system|code`, false},
+		{"Patient", "gender:missing=maybe", `not true or false`, false},
+		{"Patient", "name:below=x", `modifier :below is not supported on string parameters`, false},
+		{"Patient", "gender:in=http://vs", `modifier :in is not supported on token parameters`, false},
+		{"Observation", "subject:Medication=1", `Medication is not a target type`, false},
+		{"Observation", "subject:Patient=Group/1", `names another type`, false},
+		{"Location", "near=1|2|3|km", `special parameters (near) are not supported`, false},
+		{"Patient", "_text=x", `search parameter "_text" is not supported`, false},
+		{"Patient", "_content=x", `search parameter "_content" is not supported`, false},
+		{"Patient", "phonetic=smith", `search parameter "phonetic" is not supported`, false},
+		{"Observation", "subject.name=peter", "chained parameters are not yet supported", true},
+		{"Observation", "subject:Patient.organization.name=acme", "chained parameters are not yet supported", true},
+		{"Observation", "subject.nope=1", `unknown search parameter "nope"`, false},
+		{"Observation", "code.name=1", `chaining needs a reference parameter`, false},
+		{"Patient", "_has:Observation:patient:code=1234-5", "_has: reverse chaining is not yet supported", true},
+		{"Patient", "_has:Observation:patient:_has:AuditEvent:entity:agent=x", "_has: reverse chaining is not yet supported", true},
+		{"Patient", "_has:Observation:code:code=1", "code is not a reference parameter", false},
+		{"Patient", "_has:observation=1", "want _has:Type:reference:parameter", false},
+		{"Observation", "code-value-quantity=http://loinc.org|8480-6$gt100", "composite parameters are not yet supported", true},
+		{"Observation", "code-value-quantity=http://loinc.org|8480-6", "has 1 parts, want 2", false},
+		{"", "_type=Patient,Nope", `unknown resource type "Nope"`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.typ+"?"+tt.query, func(t *testing.T) {
+			t.Parallel()
+			params, err := url.ParseQuery(tt.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan := Parse(tt.typ, params)
+			if len(plan.Query.Clauses) != 0 || len(plan.Applied) != 0 {
+				t.Errorf("applied %v as %+v, want it ignored", plan.Applied, plan.Query.Clauses)
+			}
+			if len(plan.Ignored) != 1 || !strings.Contains(plan.Ignored[0].Message, tt.message) {
+				t.Fatalf("Ignored = %+v, want one issue containing %q", plan.Ignored, tt.message)
+			}
+			if got := len(plan.Deferred) == 1; got != tt.deferred {
+				t.Errorf("Deferred = %+v, want deferred %v", plan.Deferred, tt.deferred)
+			}
+		})
+	}
+}
+
+func TestParseDeferredForms(t *testing.T) {
+	t.Parallel()
+	plan := Parse("Observation", url.Values{
+		"subject:Patient.organization.name": {"acme,b\\,c"},
+		"code-value-quantity":               {"http://loinc.org|8480-6$gt100,x$lt5"},
+	})
+	plan2 := Parse("Patient", url.Values{"_has:Observation:patient:code:not": {"1234-5"}})
+	var chain *Chain
+	var comp *Composite
+	for _, d := range plan.Deferred {
+		if d.Chain != nil {
+			chain = d.Chain
+		}
+		if d.Composite != nil {
+			comp = d.Composite
+		}
+	}
+	wantChain := &Chain{
+		Links:  []ChainLink{{Param: "subject", TargetType: "Patient"}, {Param: "organization", TargetType: "Organization"}},
+		Param:  "name",
+		Values: []string{"acme", "b,c"},
+	}
+	if !reflect.DeepEqual(chain, wantChain) {
+		t.Errorf("chain = %+v, want %+v", chain, wantChain)
+	}
+	if comp == nil || comp.Param != "code-value-quantity" || len(comp.Components) != 2 ||
+		!reflect.DeepEqual(comp.Alternatives, [][]string{{"http://loinc.org|8480-6", "gt100"}, {"x", "lt5"}}) {
+		t.Errorf("composite = %+v", comp)
+	}
+	wantHas := &Has{Type: "Observation", Reference: "patient", Param: "code", Modifier: "not", Values: []string{"1234-5"}}
+	if len(plan2.Deferred) != 1 || !reflect.DeepEqual(plan2.Deferred[0].Has, wantHas) {
+		t.Errorf("has = %+v, want %+v", plan2.Deferred, wantHas)
+	}
+}
+
+func TestParseSystemTypes(t *testing.T) {
+	t.Parallel()
+	plan := Parse("", url.Values{"_type": {"Patient,Observation"}, "_id": {"1"}})
+	if !reflect.DeepEqual(plan.Query.Types, []string{"Patient", "Observation"}) || len(plan.Query.Clauses) != 1 {
+		t.Errorf("plan = %+v", plan)
+	}
+}
+
+func TestParseSort(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		typ, value string
+		keys       []store.SortKey
+		issues     int
+	}{
+		{"Patient", "family,-birthdate", []store.SortKey{{Param: "family"}, {Param: "birthdate", Descending: true}}, 0},
+		{"Patient", "-_lastUpdated,_id", []store.SortKey{{Param: "_lastUpdated", Descending: true}, {Param: "_id"}}, 0},
+		{"Observation", "code-value-quantity,date", []store.SortKey{{Param: "date"}}, 1},
+		{"Patient", "nope,-name", []store.SortKey{{Param: "name", Descending: true}}, 1},
+		{"Patient", "_text", nil, 1},
+	}
+	for _, tt := range tests {
+		keys, issues := ParseSort(tt.typ, tt.value)
+		if !reflect.DeepEqual(keys, tt.keys) || len(issues) != tt.issues {
+			t.Errorf("ParseSort(%q, %q) = %+v, %+v; want %+v and %d issues", tt.typ, tt.value, keys, issues, tt.keys, tt.issues)
+		}
+	}
+}

@@ -1,0 +1,245 @@
+// Package fhir is TeleHub's FHIR R4 REST layer: it maps the HTTP interactions
+// of the specification (read, vread, create, update, patch, delete, history,
+// search, batch, transaction, capabilities) onto a store.Store, answers
+// OperationOutcomes for every error a client can cause, and publishes the
+// CapabilityStatement of exactly what it wires.
+//
+// Writes go through two steps that single interactions and transaction
+// Bundles share: a change is resolved and built (parse once, Marshal once,
+// extract the search index once) into store.Writes, then committed. Reads
+// serve the stored canonical JSON without parsing it.
+//
+// Choices the specification leaves open:
+//   - An unknown resource type in the URL path is 404; in a body or a
+//     Bundle entry's request.url it is 400.
+//   - A transaction on a store without multi-resource transactions is
+//     refused with 400 and a not-supported OperationOutcome (batch works);
+//     the CapabilityStatement then does not list transaction.
+//   - A successful delete answers 200 with an informational
+//     OperationOutcome (204 with Prefer: return=minimal); deleting an absent
+//     or already deleted resource writes no version.
+//   - GET entries of a transaction run after its writes are committed: a
+//     failed read is reported in its entry and does not undo the writes.
+//   - Conditional interactions refuse criteria the search parser does not
+//     fully understand (400), since ignoring one would widen the match.
+//   - Search and history pages are offset based: the links carry _offset.
+package fhir
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/telehub/telehub/fhir/model"
+	"github.com/telehub/telehub/fhir/search"
+	"github.com/telehub/telehub/store"
+)
+
+// InteractionKey is the echo context key holding the interaction name of the
+// request ("read", "vread", "update", "patch", "delete", "create",
+// "search-type", "search-system", "history-instance", "history-type",
+// "history-system", "batch", "transaction", "capabilities"), set before the
+// handler runs, for metrics. A Bundle POST is first marked "batch" and
+// becomes "transaction" once its body says so.
+const InteractionKey = "fhir.interaction"
+
+// Options configures a Server. Zero values take the documented defaults.
+type Options struct {
+	Store store.Store
+	// BaseURL is the public base of the FHIR endpoint, e.g.
+	// "http://localhost:8080/fhir", without a trailing slash.
+	BaseURL string
+	// MaxBodyBytes bounds request bodies (default 16 MiB); larger ones get 413.
+	MaxBodyBytes int64
+	// MaxConditionalDeletes bounds a conditional delete (default 100); more
+	// matches get 412.
+	MaxConditionalDeletes int
+	// DefaultPageSize and MaxPageSize bound search and history pages
+	// (defaults 20 and 1000).
+	DefaultPageSize, MaxPageSize int
+	Logger                       *slog.Logger
+}
+
+// Server serves the FHIR R4 REST API over a store.
+type Server struct {
+	opts       Options
+	store      store.Store
+	log        *slog.Logger
+	extract    *search.Extractor
+	capability []byte
+}
+
+// New checks the options, fills the defaults and builds the CapabilityStatement.
+func New(opts Options) (*Server, error) {
+	if opts.Store == nil {
+		return nil, errors.New("fhir: new server: no store")
+	}
+	if opts.BaseURL == "" {
+		return nil, errors.New("fhir: new server: no base URL")
+	}
+	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 16 << 20
+	}
+	if opts.MaxConditionalDeletes <= 0 {
+		opts.MaxConditionalDeletes = 100
+	}
+	if opts.DefaultPageSize <= 0 {
+		opts.DefaultPageSize = 20
+	}
+	if opts.MaxPageSize <= 0 {
+		opts.MaxPageSize = 1000
+	}
+	if opts.DefaultPageSize > opts.MaxPageSize {
+		opts.DefaultPageSize = opts.MaxPageSize
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Server{
+		opts: opts, store: opts.Store, log: opts.Logger,
+		// References to this server's own base URL index as Type/id.
+		extract: search.NewExtractor(search.DefaultRegistry(), search.WithBaseURL(opts.BaseURL)),
+	}
+	capability, err := buildCapability(opts.BaseURL, opts.Store.SupportsTransactions())
+	if err != nil {
+		return nil, fmt.Errorf("fhir: new server: %w", err)
+	}
+	s.capability = capability
+	return s, nil
+}
+
+// route is one URL pattern under /fhir and the interaction each method maps to.
+type route struct {
+	path    string
+	methods map[string]routeHandler
+}
+
+type routeHandler struct {
+	interaction string
+	handle      func(echo.Context) error
+}
+
+func (s *Server) routes() []route {
+	h := func(interaction string, fn func(echo.Context) error) routeHandler {
+		return routeHandler{interaction, fn}
+	}
+	return []route{
+		{"", map[string]routeHandler{
+			http.MethodGet:  h("search-system", s.searchSystem),
+			http.MethodPost: h("batch", s.bundle),
+		}},
+		{"/metadata", map[string]routeHandler{http.MethodGet: h("capabilities", s.metadata)}},
+		{"/_history", map[string]routeHandler{http.MethodGet: h("history-system", s.historySystem)}},
+		{"/_search", map[string]routeHandler{
+			http.MethodGet:  h("search-system", s.searchSystem),
+			http.MethodPost: h("search-system", s.searchSystem),
+		}},
+		{"/:type", map[string]routeHandler{
+			http.MethodGet:    h("search-type", s.searchType),
+			http.MethodPost:   h("create", s.create),
+			http.MethodPut:    h("update", s.conditionalUpdate),
+			http.MethodPatch:  h("patch", s.conditionalPatch),
+			http.MethodDelete: h("delete", s.conditionalDelete),
+		}},
+		{"/:type/_search", map[string]routeHandler{
+			http.MethodGet:  h("search-type", s.searchType),
+			http.MethodPost: h("search-type", s.searchType),
+		}},
+		{"/:type/_history", map[string]routeHandler{http.MethodGet: h("history-type", s.historyType)}},
+		{"/:type/:id", map[string]routeHandler{
+			http.MethodGet:    h("read", s.read),
+			http.MethodHead:   h("read", s.read),
+			http.MethodPut:    h("update", s.update),
+			http.MethodPatch:  h("patch", s.patch),
+			http.MethodDelete: h("delete", s.delete),
+		}},
+		{"/:type/:id/_history", map[string]routeHandler{http.MethodGet: h("history-instance", s.historyInstance)}},
+		{"/:type/:id/_history/:vid", map[string]routeHandler{
+			http.MethodGet:  h("vread", s.vread),
+			http.MethodHead: h("vread", s.vread),
+		}},
+	}
+}
+
+var allMethods = []string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodOptions,
+}
+
+// Mount registers every FHIR route under /fhir on e. Methods a route does
+// not serve answer 405 and unknown paths 404, both with an OperationOutcome.
+func (s *Server) Mount(e *echo.Echo) {
+	g := e.Group("/fhir")
+	for _, rt := range s.routes() {
+		for _, method := range allMethods {
+			rh, ok := rt.methods[method]
+			if !ok {
+				g.Add(method, rt.path, s.methodNotAllowed)
+				continue
+			}
+			g.Add(method, rt.path, s.wrap(rh))
+		}
+	}
+	g.RouteNotFound("/*", s.notFound)
+}
+
+// wrap marks the interaction, enforces the answer format and turns errors
+// into OperationOutcomes.
+func (s *Server) wrap(rh routeHandler) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Set(InteractionKey, rh.interaction)
+		if err := checkFormat(c.Request()); err != nil {
+			return s.fail(c, err)
+		}
+		if typ := c.Param("type"); typ != "" && !model.IsResourceType(typ) {
+			return s.fail(c, newError(http.StatusNotFound, codeNotSupported, "unknown resource type %q", typ))
+		}
+		if id := c.Param("id"); id != "" && !validID(id) {
+			return s.fail(c, badRequest(codeValue, "invalid resource id %q", id))
+		}
+		if err := rh.handle(c); err != nil {
+			return s.fail(c, err)
+		}
+		return nil
+	}
+}
+
+func (s *Server) methodNotAllowed(c echo.Context) error {
+	return s.fail(c, newError(http.StatusMethodNotAllowed, codeNotSupported, "%s is not supported on %s", c.Request().Method, c.Request().URL.Path))
+}
+
+func (s *Server) notFound(c echo.Context) error {
+	return s.fail(c, newError(http.StatusNotFound, codeNotFound, "no FHIR interaction at %s", c.Request().URL.Path))
+}
+
+// fail answers err as an OperationOutcome. Errors that are not an apiError
+// are internal: logged, and answered 500 without their text.
+func (s *Server) fail(c echo.Context, err error) error {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		s.log.ErrorContext(c.Request().Context(), "fhir: internal error",
+			"method", c.Request().Method, "path", c.Request().URL.Path, "error", err)
+		ae = newError(http.StatusInternalServerError, codeException, "internal server error")
+	}
+	return send(c, ae.status, errorOutcome(ae))
+}
+
+// internal hides an internal error behind a generic message, for the
+// places (Bundle entries) that answer an outcome instead of failing the request.
+func (s *Server) internal(c echo.Context, err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	s.log.ErrorContext(c.Request().Context(), "fhir: internal error", "path", c.Request().URL.Path, "error", err)
+	return newError(http.StatusInternalServerError, codeException, "internal server error")
+}
+
+func (s *Server) metadata(c echo.Context) error {
+	return send(c, http.StatusOK, s.capability)
+}

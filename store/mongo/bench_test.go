@@ -1,0 +1,101 @@
+package mongo_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/telehub/telehub/store"
+	"github.com/telehub/telehub/store/mongo"
+)
+
+// benchWrite is a write of a 1 KB Observation with a typical index, its
+// date version hours after t0.
+func benchWrite(id string, version int64) store.Write {
+	return benchWriteAt(id, version, version)
+}
+
+func benchWriteAt(id string, version, hour int64) store.Write {
+	day := float64(t0.Add(time.Duration(hour) * time.Hour).UnixMilli())
+	return store.Write{
+		Type: "Observation", ID: id, Version: version, LastUpdated: t0.Add(time.Duration(version) * time.Second),
+		Method: "PUT",
+		Body:   fmt.Appendf(nil, `{"resourceType":"Observation","id":%q,"note":%q}`, id, strings.Repeat("x", 1000)),
+		Index: []store.IndexEntry{
+			{Param: "code", Kind: store.KindToken, Text: "http://loinc.org|8867-4"},
+			{Param: "code", Kind: store.KindToken, Text: "8867-4"},
+			{Param: "subject", Kind: store.KindReference, Text: "Patient/" + id},
+			{Param: "date", Kind: store.KindDate, Low: day, High: day + 1000},
+			{Param: "value-quantity", Kind: store.KindQuantity, Text: "http://unitsofmeasure.org|/min", Low: 71.5, High: 72.5},
+		},
+	}
+}
+
+func BenchmarkRead(b *testing.B) {
+	ctx := context.Background()
+	s := mongo.OpenForTest(b)
+	mustCommit(b, s, benchWrite("o", 1))
+	for b.Loop() {
+		if _, err := s.Read(ctx, "Observation", "o"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCommitUpdate measures one compare-and-set update.
+func BenchmarkCommitUpdate(b *testing.B) {
+	ctx := context.Background()
+	s := mongo.OpenForTest(b)
+	version := int64(1)
+	mustCommit(b, s, benchWrite("o", version))
+	for b.Loop() {
+		version++
+		if err := s.Commit(ctx, []store.Write{benchWrite("o", version)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCommit100 writes 100 new resources per operation, as a batch
+// Bundle does: FerretDB has no transactions, so each is its own commit.
+func BenchmarkCommit100(b *testing.B) {
+	ctx := context.Background()
+	s := mongo.OpenForTest(b)
+	n := 0
+	for b.Loop() {
+		for range 100 {
+			n++
+			if err := s.Commit(ctx, []store.Write{benchWrite(fmt.Sprint(n), 1)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "writes/s")
+}
+
+// BenchmarkSearch runs a token and date search over 1,000 resources.
+func BenchmarkSearch(b *testing.B) {
+	ctx := context.Background()
+	s := mongo.OpenForTest(b)
+	for i := range 1000 {
+		mustCommit(b, s, benchWriteAt(fmt.Sprint(i), 1, int64(1+i%50)))
+	}
+	low := float64(t0.Add(10 * time.Hour).UnixMilli())
+	q := store.Query{Types: []string{"Observation"}, Count: 20, Total: true,
+		Sort: []store.SortKey{{Param: "date", Descending: true}},
+		Clauses: []store.Clause{
+			{Any: []store.Condition{{Param: "code", Op: store.OpExact, Text: "http://loinc.org|8867-4"}}},
+			{Any: []store.Condition{{Param: "date", Op: store.OpGe, Low: low, High: low + 1000}}},
+		}}
+	for b.Loop() {
+		res, err := s.Search(ctx, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Total != 820 { // hours 10 to 50 of 1 to 50
+			b.Fatalf("total = %d, want 820", res.Total)
+		}
+	}
+}

@@ -1,0 +1,189 @@
+package mongo
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/telehub/telehub/store"
+)
+
+// textSep separates a param from its value in resourceDoc.Text. It sorts
+// before any printable character and never occurs in a param code.
+const textSep = "\x1f"
+
+// resourceDoc is a document of the resources collection: the current
+// version of one resource and its search index.
+type resourceDoc struct {
+	Key         string              `bson:"_id"` // "Type/id"
+	Type        string              `bson:"t"`
+	ID          string              `bson:"i"`
+	Version     int64               `bson:"v"`
+	LastUpdated int64               `bson:"lu"`  // Unix ms
+	UpdatedEnd  int64               `bson:"lu1"` // lu+1: lastUpdated as a [low, high) range
+	Deleted     bool                `bson:"d"`
+	Method      string              `bson:"m"`
+	Body        []byte              `bson:"b"`
+	VersionKey  string              `bson:"vk"`
+	Text        []string            `bson:"tx"`
+	Params      []string            `bson:"ps"`
+	RangeCount  int                 `bson:"nr"` // entries in ranges, 0: no clean-up needed
+	SortKeys    map[string]sortKeys `bson:"sk,omitempty"`
+}
+
+// sortKeys are the smallest and largest index values of one param of one
+// resource: strings for text kinds, numbers for range kinds.
+type sortKeys struct {
+	Has int `bson:"h"` // always 1, see searchSort
+	Min any `bson:"a"`
+	Max any `bson:"d"`
+}
+
+// historyDoc is a document of the history collection: one version.
+type historyDoc struct {
+	Key         string `bson:"_id"` // "Type/id/version": unique per version
+	Type        string `bson:"t"`
+	ID          string `bson:"i"`
+	Version     int64  `bson:"v"`
+	LastUpdated int64  `bson:"lu"`
+	Deleted     bool   `bson:"d"`
+	Method      string `bson:"m"`
+	Body        []byte `bson:"b"`
+	// Nonce identifies the write that inserted it, so that only that write
+	// undoes it; WrittenAt tells an orphan of a crashed writer from a write
+	// in progress.
+	Nonce     string    `bson:"n"`
+	WrittenAt time.Time `bson:"at"`
+	// Order grows with each write of this process (an ObjectID): it orders
+	// versions written in the same millisecond.
+	Order bson.ObjectID `bson:"w"`
+}
+
+// rangeDoc is a document of the ranges collection: one date, number or
+// quantity entry of one resource version.
+type rangeDoc struct {
+	VersionKey string  `bson:"vk"`
+	Resource   string  `bson:"r"` // "Type/id", for clean-up
+	Version    int64   `bson:"v"`
+	Type       string  `bson:"t"`
+	Param      string  `bson:"p"`
+	Unit       string  `bson:"x,omitempty"` // quantity unit, "system|code"
+	Low        float64 `bson:"lo"`
+	High       float64 `bson:"hi"`
+}
+
+func resourceKey(typ, id string) string { return typ + "/" + id }
+
+func historyKey(typ, id string, version int64) string {
+	return fmt.Sprintf("%s/%s/%d", typ, id, version)
+}
+
+func versionKey(typ, id string, version int64, nonce string) string {
+	return fmt.Sprintf("%s/%s/%d/%s", typ, id, version, nonce)
+}
+
+// isRangeKind reports whether entries of kind k are stored in ranges.
+func isRangeKind(k store.Kind) bool {
+	return k == store.KindDate || k == store.KindNumber || k == store.KindQuantity
+}
+
+// textValue is how a text entry is stored in resourceDoc.Text.
+func textValue(param, text string) string { return param + textSep + text }
+
+// newDocs turns a write into its current document, history document and
+// range entries.
+func newDocs(w store.Write, nonce string, now time.Time) (resourceDoc, historyDoc, []rangeDoc) {
+	key := resourceKey(w.Type, w.ID)
+	lu := w.LastUpdated.UnixMilli()
+	r := resourceDoc{
+		Key: key, Type: w.Type, ID: w.ID, Version: w.Version,
+		LastUpdated: lu, UpdatedEnd: lu + 1,
+		Deleted: w.Deleted, Method: w.Method, Body: w.Body,
+		VersionKey: versionKey(w.Type, w.ID, w.Version, nonce),
+		Text:       []string{}, Params: []string{},
+	}
+	h := historyDoc{
+		Key:  historyKey(w.Type, w.ID, w.Version),
+		Type: w.Type, ID: w.ID, Version: w.Version, LastUpdated: lu,
+		Deleted: w.Deleted, Method: w.Method, Body: w.Body,
+		Nonce: nonce, WrittenAt: now, Order: bson.NewObjectID(),
+	}
+	if w.Deleted {
+		r.Body, h.Body = nil, nil
+		return r, h, nil
+	}
+	var ranges []rangeDoc
+	for _, e := range w.Index {
+		if !slices.Contains(r.Params, e.Param) {
+			r.Params = append(r.Params, e.Param)
+		}
+		if isRangeKind(e.Kind) {
+			ranges = append(ranges, rangeDoc{
+				VersionKey: r.VersionKey, Resource: key, Version: w.Version,
+				Type: w.Type, Param: e.Param, Unit: e.Text, Low: e.Low, High: e.High,
+			})
+			continue
+		}
+		r.Text = append(r.Text, textValue(e.Param, e.Text))
+	}
+	r.SortKeys = sortKeysOf(w.Index)
+	r.RangeCount = len(ranges)
+	return r, h, ranges
+}
+
+// sortKeysOf computes, per param, the values a sort on that param uses:
+// the smallest text or low bound ascending, the largest text or high bound
+// descending.
+func sortKeysOf(entries []store.IndexEntry) map[string]sortKeys {
+	if len(entries) == 0 {
+		return nil
+	}
+	keys := map[string]sortKeys{}
+	for _, e := range entries {
+		field := fieldName(e.Param)
+		k, seen := keys[field]
+		k.Has = 1
+		if isRangeKind(e.Kind) {
+			if m, ok := k.Min.(float64); !seen || !ok || e.Low < m {
+				k.Min = e.Low
+			}
+			if m, ok := k.Max.(float64); !seen || !ok || e.High > m {
+				k.Max = e.High
+			}
+		} else {
+			if m, ok := k.Min.(string); !seen || !ok || e.Text < m {
+				k.Min = e.Text
+			}
+			if m, ok := k.Max.(string); !seen || !ok || e.Text > m {
+				k.Max = e.Text
+			}
+		}
+		keys[field] = k
+	}
+	return keys
+}
+
+// fieldName makes a param code usable as a document field name: MongoDB
+// forbids '.' inside and '$' in front.
+func fieldName(param string) string {
+	return strings.NewReplacer("%", "%25", ".", "%2E", "$", "%24").Replace(param)
+}
+
+func (d resourceDoc) resource() store.Resource {
+	return store.Resource{
+		Type: d.Type, ID: d.ID, VersionID: d.Version,
+		LastUpdated: time.UnixMilli(d.LastUpdated).UTC(),
+		Deleted:     d.Deleted, Method: d.Method, Body: d.Body,
+	}
+}
+
+func (d historyDoc) resource() store.Resource {
+	return store.Resource{
+		Type: d.Type, ID: d.ID, VersionID: d.Version,
+		LastUpdated: time.UnixMilli(d.LastUpdated).UTC(),
+		Deleted:     d.Deleted, Method: d.Method, Body: d.Body,
+	}
+}

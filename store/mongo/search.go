@@ -1,0 +1,242 @@
+package mongo
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/telehub/telehub/store"
+)
+
+// Search returns one page of the current, non-deleted resources matching q.
+func (s *Store) Search(ctx context.Context, q store.Query) (*store.SearchResult, error) {
+	filter, err := s.searchFilter(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("store: mongo: search: %w", err)
+	}
+	result := &store.SearchResult{Total: -1}
+	if q.Total {
+		n, err := s.resources.CountDocuments(ctx, filter)
+		if err != nil {
+			return nil, fmt.Errorf("store: mongo: search: count: %w", err)
+		}
+		result.Total = int(n)
+		result.More = q.Count <= 0 && result.Total > max(q.Offset, 0)
+	}
+	if q.Count <= 0 {
+		return result, nil
+	}
+
+	opts := options.Find().SetSort(searchSort(q.Sort)).SetSkip(int64(max(q.Offset, 0))).
+		SetLimit(int64(q.Count) + 1).SetProjection(resourceProjection)
+	cursor, err := s.resources.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, fmt.Errorf("store: mongo: search: %w", err)
+	}
+	var docs []resourceDoc
+	if err := cursor.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("store: mongo: search: read results: %w", err)
+	}
+	if len(docs) > q.Count {
+		docs, result.More = docs[:q.Count], true
+	}
+	result.Resources = make([]store.Resource, len(docs))
+	for i, d := range docs {
+		result.Resources[i] = d.resource()
+	}
+	return result, nil
+}
+
+// searchFilter turns q into a filter on resources: every clause must hold,
+// and a clause holds when any of its conditions does.
+func (s *Store) searchFilter(ctx context.Context, q store.Query) (bson.D, error) {
+	and := bson.A{bson.D{{Key: "d", Value: false}}}
+	if t := typeFilter(q.Types); t != nil {
+		and = append(and, t)
+	}
+	for _, clause := range q.Clauses {
+		var anyOf bson.A
+		for _, c := range clause.Any {
+			f, err := s.conditionFilter(ctx, c, q.Types)
+			if err != nil {
+				return nil, err
+			}
+			anyOf = append(anyOf, f)
+		}
+		switch len(anyOf) {
+		case 0:
+		case 1:
+			and = append(and, anyOf[0])
+		default:
+			and = append(and, bson.D{{Key: "$or", Value: anyOf}})
+		}
+	}
+	return bson.D{{Key: "$and", Value: and}}, nil
+}
+
+// typeFilter restricts to the given types; nil for all types.
+func typeFilter(types []string) bson.D {
+	switch len(types) {
+	case 0:
+		return nil
+	case 1:
+		return bson.D{{Key: "t", Value: types[0]}}
+	}
+	return bson.D{{Key: "t", Value: bson.D{{Key: "$in", Value: types}}}}
+}
+
+// conditionFilter is the filter on resources of one condition.
+func (s *Store) conditionFilter(ctx context.Context, c store.Condition, types []string) (bson.D, error) {
+	f, err := s.positiveFilter(ctx, c, types)
+	if err != nil {
+		return nil, fmt.Errorf("%s:%s: %w", c.Param, c.Op, err)
+	}
+	if c.Not {
+		return bson.D{{Key: "$nor", Value: bson.A{f}}}, nil
+	}
+	return f, nil
+}
+
+func (s *Store) positiveFilter(ctx context.Context, c store.Condition, types []string) (bson.D, error) {
+	switch {
+	case c.Param == store.ParamID:
+		return textFilter("i", "", c.Op, c.Text)
+	case c.Param == store.ParamLastUpdated:
+		return rangeFilter("lu", "lu1", c.Op, c.Low, c.High)
+	case c.Op == store.OpMissing:
+		return missingFilter(c)
+	case isTextOp(c.Op):
+		return textFilter("tx", c.Param+textSep, c.Op, c.Text)
+	}
+	return s.rangeEntriesFilter(ctx, c, types)
+}
+
+func isTextOp(op store.Op) bool {
+	return op == store.OpExact || op == store.OpPrefix || op == store.OpContains
+}
+
+// textFilter matches field (a string or an array of strings) against
+// prefix+text: equality, or an anchored regular expression, which MongoDB
+// answers from an index range on the fixed prefix.
+func textFilter(field, prefix string, op store.Op, text string) (bson.D, error) {
+	var pattern string
+	switch op {
+	case store.OpExact:
+		return bson.D{{Key: field, Value: prefix + text}}, nil
+	case store.OpPrefix:
+		pattern = "^" + regexp.QuoteMeta(prefix+text)
+	case store.OpContains:
+		pattern = "^" + regexp.QuoteMeta(prefix) + `[\s\S]*` + regexp.QuoteMeta(text)
+	default:
+		return nil, fmt.Errorf("operator not supported on text")
+	}
+	return bson.D{{Key: field, Value: bson.D{{Key: "$regex", Value: pattern}}}}, nil
+}
+
+// missingFilter: Text "true" wants no entry for the param, "false" at least one.
+func missingFilter(c store.Condition) (bson.D, error) {
+	switch c.Text {
+	case "true":
+		return bson.D{{Key: "ps", Value: bson.D{{Key: "$ne", Value: c.Param}}}}, nil
+	case "false":
+		return bson.D{{Key: "ps", Value: c.Param}}, nil
+	}
+	return nil, fmt.Errorf("missing wants true or false, not %q", c.Text)
+}
+
+// rangeEntriesFilter asks ranges for the versions with a matching entry and
+// matches resources on their version key (see the package comment).
+func (s *Store) rangeEntriesFilter(ctx context.Context, c store.Condition, types []string) (bson.D, error) {
+	bounds, err := rangeFilter("lo", "hi", c.Op, c.Low, c.High)
+	if err != nil {
+		return nil, err
+	}
+	filter := bson.D{{Key: "p", Value: c.Param}}
+	if t := typeFilter(types); t != nil {
+		filter = append(filter, t...)
+	}
+	if c.Text != "" {
+		filter = append(filter, bson.E{Key: "x", Value: c.Text})
+	}
+	filter = append(filter, bounds...)
+	res := s.ranges.Distinct(ctx, "vk", filter)
+	var keys []string
+	if err := res.Decode(&keys); err != nil {
+		return nil, fmt.Errorf("find range entries: %w", err)
+	}
+	if keys == nil {
+		keys = []string{}
+	}
+	return bson.D{{Key: "vk", Value: bson.D{{Key: "$in", Value: keys}}}}, nil
+}
+
+// rangeFilter compares the range [lo, hi) held in two fields with [low, high),
+// as the store.Op constants define.
+func rangeFilter(lo, hi string, op store.Op, low, high float64) (bson.D, error) {
+	cmp := func(field, operator string, v float64) bson.D {
+		return bson.D{{Key: field, Value: bson.D{{Key: operator, Value: v}}}}
+	}
+	switch op {
+	case store.OpEq:
+		return append(cmp(lo, "$gte", low), cmp(hi, "$lte", high)...), nil
+	case store.OpNe:
+		return bson.D{{Key: "$or", Value: bson.A{cmp(lo, "$lt", low), cmp(hi, "$gt", high)}}}, nil
+	case store.OpGt:
+		return cmp(hi, "$gt", high), nil
+	case store.OpLt:
+		return cmp(lo, "$lt", low), nil
+	case store.OpGe:
+		return cmp(hi, "$gt", low), nil
+	case store.OpLe:
+		return cmp(lo, "$lt", high), nil
+	case store.OpSa:
+		return cmp(lo, "$gte", high), nil
+	case store.OpEb:
+		return cmp(hi, "$lte", low), nil
+	case store.OpOverlap:
+		return append(cmp(lo, "$lt", high), cmp(hi, "$gt", low)...), nil
+	}
+	return nil, fmt.Errorf("operator not supported on ranges")
+}
+
+// searchSort is the sort of a search, as store/storetest fixes it: for each
+// key, resources with a value first, then by value; ties, and resources
+// without any value, by type then id ascending.
+func searchSort(keys []store.SortKey) bson.D {
+	sort := bson.D{}
+	used := map[string]bool{}
+	add := func(field string, dir int) {
+		if !used[field] {
+			used[field] = true
+			sort = append(sort, bson.E{Key: field, Value: dir})
+		}
+	}
+	for _, k := range keys {
+		dir := 1
+		if k.Descending {
+			dir = -1
+		}
+		switch k.Param {
+		case store.ParamID:
+			add("i", dir)
+		case store.ParamLastUpdated:
+			add("lu", dir)
+		default:
+			field := "sk." + fieldName(k.Param)
+			// The flag exists only where the param has a value: sorted
+			// descending, it puts resources without a value last.
+			add(field+".h", -1)
+			if k.Descending {
+				add(field+".d", -1)
+			} else {
+				add(field+".a", 1)
+			}
+		}
+	}
+	add("t", 1)
+	add("i", 1)
+	return sort
+}

@@ -1,0 +1,89 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/telehub/telehub/store"
+)
+
+// TestSearchPlans checks that selective searches reach their matches through
+// an index instead of scanning a table: SQLite plans without statistics, and a
+// plan that scans every resource of a type is correct but a hundred times slower.
+func TestSearchPlans(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "plans.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	patients := []string{"Patient"}
+	token := store.Condition{Param: "identifier", Op: store.OpExact, Text: "urn:oid:1|1"}
+	prefix := store.Condition{Param: "family", Op: store.OpPrefix, Text: "dup"}
+	date := store.Condition{Param: "birthdate", Op: store.OpGe, Low: 1, High: 2}
+	id := store.Condition{Param: store.ParamID, Op: store.OpExact, Text: "p1"}
+	updated := store.Condition{Param: store.ParamLastUpdated, Op: store.OpGe, Low: 1, High: 2}
+	const (
+		byRowid = "SEARCH r USING INTEGER PRIMARY KEY"
+		byID    = "SEARCH r USING INDEX resources_by_id"
+		byTime  = "SEARCH r USING INDEX resources_by_time"
+	)
+	for _, tc := range []struct {
+		name   string
+		q      store.Query
+		access string // how the plan must reach resources
+	}{
+		{"token", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{token}}}}, byRowid},
+		{"token without type", store.Query{Clauses: []store.Clause{{Any: []store.Condition{token}}}}, byRowid},
+		{"token or prefix", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{token, prefix}}}}, byRowid},
+		{"token and date", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{token}}, {Any: []store.Condition{date}}}}, byRowid},
+		{"date", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{date}}}}, byRowid},
+		{"_id", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{id}}}}, byID},
+		{"_id and date", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{id}}, {Any: []store.Condition{date}}}}, byID},
+		{"_lastUpdated", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{updated}}}}, byTime},
+		{"type sorted by _lastUpdated", store.Query{Types: patients, Sort: []store.SortKey{{Param: store.ParamLastUpdated, Descending: true}}}, byTime},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.q.Count = 10
+			where, err := buildWhere(tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, args := pageSQL(tc.q, where)
+			for _, query := range []struct {
+				sql  string
+				args []any
+			}{{countSQL(where), where.args}, {page, args}} {
+				plan := explain(t, s, query.sql, query.args)
+				if strings.Contains(plan, "SCAN ") || !strings.Contains(plan, tc.access) {
+					t.Errorf("plan:\n%s\nwant no table scan and %q, for %s", plan, tc.access, query.sql)
+				}
+			}
+		})
+	}
+}
+
+func explain(t *testing.T, s *Store, query string, args []any) string {
+	t.Helper()
+	rows, err := s.reader.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatalf("explain %s: %v", query, err)
+	}
+	defer rows.Close()
+	var plan strings.Builder
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(detail + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan.String()
+}

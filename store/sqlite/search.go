@@ -1,0 +1,323 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/telehub/telehub/store"
+)
+
+// Search runs q; with a total, in one read transaction so that the total
+// and the page agree.
+func (s *Store) Search(ctx context.Context, q store.Query) (*store.SearchResult, error) {
+	where, err := buildWhere(q)
+	if err != nil {
+		return nil, fmt.Errorf("store: search: %w", err)
+	}
+	sn, err := s.snapshot(ctx, q.Total && q.Count > 0)
+	if err != nil {
+		return nil, fmt.Errorf("store: search: %w", err)
+	}
+	defer sn.close()
+
+	res := &store.SearchResult{Total: -1}
+	if q.Total {
+		res.Total, err = sn.count(ctx, countSQL(where), where.args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: search: count: %w", err)
+		}
+	}
+	if q.Count <= 0 {
+		res.More = res.Total > max(q.Offset, 0)
+		return res, nil
+	}
+	if err := searchPage(ctx, sn, q, where, res); err != nil {
+		return nil, fmt.Errorf("store: search: %w", err)
+	}
+	return res, nil
+}
+
+func searchPage(ctx context.Context, sn *snapshot, q store.Query, where *builder, res *store.SearchResult) error {
+	page, args := pageSQL(q, where)
+	rows, err := sn.query(ctx, page, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r store.Resource
+		var millis int64
+		if err := rows.Scan(&r.Type, &r.ID, &r.VersionID, &millis, &r.Method, &r.Body); err != nil {
+			return err
+		}
+		r.LastUpdated = fromMillis(millis)
+		res.Resources = append(res.Resources, r)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(res.Resources) > q.Count {
+		res.Resources, res.More = res.Resources[:q.Count], true
+	}
+	return nil
+}
+
+// countSQL counts the resources matching where.
+func countSQL(where *builder) string {
+	return "SELECT count(*) FROM resources r WHERE " + where.sql()
+}
+
+// pageSQL selects one page of the resources matching where, with its arguments.
+func pageSQL(q store.Query, where *builder) (string, []any) {
+	order := orderBy(q.Sort)
+	page := `SELECT r.type, r.id, v.version, v.last_updated, v.method, v.body
+		FROM resources r JOIN versions v ON v.seq = r.seq
+		WHERE ` + where.sql() + ` ORDER BY ` + order.sql() + ` LIMIT ? OFFSET ?`
+	args := append(append(append([]any{}, where.args...), order.args...), q.Count+1, max(q.Offset, 0))
+	return page, args
+}
+
+// builder accumulates an SQL fragment and its bound arguments; values never
+// enter the SQL text.
+type builder struct {
+	parts []string
+	args  []any
+	sep   string
+}
+
+func (b *builder) add(sql string, args ...any) {
+	b.parts = append(b.parts, sql)
+	b.args = append(b.args, args...)
+}
+
+func (b *builder) sql() string { return strings.Join(b.parts, b.sep) }
+
+// placeholders returns "?, ?, …" for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func stringArgs(values []string) []any {
+	args := make([]any, len(values))
+	for i, v := range values {
+		args[i] = v
+	}
+	return args
+}
+
+// buildWhere turns the query's types and clauses into the WHERE condition on
+// resources r.
+func buildWhere(q store.Query) (*builder, error) {
+	w := &builder{sep: " AND "}
+	// Without statistics SQLite prefers the type index to the rowid lists of
+	// the index tables, and then scans every resource of the type. When a
+	// clause can drive the search from an index table, the unary + keeps the
+	// type and deleted terms as mere filters.
+	filter := ""
+	if slices.ContainsFunc(q.Clauses, drivesFromIndex) && !slices.ContainsFunc(q.Clauses, selectsIDs) {
+		filter = "+"
+	}
+	w.add(filter + "r.deleted = 0")
+	if len(q.Types) > 0 {
+		w.add(filter+"r.type IN ("+placeholders(len(q.Types))+")", stringArgs(q.Types)...)
+	}
+	for _, c := range q.Clauses {
+		if len(c.Any) == 0 {
+			continue
+		}
+		or := &builder{sep: " OR "}
+		for _, cond := range c.Any {
+			frag, args, err := condition(cond, q.Types)
+			if err != nil {
+				return nil, err
+			}
+			or.add(frag, args...)
+		}
+		w.add("("+or.sql()+")", or.args...)
+	}
+	return w, nil
+}
+
+// drivesFromIndex reports whether every condition of c selects resources
+// through an index table lookup (no negation, no missing, no special param),
+// so that the clause as a whole is a list of rowids.
+func drivesFromIndex(c store.Clause) bool {
+	if len(c.Any) == 0 {
+		return false
+	}
+	for _, cond := range c.Any {
+		special := cond.Param == store.ParamID || cond.Param == store.ParamLastUpdated
+		if special || cond.Not || cond.Op == store.OpMissing || cond.Op == store.OpNe || cond.Op == store.OpContains {
+			return false
+		}
+	}
+	return true
+}
+
+// selectsIDs reports whether c is a list of _id values, which the
+// (type, id) index resolves best.
+func selectsIDs(c store.Clause) bool {
+	if len(c.Any) == 0 {
+		return false
+	}
+	for _, cond := range c.Any {
+		if cond.Param != store.ParamID || cond.Op != store.OpExact || cond.Not {
+			return false
+		}
+	}
+	return true
+}
+
+// condition returns the SQL of one condition on resources r.
+func condition(c store.Condition, types []string) (string, []any, error) {
+	frag, args, err := positive(c, types)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s:%s: %w", c.Param, c.Op, err)
+	}
+	if c.Not {
+		frag = "NOT (" + frag + ")"
+	}
+	return frag, args, nil
+}
+
+func positive(c store.Condition, types []string) (string, []any, error) {
+	if c.Op == store.OpMissing {
+		return missing(c, types)
+	}
+	switch c.Param {
+	case store.ParamID:
+		return textMatch("r.id", c)
+	case store.ParamLastUpdated:
+		return rangeMatch("r.last_updated", "(r.last_updated + 1)", c)
+	}
+	table, frag, args, err := "idx_text", "", []any(nil), error(nil)
+	if isTextOp(c.Op) {
+		frag, args, err = textMatch("text", c)
+	} else {
+		table = "idx_range"
+		frag, args, err = rangeMatch("low", "high", c)
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	sub := "SELECT rid FROM " + table + " WHERE param = ?"
+	subArgs := []any{c.Param}
+	if len(types) > 0 {
+		sub += " AND type IN (" + placeholders(len(types)) + ")"
+		subArgs = append(subArgs, stringArgs(types)...)
+	}
+	return "r.rid IN (" + sub + " AND " + frag + ")", append(subArgs, args...), nil
+}
+
+func isTextOp(op store.Op) bool {
+	return op == store.OpExact || op == store.OpPrefix || op == store.OpContains
+}
+
+// textMatch compares column with c.Text. A prefix is a range of the index
+// (every string starting with p sorts in [p, p+U+10FFFF)), so it stays an
+// index search; both it and instr are case-sensitive, unlike LIKE.
+func textMatch(column string, c store.Condition) (string, []any, error) {
+	switch c.Op {
+	case store.OpExact:
+		return column + " = ?", []any{c.Text}, nil
+	case store.OpPrefix:
+		return column + " >= ? AND " + column + " < ?", []any{c.Text, c.Text + "\U0010FFFF"}, nil
+	case store.OpContains:
+		return "instr(" + column + ", ?) > 0", []any{c.Text}, nil
+	}
+	return "", nil, fmt.Errorf("operator %q does not apply to text", c.Op)
+}
+
+// rangeMatch compares the range [low, high) with the condition's, following
+// the definitions of the range operators in package store.
+func rangeMatch(low, high string, c store.Condition) (string, []any, error) {
+	switch c.Op {
+	case store.OpEq:
+		return low + " >= ? AND " + high + " <= ?", []any{c.Low, c.High}, nil
+	case store.OpNe:
+		return "NOT (" + low + " >= ? AND " + high + " <= ?)", []any{c.Low, c.High}, nil
+	case store.OpGt:
+		return high + " > ?", []any{c.High}, nil
+	case store.OpLt:
+		return low + " < ?", []any{c.Low}, nil
+	case store.OpGe:
+		return high + " > ?", []any{c.Low}, nil
+	case store.OpLe:
+		return low + " < ?", []any{c.High}, nil
+	case store.OpSa:
+		return low + " >= ?", []any{c.High}, nil
+	case store.OpEb:
+		return high + " <= ?", []any{c.Low}, nil
+	case store.OpOverlap:
+		return low + " < ? AND " + high + " > ?", []any{c.High, c.Low}, nil
+	}
+	return "", nil, fmt.Errorf("operator %q does not apply to ranges", c.Op)
+}
+
+// missing matches resources without (Text "true") or with (Text "false") an
+// entry for the parameter. The special parameters are never missing.
+func missing(c store.Condition, types []string) (string, []any, error) {
+	var want bool
+	switch c.Text {
+	case "true":
+		want = true
+	case "false":
+	default:
+		return "", nil, fmt.Errorf("missing wants true or false, not %q", c.Text)
+	}
+	if c.Param == store.ParamID || c.Param == store.ParamLastUpdated {
+		if want {
+			return "0", nil, nil
+		}
+		return "1", nil, nil
+	}
+	typeFilter, typeArgs := "", []any(nil)
+	if len(types) > 0 {
+		typeFilter = " AND type IN (" + placeholders(len(types)) + ")"
+		typeArgs = stringArgs(types)
+	}
+	op := "IN"
+	if want {
+		op = "NOT IN"
+	}
+	args := append(append(append([]any{c.Param}, typeArgs...), c.Param), typeArgs...)
+	return "r.rid " + op + " (SELECT rid FROM idx_text WHERE param = ?" + typeFilter +
+		" UNION ALL SELECT rid FROM idx_range WHERE param = ?" + typeFilter + ")", args, nil
+}
+
+// orderBy returns the ORDER BY list: the sort keys, then type and id so that
+// ties, and so pages, are stable. Without keys, the storage order is enough.
+func orderBy(keys []store.SortKey) *builder {
+	o := &builder{sep: ", "}
+	if len(keys) == 0 {
+		o.add("r.rid")
+		return o
+	}
+	for _, k := range keys {
+		dir := " ASC"
+		if k.Descending {
+			dir = " DESC"
+		}
+		switch k.Param {
+		case store.ParamID:
+			o.add("r.id" + dir)
+		case store.ParamLastUpdated:
+			o.add("r.last_updated" + dir)
+		default:
+			// Ascending sorts on the smallest value, descending on the largest;
+			// resources without a value come last either way.
+			agg, bound := "min", "low"
+			if k.Descending {
+				agg, bound = "max", "high"
+			}
+			o.add("coalesce((SELECT "+agg+"("+bound+") FROM idx_range WHERE rid = r.rid AND param = ?), "+
+				"(SELECT "+agg+"(text) FROM idx_text WHERE rid = r.rid AND param = ?))"+dir+" NULLS LAST",
+				k.Param, k.Param)
+		}
+	}
+	o.add("r.type")
+	o.add("r.id")
+	return o
+}

@@ -1,0 +1,175 @@
+// Package sqlite is TeleHub's embedded storage backend: a store.Store kept in
+// one SQLite file (pure Go driver modernc.org/sqlite), the default for a
+// single-node deployment.
+//
+// Layout: every version goes to the versions table (its rowid, seq, is the
+// global commit order); resources holds one row per resource pointing at its
+// current version; idx_text and idx_range hold the search index entries of
+// current versions, keyed by the resource's rowid (tables without rowid: the
+// primary key is the search index, so an entry costs two B-tree inserts). The file runs in WAL mode:
+// one writer connection commits (BEGIN IMMEDIATE, so writers queue instead of
+// deadlocking) while a pool of reader connections serves reads concurrently,
+// and a background connection copies the WAL back into the database file.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/telehub/telehub/store"
+)
+
+// Store is a store.Store in a SQLite file. It is safe for concurrent use.
+type Store struct {
+	writer *sql.DB // one connection: SQLite has one writer at a time anyway
+	reader *sql.DB // a pool of read-only connections
+	stmts  statements
+	// queries caches the prepared statements of searches and histories.
+	queries     *stmtCache
+	inserts     *stmtCache // on the writer: multi-row inserts of index entries
+	checkpoints *checkpointer
+}
+
+var _ store.Store = (*Store)(nil)
+
+// schema creates the tables and the indexes the queries use. Times are Unix
+// milliseconds; bodies are the canonical JSON bytes.
+const schema = `
+CREATE TABLE IF NOT EXISTS versions (
+	seq          INTEGER PRIMARY KEY,
+	type         TEXT    NOT NULL,
+	id           TEXT    NOT NULL,
+	version      INTEGER NOT NULL,
+	last_updated INTEGER NOT NULL,
+	deleted      INTEGER NOT NULL,
+	method       TEXT    NOT NULL,
+	body         BLOB
+);
+CREATE UNIQUE INDEX IF NOT EXISTS versions_by_resource ON versions (type, id, version);
+CREATE INDEX IF NOT EXISTS versions_by_type_time ON versions (type, last_updated, seq);
+CREATE INDEX IF NOT EXISTS versions_by_time ON versions (last_updated, seq);
+
+CREATE TABLE IF NOT EXISTS resources (
+	rid          INTEGER PRIMARY KEY,
+	type         TEXT    NOT NULL,
+	id           TEXT    NOT NULL,
+	version      INTEGER NOT NULL,
+	seq          INTEGER NOT NULL REFERENCES versions (seq),
+	last_updated INTEGER NOT NULL,
+	deleted      INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS resources_by_id ON resources (type, id);
+CREATE INDEX IF NOT EXISTS resources_by_time ON resources (type, last_updated);
+
+CREATE TABLE IF NOT EXISTS idx_text (
+	param TEXT    NOT NULL,
+	text  TEXT    NOT NULL,
+	type  TEXT    NOT NULL,
+	rid   INTEGER NOT NULL,
+	PRIMARY KEY (param, text, type, rid)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_text_by_resource ON idx_text (rid, param, text);
+
+CREATE TABLE IF NOT EXISTS idx_range (
+	param TEXT    NOT NULL,
+	type  TEXT    NOT NULL,
+	low   REAL    NOT NULL,
+	high  REAL    NOT NULL,
+	rid   INTEGER NOT NULL,
+	PRIMARY KEY (param, type, low, high, rid)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_range_by_resource ON idx_range (rid, param, low, high);
+`
+
+// Open opens (creating if needed) the store in the file at path.
+func Open(ctx context.Context, path string) (*Store, error) {
+	writer, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	if _, err := writer.ExecContext(ctx, schema); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("store: create sqlite schema in %s: %w", path, err)
+	}
+	reader, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	checkpoints, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		writer.Close()
+		reader.Close()
+		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	checkpoints.SetMaxOpenConns(1)
+	readers := max(4, 2*runtime.GOMAXPROCS(0))
+	reader.SetMaxOpenConns(readers)
+	reader.SetMaxIdleConns(readers)
+	reader.SetConnMaxLifetime(0)
+
+	s := &Store{writer: writer, reader: reader, queries: newStmtCache(reader), inserts: newStmtCache(writer), checkpoints: startCheckpointer(checkpoints)}
+	if err := s.stmts.prepare(ctx, writer, reader); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: prepare sqlite statements: %w", err)
+	}
+	return s, nil
+}
+
+// dsn returns the driver's connection string: WAL journal, NORMAL sync
+// (durable at checkpoints, never corrupt), a busy timeout so a reader never
+// fails on a checkpoint, and immediate transactions on the writer.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Add("_pragma", "cache_size(-32000)")
+	q.Add("_pragma", "temp_store(MEMORY)")
+	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walBackstopPages))
+	q.Add("_pragma", "journal_size_limit(67108864)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// SupportsTransactions reports true: a Commit is one SQLite transaction.
+func (s *Store) SupportsTransactions() bool { return true }
+
+// Ping checks both connection pools answer.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.reader.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping sqlite reader: %w", err)
+	}
+	if err := s.writer.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping sqlite writer: %w", err)
+	}
+	return nil
+}
+
+// Close closes the statements and both pools.
+func (s *Store) Close() error {
+	errC := s.checkpoints.stop()
+	s.stmts.close()
+	s.queries.close()
+	s.inserts.close()
+	errR := s.reader.Close()
+	errW := s.writer.Close() // the last connection to close checkpoints the WAL
+	if err := errors.Join(errC, errR, errW); err != nil {
+		return fmt.Errorf("store: close sqlite: %w", err)
+	}
+	return nil
+}

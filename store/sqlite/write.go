@@ -1,0 +1,227 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/telehub/telehub/store"
+)
+
+// statements are the hot-path statements, prepared once.
+type statements struct {
+	read, vread                             *sql.Stmt // on the reader pool
+	current, insertVersion, insertResource  *sql.Stmt // on the writer
+	updateResource, deleteText, deleteRange *sql.Stmt
+}
+
+func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error {
+	for _, p := range []struct {
+		db   *sql.DB
+		dst  **sql.Stmt
+		text string
+	}{
+		{reader, &st.read, `SELECT v.version, v.last_updated, v.deleted, v.method, v.body
+			FROM resources r JOIN versions v ON v.seq = r.seq WHERE r.type = ? AND r.id = ?`},
+		{reader, &st.vread, `SELECT version, last_updated, deleted, method, body
+			FROM versions WHERE type = ? AND id = ? AND version = ?`},
+		{writer, &st.current, `SELECT rid, version FROM resources WHERE type = ? AND id = ?`},
+		{writer, &st.insertVersion, `INSERT INTO versions (type, id, version, last_updated, deleted, method, body)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`},
+		{writer, &st.insertResource, `INSERT INTO resources (type, id, version, seq, last_updated, deleted)
+			VALUES (?, ?, ?, ?, ?, ?)`},
+		{writer, &st.updateResource, `UPDATE resources SET version = ?, seq = ?, last_updated = ?, deleted = ?
+			WHERE rid = ?`},
+		{writer, &st.deleteText, `DELETE FROM idx_text WHERE rid = ?`},
+		{writer, &st.deleteRange, `DELETE FROM idx_range WHERE rid = ?`},
+	} {
+		stmt, err := p.db.PrepareContext(ctx, p.text)
+		if err != nil {
+			return err
+		}
+		*p.dst = stmt
+	}
+	return nil
+}
+
+func (st *statements) close() {
+	for _, stmt := range []*sql.Stmt{
+		st.read, st.vread, st.current, st.insertVersion, st.insertResource,
+		st.updateResource, st.deleteText, st.deleteRange,
+	} {
+		if stmt != nil {
+			stmt.Close()
+		}
+	}
+}
+
+// Commit writes all writes in one immediate transaction, or nothing.
+func (s *Store) Commit(ctx context.Context, writes []store.Write) (err error) {
+	if len(writes) == 0 {
+		return nil
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: commit: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	w := txWriter{ctx: ctx, tx: tx, st: &s.stmts, inserts: s.inserts}
+	for i := range writes {
+		if err := w.write(&writes[i]); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit %d writes: %w", len(writes), err)
+	}
+	s.checkpoints.committed()
+	return nil
+}
+
+// txWriter applies writes inside one transaction, binding the prepared
+// statements to it once.
+type txWriter struct {
+	ctx     context.Context
+	tx      *sql.Tx
+	st      *statements
+	inserts *stmtCache // multi-row index inserts, by number of rows
+	bound   map[*sql.Stmt]*sql.Stmt
+}
+
+func (w *txWriter) stmt(s *sql.Stmt) *sql.Stmt {
+	if b, ok := w.bound[s]; ok {
+		return b
+	}
+	if w.bound == nil {
+		w.bound = make(map[*sql.Stmt]*sql.Stmt, 8)
+	}
+	b := w.tx.StmtContext(w.ctx, s)
+	w.bound[s] = b
+	return b
+}
+
+func (w *txWriter) exec(s *sql.Stmt, args ...any) (sql.Result, error) {
+	return w.stmt(s).ExecContext(w.ctx, args...)
+}
+
+// write stores one version after checking its compare-and-set token.
+func (w *txWriter) write(wr *store.Write) error {
+	name := fmt.Sprintf("%s/%s", wr.Type, wr.ID)
+	var rid, current int64
+	err := w.stmt(w.st.current).QueryRowContext(w.ctx, wr.Type, wr.ID).Scan(&rid, &current)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		rid, current = 0, 0
+	case err != nil:
+		return fmt.Errorf("store: write %s: read current version: %w", name, err)
+	}
+	if wr.Version != current+1 {
+		return fmt.Errorf("store: write %s version %d over version %d: %w", name, wr.Version, current, store.ErrConflict)
+	}
+
+	millis := wr.LastUpdated.UnixMilli()
+	var body []byte
+	if !wr.Deleted {
+		body = wr.Body
+	}
+	res, err := w.exec(w.st.insertVersion, wr.Type, wr.ID, wr.Version, millis, wr.Deleted, wr.Method, body)
+	if err != nil {
+		return fmt.Errorf("store: write %s version %d: %w", name, wr.Version, err)
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("store: write %s version %d: %w", name, wr.Version, err)
+	}
+
+	if rid == 0 {
+		res, err := w.exec(w.st.insertResource, wr.Type, wr.ID, wr.Version, seq, millis, wr.Deleted)
+		if err == nil {
+			rid, err = res.LastInsertId()
+		}
+		if err != nil {
+			return fmt.Errorf("store: write %s: insert current version: %w", name, err)
+		}
+	} else {
+		if _, err := w.exec(w.st.updateResource, wr.Version, seq, millis, wr.Deleted, rid); err != nil {
+			return fmt.Errorf("store: write %s: update current version: %w", name, err)
+		}
+		if err := w.clearIndex(rid); err != nil {
+			return fmt.Errorf("store: write %s: clear index: %w", name, err)
+		}
+	}
+	if wr.Deleted {
+		return nil
+	}
+	if err := w.insertIndex(rid, wr.Type, wr.Index); err != nil {
+		return fmt.Errorf("store: write %s: index: %w", name, err)
+	}
+	return nil
+}
+
+func (w *txWriter) clearIndex(rid int64) error {
+	if _, err := w.exec(w.st.deleteText, rid); err != nil {
+		return err
+	}
+	_, err := w.exec(w.st.deleteRange, rid)
+	return err
+}
+
+// insertIndex stores the entries: text kinds in idx_text, numbers and dates in
+// idx_range, and quantities in both (their unit as text, their value as
+// range). Each table gets one multi-row INSERT: a statement costs SQLite more
+// than a row.
+func (w *txWriter) insertIndex(rid int64, typ string, entries []store.IndexEntry) error {
+	var text, ranges []any
+	for _, e := range entries {
+		if isRange(e.Kind) {
+			ranges = append(ranges, rid, typ, e.Param, e.Low, e.High)
+			if e.Kind != store.KindQuantity || e.Text == "" {
+				continue
+			}
+		}
+		text = append(text, rid, typ, e.Param, e.Text)
+	}
+	if err := w.insertRows("idx_text (rid, type, param, text)", 4, text); err != nil {
+		return err
+	}
+	return w.insertRows("idx_range (rid, type, param, low, high)", 5, ranges)
+}
+
+// maxRowsPerInsert keeps a multi-row INSERT far below SQLite's limit on
+// bound parameters.
+const maxRowsPerInsert = 64
+
+// insertRows inserts values, width per row, into table.
+func (w *txWriter) insertRows(table string, width int, values []any) error {
+	for len(values) > 0 {
+		rows := min(len(values)/width, maxRowsPerInsert)
+		stmt, done, err := w.inserts.get(w.ctx, insertSQL(table, width, rows))
+		if err != nil {
+			return err
+		}
+		_, err = w.tx.StmtContext(w.ctx, stmt).ExecContext(w.ctx, values[:rows*width]...)
+		done()
+		if err != nil {
+			return err
+		}
+		values = values[rows*width:]
+	}
+	return nil
+}
+
+// insertSQL returns INSERT OR IGNORE INTO table VALUES (?, …), … for rows rows.
+// OR IGNORE: a version may list the same entry twice; one row is enough.
+func insertSQL(table string, width, rows int) string {
+	row := "(" + placeholders(width) + ")"
+	return "INSERT OR IGNORE INTO " + table + " VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
+}
+
+func isRange(k store.Kind) bool {
+	return k == store.KindNumber || k == store.KindDate || k == store.KindQuantity
+}
