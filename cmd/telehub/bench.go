@@ -37,8 +37,8 @@ func parseBenchConfig(args []string, output io.Writer) (benchConfig, error) {
 		fmt.Fprint(fs.Output(), "Usage: telehub bench [flags]\n\n"+
 			"Drives a FHIR server over HTTP: creates (1 and N clients), transaction Bundles (1 and N clients),\n"+
 			"reads (N clients), and prints throughput, latency and the server's peak memory.\n"+
-			"The figures are only as good as the machine: client and server share it.\n\nFlags:\n")
-		fs.PrintDefaults()
+			"Without --url the load generator and the server share the machine, and so its CPUs.\n\nFlags:\n")
+		printFlags(fs, nil)
 	}
 	if err := fs.Parse(args); err != nil {
 		return cfg, err

@@ -131,8 +131,8 @@ func fhirPath(p string) string {
 
 var (
 	containedType = regexp.MustCompile(`(\.contained\[\d+\])\.[A-Z][A-Za-z]*`)
-	missingField = regexp.MustCompile(`^missing required field "(.+)"$`)
-	codeMismatch = regexp.MustCompile(`^"(.*)" is not a (\w+?)(Code)?$`)
+	missingField  = regexp.MustCompile(`^missing required field "(.+)"$`)
+	codeMismatch  = regexp.MustCompile(`^"(.*)" is not a (\w+?)(Code)?$`)
 )
 
 // describe rewrites the library's terse details into a sentence, moving the

@@ -2,6 +2,7 @@ package model
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,6 +36,8 @@ func TestParseErrors(t *testing.T) {
 		{"wrong case element", `{"resourceType":"Patient","BirthDate":"1970"}`, "Patient.BirthDate", "case-sensitive", false},
 		{"wrong case extension", `{"resourceType":"Patient","_BirthDate":{"id":"x"}}`, "Patient._BirthDate", "case-sensitive", false},
 		{"duplicate member", `{"resourceType":"Patient","active":true,"active":false}`, "Patient.active", "appears more than once", false},
+		{"duplicate member in a big object", bigObject(40, "k5"), "Patient.k5", "appears more than once", false},
+		{"escaped element name", `{"resourceType":"Patient","\u0061ctive":true}`, `Patient.\u0061ctive`, "without escapes", false},
 		{"duplicate nested member", `{"resourceType":"Patient","name":[{"family":"a"},{"family":"b","family":"c"}]}`, "Patient.name[1].family", "appears more than once", false},
 		{"null member", `{"resourceType":"Patient","birthDate":null}`, "Patient.birthDate", "null", false},
 		{"empty string", `{"resourceType":"Patient","gender":""}`, "Patient.gender", "empty string", false},
@@ -72,6 +75,17 @@ func TestParseErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// bigObject is a Patient with n distinct members k0..kn-1, then dup again.
+func bigObject(n int, dup string) string {
+	var b strings.Builder
+	b.WriteString(`{"resourceType":"Patient"`)
+	for i := range n {
+		fmt.Fprintf(&b, `,"k%d":1`, i)
+	}
+	fmt.Fprintf(&b, `,%q:1}`, dup)
+	return b.String()
 }
 
 func TestParseReportsEveryIssue(t *testing.T) {

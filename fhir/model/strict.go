@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -146,6 +145,7 @@ func (s *strictScanner) object(key []byte, root bool) *Error {
 	}
 	var seenBuf [16][]byte
 	seen := seenBuf[:0]
+	var seenSet map[string]bool  // replaces the linear search in big objects
 	var nullMembers []nullMember // members whose arrays hold nulls
 	for {
 		s.skipSpace()
@@ -153,12 +153,16 @@ func (s *strictScanner) object(key []byte, root bool) *Error {
 		s.skipString()
 		name := s.data[start+1 : s.pos-1]
 		s.path = append(s.path, segment{name: name, index: -1})
-		for _, prev := range seen {
-			if bytes.Equal(prev, name) {
-				return s.fail("element %q appears more than once", name)
-			}
+		if seenBefore(seen, &seenSet, name) {
+			return s.fail("element %q appears more than once", name)
 		}
 		seen = append(seen, name)
+		if len(name) == 0 {
+			return s.fail("empty element name")
+		}
+		if bytes.IndexByte(name, '\\') >= 0 {
+			return s.fail("unknown element %q (element names are plain letters, without escapes)", name)
+		}
 		if bare := bytes.TrimPrefix(name, []byte("_")); len(bare) > 0 && bare[0] >= 'A' && bare[0] <= 'Z' {
 			return s.fail("unknown element %q (element names are case-sensitive)", name)
 		}
@@ -185,6 +189,26 @@ func (s *strictScanner) object(key []byte, root bool) *Error {
 	}
 }
 
+// seenBefore reports whether name is among the members seen so far,
+// switching to a set once an object is too big for a linear search.
+func seenBefore(seen [][]byte, set *map[string]bool, name []byte) bool {
+	const linearLimit = 32
+	if len(seen) < linearLimit {
+		return containsName(seen, name)
+	}
+	if *set == nil {
+		*set = make(map[string]bool, 2*len(seen))
+		for _, n := range seen {
+			(*set)[string(n)] = true
+		}
+	}
+	if (*set)[string(name)] {
+		return true
+	}
+	(*set)[string(name)] = true
+	return false
+}
+
 // nullMember is an array member of an object with the indices of its nulls.
 type nullMember struct {
 	name    []byte
@@ -208,15 +232,28 @@ func (s *strictScanner) checkNullPartners(members [][]byte, nullMembers []nullMe
 			if !bytes.Equal(other.name, partner) {
 				continue
 			}
-			for _, i := range m.indices {
-				if slices.Contains(other.indices, i) {
-					s.path = append(s.path, segment{name: m.name, index: i})
-					return s.fail("null in both %q and %q: the item has neither a value nor an extension", m.name, partner)
-				}
+			if i, ok := commonIndex(m.indices, other.indices); ok {
+				s.path = append(s.path, segment{name: m.name, index: i})
+				return s.fail("null in both %q and %q: the item has neither a value nor an extension", m.name, partner)
 			}
 		}
 	}
 	return nil
+}
+
+// commonIndex returns the first index two ascending lists share.
+func commonIndex(a, b []int) (int, bool) {
+	for len(a) > 0 && len(b) > 0 {
+		switch {
+		case a[0] == b[0]:
+			return a[0], true
+		case a[0] < b[0]:
+			a = a[1:]
+		default:
+			b = b[1:]
+		}
+	}
+	return 0, false
 }
 
 func containsName(names [][]byte, name []byte) bool {

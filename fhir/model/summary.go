@@ -33,7 +33,7 @@ func Summary(body []byte, mode string) ([]byte, error) {
 	idx := mustElementIndex()
 	switch mode {
 	case "true":
-		if err := keepSummary(idx, typ, obj); err != nil {
+		if _, err := keepSummary(idx, typ, obj); err != nil {
 			return nil, err
 		}
 	case "text":
@@ -97,8 +97,10 @@ func keepTopLevel(idx *elementIndex, typ string, obj map[string]json.RawMessage,
 
 // keepSummary removes from the object at path (an element path, or a
 // datatype name) every element that is neither summary nor mandatory, and
-// filters kept backbone elements and complex datatypes the same way.
-func keepSummary(idx *elementIndex, path string, obj map[string]json.RawMessage) error {
+// filters kept backbone elements and complex datatypes the same way. It
+// reports whether anything changed.
+func keepSummary(idx *elementIndex, path string, obj map[string]json.RawMessage) (bool, error) {
+	changed := false
 	for key, value := range obj {
 		if key == "resourceType" {
 			continue
@@ -106,6 +108,7 @@ func keepSummary(idx *elementIndex, path string, obj map[string]json.RawMessage)
 		name, info, ok := idx.lookup(path, key)
 		if !ok || !(info.summary || info.required) {
 			delete(obj, key)
+			changed = true
 			continue
 		}
 		if strings.HasPrefix(key, "_") {
@@ -115,56 +118,70 @@ func keepSummary(idx *elementIndex, path string, obj map[string]json.RawMessage)
 		if child == "" {
 			continue
 		}
-		filtered, err := summariseValue(idx, child, value)
+		filtered, childChanged, err := summariseValue(idx, child, value)
 		if err != nil {
-			return fmt.Errorf("model: summary of %s.%s: %w", path, key, err)
+			return false, fmt.Errorf("model: summary of %s.%s: %w", path, key, err)
 		}
-		if filtered == nil {
+		switch {
+		case filtered == nil:
 			// Nothing of the element is left, and FHIR forbids empty ones.
 			delete(obj, key)
-			continue
+			changed = true
+		case childChanged:
+			obj[key] = filtered
+			changed = true
 		}
-		obj[key] = filtered
 	}
-	return nil
+	return changed, nil
 }
 
 // summariseValue applies keepSummary to a backbone element's or datatype's
 // value, an object or an array of objects. It returns nil when nothing is
-// left: the objects that become empty are dropped.
-func summariseValue(idx *elementIndex, path string, value json.RawMessage) (json.RawMessage, error) {
+// left (the objects that become empty are dropped), and value itself, not
+// re-encoded, when nothing changed.
+func summariseValue(idx *elementIndex, path string, value json.RawMessage) (json.RawMessage, bool, error) {
 	value = bytes.TrimSpace(value)
 	if len(value) > 0 && value[0] == '[' {
 		var items []json.RawMessage
 		if err := json.Unmarshal(value, &items); err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		kept := items[:0]
+		kept, changed := items[:0], false
 		for _, item := range items {
-			filtered, err := summariseValue(idx, path, item)
+			filtered, itemChanged, err := summariseValue(idx, path, item)
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			if filtered != nil {
 				kept = append(kept, filtered)
 			}
+			changed = changed || itemChanged || filtered == nil
 		}
 		if len(kept) == 0 {
-			return nil, nil
+			return nil, true, nil
 		}
-		return marshalCompact(kept)
+		if !changed {
+			return value, false, nil
+		}
+		out, err := marshalCompact(kept)
+		return out, true, err
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(value, &obj); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if err := keepSummary(idx, path, obj); err != nil {
-		return nil, err
+	changed, err := keepSummary(idx, path, obj)
+	if err != nil {
+		return nil, false, err
 	}
 	if len(obj) == 0 {
-		return nil, nil
+		return nil, true, nil
 	}
-	return marshalCompact(obj)
+	if !changed {
+		return value, false, nil
+	}
+	out, err := marshalCompact(obj)
+	return out, true, err
 }
 
 // encodeSubsetted adds the SUBSETTED tag to meta and encodes the resource.

@@ -102,3 +102,27 @@ func TestRangeEntriesCleanedUp(t *testing.T) {
 		}
 	}
 }
+
+// The transaction path, forced on a server without transactions (FerretDB),
+// fails at the first statement and leaves nothing behind: a multi-write
+// commit is never partly applied.
+func TestTransactionRefusedByServer(t *testing.T) {
+	ctx := context.Background()
+	s := OpenForTest(t)
+	s.transactions = true
+	other := testWrite(1)
+	other.ID = "other"
+	err := s.Commit(ctx, []store.Write{testWrite(1, dateEntry(0, 1)), other})
+	if err == nil {
+		t.Fatal("multi-write commit succeeded on a server without transactions")
+	}
+	if errors.Is(err, store.ErrConflict) {
+		t.Fatalf("error %v is not a conflict", err)
+	}
+	for _, coll := range []string{resourcesCollection, historyCollection, rangesCollection} {
+		n, err := s.resources.Database().Collection(coll).CountDocuments(ctx, bson.D{})
+		if err != nil || n != 0 {
+			t.Errorf("%s holds %d documents (%v) after the failed commit, want 0", coll, n, err)
+		}
+	}
+}

@@ -13,7 +13,8 @@
 //
 //   - tx: one string per text entry (token, string, reference, uri, ...),
 //     "param\x1fvalue", matched with equality (exact) or an anchored regular
-//     expression (prefix, contains); a multikey index serves both on MongoDB;
+//     expression (prefix, contains); on MongoDB the (type, tx) multikey index
+//     bounds equality and prefix to their value, contains to its param;
 //   - ps: the params that have at least one entry (":missing");
 //   - sk: per param, the smallest and largest value, so that sorting by a
 //     multi-valued param is a plain sort on one field (ascending sorts on the
@@ -32,7 +33,23 @@
 // asks ranges for the version keys that match (distinct vk), then matches
 // them against resources.vk: an entry of a superseded version, or of a write
 // that lost its compare-and-set, carries a version key that no current
-// document has, so it can never match, even before it is cleaned up.
+// document has, so it can never match, even before it is cleaned up. The
+// price: a range condition costs a first query, and its matching keys travel
+// to the client and back inside the second one, so a range condition that
+// matches hundreds of thousands of resources exceeds MongoDB's 16 MB
+// document limit and fails; combine it with a selective condition.
+//
+// Sorting reads resources.sk.<param>, a field per param: on MongoDB such a
+// sort is done in memory after the filter, not from an index.
+//
+// # Reads
+//
+// Read and VRead are one lookup by _id each. A search's total and its page
+// are two queries without a common snapshot: under concurrent writes they may
+// differ by the writes in between. History at an instant reads the keys
+// (not the bodies) of the scope's versions up to that instant, keeps the
+// latest per resource in the client (FerretDB has no $group accumulator that
+// would), and then fetches the bodies of the page.
 //
 // # Writes
 //
@@ -174,8 +191,8 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		{s.resources, []driver.IndexModel{
 			{Keys: asc("t", "i"), Options: unique},
 			{Keys: asc("t", "lu")},
-			{Keys: asc("tx")},
-			{Keys: asc("ps")},
+			{Keys: asc("t", "tx")},
+			{Keys: asc("t", "ps")},
 			{Keys: asc("vk")},
 		}},
 		// _id, "Type/id/version", is the unique key of versions.
