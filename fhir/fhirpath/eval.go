@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -442,14 +443,53 @@ func singletonString(c Collection) (string, error) {
 // union merges two collections, removing duplicates.
 func union(a, b Collection) Collection {
 	var out Collection
+	var seen itemSet
 	for _, src := range []Collection{a, b} {
 		for _, it := range src {
-			if !containsItem(out, it) {
+			if seen.add(it) {
 				out = append(out, it)
 			}
 		}
 	}
 	return out
+}
+
+// itemSet tracks distinct items: hashed by value for strings, booleans,
+// numbers and dates, compared one by one for the rest.
+type itemSet struct {
+	keys  map[string]bool
+	other Collection
+}
+
+// add reports whether it was not in the set yet, and adds it.
+func (s *itemSet) add(it Item) bool {
+	var key string
+	switch v := systemValue(it).(type) {
+	case string:
+		key = "s" + v
+	case bool:
+		key = "b" + strconv.FormatBool(v)
+	case int64:
+		key = "n" + strconv.FormatInt(v, 10)
+	case Decimal:
+		key = "n" + v.rat().RatString()
+	case DateTime:
+		key = "d" + v.String()
+	default:
+		if containsItem(s.other, it) {
+			return false
+		}
+		s.other = append(s.other, it)
+		return true
+	}
+	if s.keys[key] {
+		return false
+	}
+	if s.keys == nil {
+		s.keys = map[string]bool{}
+	}
+	s.keys[key] = true
+	return true
 }
 
 func containsItem(c Collection, it Item) bool {

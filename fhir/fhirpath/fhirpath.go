@@ -6,7 +6,24 @@
 // Element types come from the R4 StructureDefinitions, compiled into an
 // embedded table (model.txt, produced by go generate), so items carry their
 // FHIR type: choice elements (value[x]) and primitive extensions (_field)
-// are resolved the way the FHIR JSON format defines them.
+// are resolved the way the FHIR JSON format defines them. Decimals keep
+// their exact value and written precision; dates and times keep their
+// partial precision (comparing different precisions gives empty); quantities
+// compare across UCUM units of the same dimension (SI prefixes on g, m, L,
+// s, mol; min, h, d, wk, mo, a; [in_i], [ft_i], [lb_av]) and calendar
+// durations.
+//
+// Differences from the specification worth knowing:
+//   - resolve() of a literal reference (Type/id) that is neither contained,
+//     in the enclosing Bundle nor found by WithResolver yields a resource
+//     holding only resourceType and id, so "where(resolve() is Patient)"
+//     needs no database;
+//   - as() over several items filters instead of failing (R4 search
+//     parameters apply it to collections);
+//   - a name no FHIR type defines (given1, valueQuantity) is an error, a
+//     name defined elsewhere is empty; there is no static type checking;
+//   - memberOf() fails (no terminology service), conformsTo() knows only
+//     the core StructureDefinitions, trace() logs nothing.
 package fhirpath
 
 import (
@@ -62,14 +79,16 @@ func WithEnv(name string, value Collection) Option {
 }
 
 // WithContext sets the node the expression starts from (%context); by
-// default it is the resource itself.
+// default it is the resource itself. Pass an Item (from an earlier result)
+// to keep the node's FHIR type; a bare JSON value is typed only when it is
+// a resource.
 func WithContext(node any) Option {
 	return func(ev *evaluator) { ev.context = &node }
 }
 
 const cacheSize = 4096
 
-// compiled is the bounded, least-recently-used cache of parsed expressions.
+// exprCache is the bounded, least-recently-used cache of parsed expressions.
 type exprCache struct {
 	mu      sync.Mutex
 	entries map[string]*list.Element
@@ -153,7 +172,11 @@ func (e *Expression) Evaluate(resource any, opts ...Option) (Collection, error) 
 	ev.resource = itemOf(resource, "")
 	ctx := ev.resource
 	if ev.context != nil {
-		ctx = itemOf(*ev.context, "")
+		if it, ok := (*ev.context).(Item); ok {
+			ctx = it
+		} else {
+			ctx = itemOf(*ev.context, "")
+		}
 	}
 	var focus Collection
 	if ctx.Value != nil {

@@ -126,6 +126,10 @@ func TestOptions(t *testing.T) {
 	if got := describe(eval(t, obs, "code.text & '/' & %resource.id", ctx)); got != "a/obs1:System.String" {
 		t.Errorf("context: got %q", got)
 	}
+	components := eval(t, obs, "Observation.component")
+	if got := describe(eval(t, obs, "code.text", WithContext(components[1]))); got != "b:string" {
+		t.Errorf("typed context: got %q", got)
+	}
 	if _, err := MustCompile("%undefined").Evaluate(obs); err == nil {
 		t.Error("an undefined variable must be an error")
 	}

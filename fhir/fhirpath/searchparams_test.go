@@ -89,3 +89,36 @@ func loadExamples(t testing.TB, dir string) map[string][]any {
 	}
 	return byType
 }
+
+// TestExamplesAreFullyTyped walks every specification example with
+// descendants(): every element must be known to the model and typed.
+func TestExamplesAreFullyTyped(t *testing.T) {
+	examples := loadExamples(t, filepath.Join(sharedDir(t), "fhir-r4", "examples"))
+	expr := MustCompile("descendants()")
+	untyped := map[string]int{}
+	for rt, list := range examples {
+		for _, res := range list {
+			got, err := expr.Evaluate(res)
+			if err != nil {
+				t.Errorf("%s/%v: %v", rt, res.(map[string]any)["id"], err)
+				continue
+			}
+			ev := &evaluator{model: fhirModel()}
+			for _, it := range append(got, itemOf(res, "")) {
+				if it.Type == "" || strings.HasPrefix(it.Type, "System.") {
+					untyped[rt]++
+				}
+				m, _ := it.Value.(map[string]any)
+				for k := range m {
+					k = strings.TrimPrefix(k, "_")
+					if k != "resourceType" && k != "fhir_comments" && ev.jsonKeyElement(it.Type, k) == nil {
+						t.Errorf("%s/%v: %s has no element %s", rt, res.(map[string]any)["id"], it.Type, k)
+					}
+				}
+			}
+		}
+	}
+	for rt, n := range untyped {
+		t.Errorf("%s examples: %d items without a FHIR type", rt, n)
+	}
+}

@@ -377,9 +377,6 @@ func compareDateTime(a, b DateTime) (c int, ok bool) {
 	if a.hasTZ || b.hasTZ {
 		if pa >= precHour && pb >= precHour {
 			ta, tb := a.goTime(), b.goTime()
-			if a.kind == kindTime {
-				ta, tb = a.goTime(), b.goTime()
-			}
 			if pa == pb {
 				return ta.Compare(tb), true
 			}

@@ -121,7 +121,8 @@ func Open(ctx context.Context, uri string) (*Store, error) {
 		dbName = DefaultDatabase
 	}
 
-	client, err := driver.Connect(options.Client().ApplyURI(uri))
+	// The URI's own appName, if any, wins over ours.
+	client, err := driver.Connect(options.Client().SetAppName("telehub").ApplyURI(uri))
 	if err != nil {
 		return nil, fmt.Errorf("store: mongo: connect: %w", err)
 	}

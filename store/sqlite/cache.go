@@ -58,54 +58,43 @@ func (c *stmtCache) close() {
 	}
 }
 
-// snapshot runs cached statements, inside a read transaction when a call
-// needs several queries to see the same state (a total and its page).
+// snapshot holds the cached statements of one call, bound to a read
+// transaction when the call runs several queries that must see the same
+// state (a total and its page).
 type snapshot struct {
-	cache *stmtCache
-	tx    *sql.Tx // nil: each query sees the latest state
-	done  []func()
+	tx   *sql.Tx // nil: each query sees the latest state
+	done []func()
 }
 
-func (s *Store) snapshot(ctx context.Context, consistent bool) (*snapshot, error) {
-	sn := &snapshot{cache: s.queries}
-	if consistent {
-		tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+// snapshot prepares (or finds) the statements of queries, then begins the
+// read transaction if consistent. Statements come first: preparing takes a
+// pooled connection, and a caller holding a transaction must not wait for
+// another connection, or a full pool would deadlock.
+func (s *Store) snapshot(ctx context.Context, consistent bool, queries ...string) (*snapshot, []*sql.Stmt, error) {
+	sn := &snapshot{}
+	stmts := make([]*sql.Stmt, len(queries))
+	for i, q := range queries {
+		stmt, done, err := s.queries.get(ctx, q)
 		if err != nil {
-			return nil, err
+			sn.close()
+			return nil, nil, err
 		}
-		sn.tx = tx
+		stmts[i] = stmt
+		sn.done = append(sn.done, done)
 	}
-	return sn, nil
-}
-
-func (sn *snapshot) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	stmt, done, err := sn.cache.get(ctx, query)
+	if !consistent {
+		return sn, stmts, nil
+	}
+	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, err
+		sn.close()
+		return nil, nil, err
 	}
-	sn.done = append(sn.done, done)
-	if sn.tx != nil {
-		stmt = sn.tx.StmtContext(ctx, stmt)
+	sn.tx = tx
+	for i, stmt := range stmts {
+		stmts[i] = tx.StmtContext(ctx, stmt)
 	}
-	return stmt, nil
-}
-
-func (sn *snapshot) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	stmt, err := sn.stmt(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	return stmt.QueryContext(ctx, args...)
-}
-
-func (sn *snapshot) count(ctx context.Context, query string, args ...any) (int, error) {
-	stmt, err := sn.stmt(ctx, query)
-	if err != nil {
-		return 0, err
-	}
-	var n int
-	err = stmt.QueryRowContext(ctx, args...).Scan(&n)
-	return n, err
+	return sn, stmts, nil
 }
 
 // close ends the transaction (it only read) and releases one-use statements;

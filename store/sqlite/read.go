@@ -77,22 +77,23 @@ func (s *Store) History(ctx context.Context, h store.HistoryQuery) (*store.Histo
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
 
-	sn, err := s.snapshot(ctx, true)
+	count := "SELECT count(*) FROM versions v" + cond
+	page := `SELECT v.type, v.id, v.version, v.last_updated, v.deleted, v.method, v.body
+		FROM versions v` + cond + ` ORDER BY v.last_updated DESC, v.seq DESC LIMIT ? OFFSET ?`
+	sn, stmts, err := s.snapshot(ctx, true, count, page)
 	if err != nil {
 		return nil, fmt.Errorf("store: history %s: %w", describeHistory(h), err)
 	}
 	defer sn.close()
 	res := &store.HistoryResult{}
-	if res.Total, err = sn.count(ctx, "SELECT count(*) FROM versions v"+cond, args...); err != nil {
+	if err := stmts[0].QueryRowContext(ctx, args...).Scan(&res.Total); err != nil {
 		return nil, fmt.Errorf("store: history %s: count: %w", describeHistory(h), err)
 	}
-	page := `SELECT v.type, v.id, v.version, v.last_updated, v.deleted, v.method, v.body
-		FROM versions v` + cond + ` ORDER BY v.last_updated DESC, v.seq DESC LIMIT ? OFFSET ?`
 	limit := -1
 	if h.Count > 0 {
 		limit = h.Count + 1 // one more tells whether a next page exists
 	}
-	rows, err := sn.query(ctx, page, append(args, limit, max(h.Offset, 0))...)
+	rows, err := stmts[1].QueryContext(ctx, append(args, limit, max(h.Offset, 0))...)
 	if err != nil {
 		return nil, fmt.Errorf("store: history %s: %w", describeHistory(h), err)
 	}

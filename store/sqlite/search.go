@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -16,7 +17,15 @@ func (s *Store) Search(ctx context.Context, q store.Query) (*store.SearchResult,
 	if err != nil {
 		return nil, fmt.Errorf("store: search: %w", err)
 	}
-	sn, err := s.snapshot(ctx, q.Total && q.Count > 0)
+	var queries []string
+	if q.Total {
+		queries = append(queries, countSQL(where))
+	}
+	page, pageArgs := pageSQL(q, where)
+	if q.Count > 0 {
+		queries = append(queries, page)
+	}
+	sn, stmts, err := s.snapshot(ctx, len(queries) > 1, queries...)
 	if err != nil {
 		return nil, fmt.Errorf("store: search: %w", err)
 	}
@@ -24,24 +33,23 @@ func (s *Store) Search(ctx context.Context, q store.Query) (*store.SearchResult,
 
 	res := &store.SearchResult{Total: -1}
 	if q.Total {
-		res.Total, err = sn.count(ctx, countSQL(where), where.args...)
-		if err != nil {
+		if err := stmts[0].QueryRowContext(ctx, where.args...).Scan(&res.Total); err != nil {
 			return nil, fmt.Errorf("store: search: count: %w", err)
 		}
+		stmts = stmts[1:]
 	}
 	if q.Count <= 0 {
 		res.More = res.Total > max(q.Offset, 0)
 		return res, nil
 	}
-	if err := searchPage(ctx, sn, q, where, res); err != nil {
+	if err := searchPage(ctx, stmts[0], pageArgs, q.Count, res); err != nil {
 		return nil, fmt.Errorf("store: search: %w", err)
 	}
 	return res, nil
 }
 
-func searchPage(ctx context.Context, sn *snapshot, q store.Query, where *builder, res *store.SearchResult) error {
-	page, args := pageSQL(q, where)
-	rows, err := sn.query(ctx, page, args...)
+func searchPage(ctx context.Context, stmt *sql.Stmt, args []any, count int, res *store.SearchResult) error {
+	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
 		return err
 	}
@@ -58,8 +66,8 @@ func searchPage(ctx context.Context, sn *snapshot, q store.Query, where *builder
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	if len(res.Resources) > q.Count {
-		res.Resources, res.More = res.Resources[:q.Count], true
+	if len(res.Resources) > count {
+		res.Resources, res.More = res.Resources[:count], true
 	}
 	return nil
 }

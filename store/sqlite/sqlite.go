@@ -32,7 +32,6 @@ type Store struct {
 	stmts  statements
 	// queries caches the prepared statements of searches and histories.
 	queries     *stmtCache
-	inserts     *stmtCache // on the writer: multi-row inserts of index entries
 	checkpoints *checkpointer
 }
 
@@ -117,7 +116,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	reader.SetMaxIdleConns(readers)
 	reader.SetConnMaxLifetime(0)
 
-	s := &Store{writer: writer, reader: reader, queries: newStmtCache(reader), inserts: newStmtCache(writer), checkpoints: startCheckpointer(checkpoints)}
+	s := &Store{writer: writer, reader: reader, queries: newStmtCache(reader), checkpoints: startCheckpointer(checkpoints)}
 	if err := s.stmts.prepare(ctx, writer, reader); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: prepare sqlite statements: %w", err)
@@ -165,7 +164,6 @@ func (s *Store) Close() error {
 	errC := s.checkpoints.stop()
 	s.stmts.close()
 	s.queries.close()
-	s.inserts.close()
 	errR := s.reader.Close()
 	errW := s.writer.Close() // the last connection to close checkpoints the WAL
 	if err := errors.Join(errC, errR, errW); err != nil {

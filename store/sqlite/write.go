@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/telehub/telehub/store"
@@ -15,6 +16,8 @@ type statements struct {
 	read, vread                             *sql.Stmt // on the reader pool
 	current, insertVersion, insertResource  *sql.Stmt // on the writer
 	updateResource, deleteText, deleteRange *sql.Stmt
+	// insertText[n-1] and insertRange[n-1] insert n index entries at once.
+	insertText, insertRange []*sql.Stmt
 }
 
 func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error {
@@ -43,14 +46,27 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 		}
 		*p.dst = stmt
 	}
+	for rows := 1; rows <= maxRowsPerInsert; rows++ {
+		text, err := writer.PrepareContext(ctx, insertSQL("idx_text (rid, type, param, text)", 4, rows))
+		if err != nil {
+			return err
+		}
+		st.insertText = append(st.insertText, text)
+		ranges, err := writer.PrepareContext(ctx, insertSQL("idx_range (rid, type, param, low, high)", 5, rows))
+		if err != nil {
+			return err
+		}
+		st.insertRange = append(st.insertRange, ranges)
+	}
 	return nil
 }
 
 func (st *statements) close() {
-	for _, stmt := range []*sql.Stmt{
+	all := []*sql.Stmt{
 		st.read, st.vread, st.current, st.insertVersion, st.insertResource,
 		st.updateResource, st.deleteText, st.deleteRange,
-	} {
+	}
+	for _, stmt := range slices.Concat(all, st.insertText, st.insertRange) {
 		if stmt != nil {
 			stmt.Close()
 		}
@@ -71,7 +87,7 @@ func (s *Store) Commit(ctx context.Context, writes []store.Write) (err error) {
 			tx.Rollback()
 		}
 	}()
-	w := txWriter{ctx: ctx, tx: tx, st: &s.stmts, inserts: s.inserts}
+	w := txWriter{ctx: ctx, tx: tx, st: &s.stmts}
 	for i := range writes {
 		if err := w.write(&writes[i]); err != nil {
 			return err
@@ -87,11 +103,10 @@ func (s *Store) Commit(ctx context.Context, writes []store.Write) (err error) {
 // txWriter applies writes inside one transaction, binding the prepared
 // statements to it once.
 type txWriter struct {
-	ctx     context.Context
-	tx      *sql.Tx
-	st      *statements
-	inserts *stmtCache // multi-row index inserts, by number of rows
-	bound   map[*sql.Stmt]*sql.Stmt
+	ctx   context.Context
+	tx    *sql.Tx
+	st    *statements
+	bound map[*sql.Stmt]*sql.Stmt
 }
 
 func (w *txWriter) stmt(s *sql.Stmt) *sql.Stmt {
@@ -187,27 +202,21 @@ func (w *txWriter) insertIndex(rid int64, typ string, entries []store.IndexEntry
 		}
 		text = append(text, rid, typ, e.Param, e.Text)
 	}
-	if err := w.insertRows("idx_text (rid, type, param, text)", 4, text); err != nil {
+	if err := w.insertRows(w.st.insertText, 4, text); err != nil {
 		return err
 	}
-	return w.insertRows("idx_range (rid, type, param, low, high)", 5, ranges)
+	return w.insertRows(w.st.insertRange, 5, ranges)
 }
 
-// maxRowsPerInsert keeps a multi-row INSERT far below SQLite's limit on
-// bound parameters.
-const maxRowsPerInsert = 64
+// maxRowsPerInsert is the largest multi-row INSERT prepared: a resource
+// rarely has more entries, and more rows take several statements.
+const maxRowsPerInsert = 32
 
-// insertRows inserts values, width per row, into table.
-func (w *txWriter) insertRows(table string, width int, values []any) error {
+// insertRows inserts values, width per row, with inserts[n-1] inserting n rows.
+func (w *txWriter) insertRows(inserts []*sql.Stmt, width int, values []any) error {
 	for len(values) > 0 {
 		rows := min(len(values)/width, maxRowsPerInsert)
-		stmt, done, err := w.inserts.get(w.ctx, insertSQL(table, width, rows))
-		if err != nil {
-			return err
-		}
-		_, err = w.tx.StmtContext(w.ctx, stmt).ExecContext(w.ctx, values[:rows*width]...)
-		done()
-		if err != nil {
+		if _, err := w.exec(inserts[rows-1], values[:rows*width]...); err != nil {
 			return err
 		}
 		values = values[rows*width:]
