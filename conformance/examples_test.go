@@ -136,8 +136,18 @@ func roundTrip(srv *server, ex example) exampleResult {
 		r.problem = err.Error()
 		return r
 	}
-	if r.write.status != http.StatusOK && r.write.status != http.StatusCreated {
-		r.problem = fmt.Sprintf("write: %v", r.write)
+	// Every example has a fresh id: storing it creates version 1 (201 Created,
+	// with its version in ETag and its time in Last-Modified).
+	if r.write.status != http.StatusCreated {
+		r.problem = fmt.Sprintf("write: want 201 Created: %v", r.write)
+		return r
+	}
+	if etag := r.write.header.Get("ETag"); etag != `W/"1"` {
+		r.problem = fmt.Sprintf("write: ETag %q, want W/\"1\"", etag)
+		return r
+	}
+	if r.write.header.Get("Last-Modified") == "" {
+		r.problem = "write: no Last-Modified header"
 		return r
 	}
 	r.location = ex.typ + "/" + ex.id
