@@ -253,6 +253,10 @@ func runBadCase(t *testing.T, srv *server, c badCase) {
 	} else {
 		resp.requireOutcome(t)
 	}
+	if ct := resp.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/fhir+json") {
+		t.Errorf("Content-Type %q, want application/fhir+json", ct)
+	}
+	t.Logf("%s /%s → %d", c.req.method, c.req.path, resp.status)
 	after := takeSnapshot(t, srv)
 	newVersions := c.newVersions
 	if resp.status >= 400 {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -28,6 +29,7 @@ func TestConcurrentUpdates(t *testing.T) {
 			var (
 				mu   sync.Mutex
 				wins = map[int64]string{} // If-Match version → the marker that won it
+				lost atomic.Int64         // 412 answers: another writer had won the version
 				errs []error
 				wg   sync.WaitGroup
 			)
@@ -44,7 +46,7 @@ func TestConcurrentUpdates(t *testing.T) {
 				wg.Go(func() {
 					for k := range updatesEach {
 						marker := fmt.Sprintf("w%02d-u%d", w, k)
-						if err := updateUntilWon(srv, path, marker, record); err != nil {
+						if err := updateUntilWon(srv, path, marker, record, &lost); err != nil {
 							mu.Lock()
 							errs = append(errs, err)
 							mu.Unlock()
@@ -57,6 +59,7 @@ func TestConcurrentUpdates(t *testing.T) {
 			if err := errors.Join(errs...); err != nil {
 				t.Fatal(err)
 			}
+			t.Logf("%d updates won, %d lost a race and retried", len(wins), lost.Load())
 			checkRaceHistory(t, srv, path, wins, 1+writers*updatesEach)
 		})
 	}
@@ -64,7 +67,7 @@ func TestConcurrentUpdates(t *testing.T) {
 
 // updateUntilWon reads the resource, adds marker to its identifiers and
 // PUTs it with If-Match on the version read, again until a PUT wins.
-func updateUntilWon(srv *server, path, marker string, record func(int64, string) error) error {
+func updateUntilWon(srv *server, path, marker string, record func(int64, string) error, lost *atomic.Int64) error {
 	const maxAttempts = 2000
 	for range maxAttempts {
 		read, err := srv.try(request{method: http.MethodGet, path: path})
@@ -107,6 +110,7 @@ func updateUntilWon(srv *server, path, marker string, record func(int64, string)
 			}
 			return record(version, marker)
 		case http.StatusPreconditionFailed:
+			lost.Add(1)
 			continue // another writer won this version: read again
 		default:
 			return fmt.Errorf("%s: update with If-Match W/\"%d\": want 200 or 412, got %v", marker, version, put)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // invalidExamples are the specification examples that break the R4 rules
@@ -90,7 +91,9 @@ func TestSpecExamples(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			srv := startServer(t, b, defaultServerOptions)
+			start := time.Now()
 			results := storeExamples(t, srv, examples, 4)
+			t.Logf("stored and read back %d examples in %v", len(examples), time.Since(start).Round(time.Millisecond))
 			checkExampleResults(t, results)
 			t.Run("transaction and batch Bundles", func(t *testing.T) {
 				checkBundleExamples(t, srv, examples)

@@ -109,7 +109,9 @@ func startServer(t *testing.T, b backend, opts serverOptions) *server {
 	st := b.open(t)
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String() + "/fhir"
-	logger := slog.New(slog.NewTextHandler(&testLog{t: t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logs := &testLog{t: t}
+	t.Cleanup(logs.stop) // registered before ts.Close, so it runs after it
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	api, err := fhir.New(fhir.Options{
 		Store:                 st,
 		BaseURL:               base,
@@ -138,17 +140,27 @@ func startServer(t *testing.T, b backend, opts serverOptions) *server {
 }
 
 // testLog sends the server's warnings and errors to the test log, so a
-// failing test shows what the server said about it.
+// failing test shows what the server said about it. Once the test is over
+// it drops them: testing forbids logging after the end of a test.
 type testLog struct {
-	t  *testing.T
-	mu sync.Mutex
+	t       *testing.T
+	mu      sync.Mutex
+	stopped bool
 }
 
 func (l *testLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.t.Log(strings.TrimRight(string(p), "\n"))
+	if !l.stopped {
+		l.t.Log(strings.TrimRight(string(p), "\n"))
+	}
 	return len(p), nil
+}
+
+func (l *testLog) stop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stopped = true
 }
 
 // response is one HTTP answer, body read.

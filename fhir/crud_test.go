@@ -140,6 +140,15 @@ func TestParseErrorExpression(t *testing.T) {
 	if !strings.Contains(expr, "birthDate") {
 		t.Errorf("expression %q does not name birthDate: %s", expr, r.Body.String())
 	}
+	// Every problem found is reported, each with its path.
+	r = ts.do(http.MethodPost, "/fhir/Patient", `{"resourceType":"Patient","birthDate":"not-a-date","gender":"sometimes"}`).mustStatus(t, http.StatusBadRequest)
+	issues, _ := r.get("issue").([]any)
+	if len(issues) < 2 {
+		t.Errorf("%d issues for two problems: %s", len(issues), r.Body.String())
+	}
+	if strings.Contains(r.Body.String(), "proto") || strings.Contains(r.Body.String(), "google.fhir") {
+		t.Errorf("outcome leaks library internals: %s", r.Body.String())
+	}
 }
 
 func TestDelete(t *testing.T) {

@@ -33,6 +33,9 @@ type apiError struct {
 	code       string
 	message    string
 	expression []string
+	// more holds further issues of the same failure (every problem a
+	// validation found, the first being the error itself).
+	more []issue
 }
 
 func (e *apiError) Error() string { return e.message }
@@ -84,7 +87,8 @@ func errorOutcome(e *apiError) []byte {
 	if e.status >= 500 {
 		severity = "fatal"
 	}
-	return outcomeJSON(issue{Severity: severity, Code: e.code, Diagnostics: e.message, Expression: e.expression})
+	issues := append([]issue{{Severity: severity, Code: e.code, Diagnostics: e.message, Expression: e.expression}}, e.more...)
+	return outcomeJSON(issues...)
 }
 
 // infoOutcome is an informational OperationOutcome (Prefer:

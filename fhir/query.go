@@ -16,6 +16,10 @@ import (
 	"github.com/telehub/telehub/store"
 )
 
+// unservedParams are result-control parameters the parser leaves to the
+// caller and this server does not implement yet: reported as ignored.
+var unservedParams = []string{"_include", "_revinclude", "_contained", "_containedType"}
+
 // keptParams are the result-control parameters page links carry over.
 var keptParams = []string{"_summary", "_elements", "_sort", "_total"}
 
@@ -86,6 +90,11 @@ func (s *Server) search(ctx context.Context, typ string, params url.Values, stri
 	plan := search.Parse(typ, criteria)
 	if len(types) > 0 {
 		plan.Query.Types = types
+	}
+	for _, name := range unservedParams {
+		if _, ok := params[name]; ok {
+			plan.Ignored = append(plan.Ignored, search.Issue{Param: name, Message: "not supported by this server"})
+		}
 	}
 	if v := params.Get("_sort"); v != "" {
 		keys, issues := search.ParseSort(typ, v)

@@ -33,6 +33,8 @@ func TestSearch(t *testing.T) {
 		{"by identifier", "/fhir/Patient?identifier=" + mrn + "|Findme", nil, http.StatusOK, 1, false},
 		{"by _id", "/fhir/Patient?_id=" + id, nil, http.StatusOK, 1, false},
 		{"by family", "/fhir/Patient?family=findme", nil, http.StatusOK, 1, false},
+		{"_include reported as ignored", "/fhir/Patient?_include=Patient:organization", nil, http.StatusOK, 2, true},
+		{"_include strict", "/fhir/Patient?_include=Patient:organization", []string{"Prefer", "handling=strict"}, http.StatusBadRequest, 0, false},
 		{"unknown sort key ignored", "/fhir/Patient?_sort=shoe-size", nil, http.StatusOK, 2, true},
 		{"all of a type", "/fhir/Patient", nil, http.StatusOK, 2, false},
 		{"unknown parameter ignored", "/fhir/Patient?shoe-size=42", nil, http.StatusOK, 2, true},

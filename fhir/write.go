@@ -368,8 +368,13 @@ func parseError(err error, status int) error {
 		ae.expression = []string{me.Path}
 		ae.message = me.Path + ": " + me.Message
 	}
-	if n := len(me.Issues); n > 1 {
-		ae.message += fmt.Sprintf(" (and %d more issues)", n-1)
+	for _, extra := range me.Issues[min(1, len(me.Issues)):] {
+		is := issue{Severity: "error", Code: code, Diagnostics: extra.Message}
+		if extra.Path != "" {
+			is.Expression = []string{extra.Path}
+			is.Diagnostics = extra.Path + ": " + extra.Message
+		}
+		ae.more = append(ae.more, is)
 	}
 	return ae
 }

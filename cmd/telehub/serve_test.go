@@ -71,7 +71,7 @@ type process struct {
 // startBinary runs telehub with args and waits for its start-up log line.
 func startBinary(t *testing.T, bin string, args ...string) *process {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "info"}, args...)...)
 	cmd.Env = append(os.Environ(), "TELEHUB_STORE=", "TELEHUB_BASE_URL=")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -192,6 +192,10 @@ func TestServeShutdownDrainsInFlightRequest(t *testing.T) {
 	}
 
 	dbPath := filepath.Join(data, "telehub.db")
+	// A store closed cleanly has checkpointed its write-ahead log away.
+	if info, err := os.Stat(dbPath + "-wal"); err == nil && info.Size() > 0 {
+		t.Errorf("the store was not closed: %d bytes left in its write-ahead log", info.Size())
+	}
 	checkIntegrity(t, dbPath)
 	st, err := sqlite.Open(context.Background(), dbPath)
 	if err != nil {

@@ -27,8 +27,9 @@ import (
 // composites are indexed only with the WithComposites option and Parse
 // defers them; CompositeClause builds the clause for a parsed composite.
 
-// WithComposites indexes composite parameters. Use it only with a store that
-// matches a range condition's Text on the same index entry (see package doc).
+// WithComposites indexes composite parameters, as "first$second" entries.
+// Use it only with a store that, for a range condition with a Text, matches
+// the Text on the same index entry as the range.
 func WithComposites() ExtractorOption {
 	return func(x *Extractor) { x.composites = true }
 }

@@ -15,8 +15,9 @@ import (
 // built and safe for concurrent use.
 type Extractor struct {
 	byType map[string][]compiledParam
-	// common holds the expressions of the common parameters for resource
-	// types without parameters of their own, rooted at "Resource".
+	// common holds the common parameters, rooted at Resource, for the types
+	// without parameters of their own (Binary, Parameters, ...).
+	common   []compiledParam
 	registry *Registry
 	norm     normaliser
 	opts     []fhirpath.Option
@@ -54,6 +55,7 @@ func NewExtractor(r *Registry, opts ...ExtractorOption) *Extractor {
 	for _, typ := range r.Types() {
 		x.byType[typ] = x.compile(r.Params(typ))
 	}
+	x.common = x.compile(r.Params(""))
 	return x
 }
 
@@ -145,7 +147,7 @@ func (x *Extractor) ExtractDecoded(resourceType string, resource map[string]any)
 func (x *Extractor) extract(resourceType string, resource map[string]any, onError func(error)) []store.IndexEntry {
 	params, ok := x.byType[resourceType]
 	if !ok {
-		params = x.commonFor(resourceType)
+		params = x.common
 	}
 	entries := make([]store.IndexEntry, 0, 64)
 	if !hasParam(params, paramIdentifier) {
@@ -175,12 +177,6 @@ func (x *Extractor) extract(resourceType string, resource map[string]any, onErro
 		entries = append(entries[:start], dedupe(entries[start:])...)
 	}
 	return entries
-}
-
-// commonFor compiles the common parameters for a type the registry has no
-// parameters for (Binary, Parameters, ...).
-func (x *Extractor) commonFor(resourceType string) []compiledParam {
-	return x.compile(x.registry.Params(resourceType))
 }
 
 // dedupe drops repeated entries of one parameter (a system shared by two

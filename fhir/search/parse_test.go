@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/telehub/telehub/store"
 )
@@ -16,6 +17,38 @@ func dayRange(t *testing.T, date string) (float64, float64) {
 		t.Fatal(err)
 	}
 	return low, high
+}
+
+func TestDateRange(t *testing.T) {
+	t.Parallel()
+	ms := func(s string) float64 {
+		tm, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return float64(tm.UnixMilli())
+	}
+	tests := []struct{ in, low, high string }{
+		{"2020", "2020-01-01T00:00:00Z", "2021-01-01T00:00:00Z"},
+		{"2020-02", "2020-02-01T00:00:00Z", "2020-03-01T00:00:00Z"},
+		{"2020-12-31", "2020-12-31T00:00:00Z", "2021-01-01T00:00:00Z"},
+		{"2020-06-01T10:00Z", "2020-06-01T10:00:00Z", "2020-06-01T10:01:00Z"},
+		{"2020-06-01T10:00:30+02:00", "2020-06-01T08:00:30Z", "2020-06-01T08:00:31Z"},
+		{"2020-06-01T10:00:30.5Z", "2020-06-01T10:00:30.5Z", "2020-06-01T10:00:30.501Z"},
+		{"2020-06-01T10:00", "2020-06-01T10:00:00Z", "2020-06-01T10:01:00Z"},
+		{"2020-06-01T10:00:30", "2020-06-01T10:00:30Z", "2020-06-01T10:00:31Z"},
+	}
+	for _, tt := range tests {
+		low, high, err := DateRange(tt.in)
+		if err != nil || low != ms(tt.low) || high != ms(tt.high) {
+			t.Errorf("DateRange(%q) = %v, %v, %v; want %s, %s", tt.in, low, high, err, tt.low, tt.high)
+		}
+	}
+	for _, bad := range []string{"", "20", "2020-13", "2020-02-30", "yesterday", "2020-01-01T25:00Z"} {
+		if _, _, err := DateRange(bad); err == nil {
+			t.Errorf("DateRange(%q) accepted", bad)
+		}
+	}
 }
 
 func TestParseConditions(t *testing.T) {

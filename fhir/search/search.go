@@ -27,7 +27,20 @@
 //   - uris as they are.
 //
 // _id and _lastUpdated are not indexed: the store resolves them on the
-// resource itself. Composite and special parameters are not indexed yet.
+// resource itself. Composite parameters are indexed only on request
+// (WithComposites, see composite.go); special (Location near) and phonetic
+// parameters are not supported.
+//
+// Parse turns a search URL into a store.Query: repeated parameters are ANDed
+// (one clause each), comma-separated values ORed (a "\," is a literal comma);
+// number, date and quantity values take the prefixes eq ne gt lt ge le sa eb
+// ap; the modifiers :missing (all types), :not and :text (tokens), :exact
+// and :contains (strings), :identifier and :[type] (references), :above and
+// :below (uris) map onto the store's operators. A string matches by prefix of
+// its folded form. Unknown parameters, unsupported modifiers and malformed
+// values are listed in Plan.Ignored; chains, _has and composites are parsed
+// into Plan.Deferred (and listed as ignored) until the store can run them.
+// ParseSort and ParseInclude parse _sort and _include/_revinclude.
 package search
 
 import (
@@ -91,6 +104,9 @@ type Plan struct {
 	Deferred []Deferred
 }
 
+// dateLayouts are the forms of FHIR dates, with the step of their precision.
+// Fractional seconds need no layout of their own: time.Parse accepts them
+// after the seconds, and DateRange gives them millisecond precision.
 var dateLayouts = []struct {
 	layout string
 	step   func(time.Time) time.Time
@@ -100,19 +116,25 @@ var dateLayouts = []struct {
 	{"2006-01-02", func(t time.Time) time.Time { return t.AddDate(0, 0, 1) }},
 	{"2006-01-02T15:04Z07:00", func(t time.Time) time.Time { return t.Add(time.Minute) }},
 	{"2006-01-02T15:04:05Z07:00", func(t time.Time) time.Time { return t.Add(time.Second) }},
-	{"2006-01-02T15:04:05.999999999Z07:00", func(t time.Time) time.Time { return t.Add(time.Millisecond) }},
+	// Search values may leave the zone out.
+	{"2006-01-02T15:04", func(t time.Time) time.Time { return t.Add(time.Minute) }},
+	{"2006-01-02T15:04:05", func(t time.Time) time.Time { return t.Add(time.Second) }},
 }
 
 // DateRange returns the [low, high) range, in Unix milliseconds, that a FHIR
-// date, dateTime or instant covers at its precision. Values without a time
-// zone are taken as UTC.
+// date, dateTime or instant covers at its precision (a millisecond for
+// fractional seconds). Values without a time zone are taken as UTC.
 func DateRange(v string) (low, high float64, err error) {
 	for _, l := range dateLayouts {
 		t, perr := time.Parse(l.layout, v)
 		if perr != nil {
 			continue
 		}
-		return float64(t.UnixMilli()), float64(l.step(t).UnixMilli()), nil
+		high := l.step(t)
+		if len(v) > 19 && v[19] == '.' {
+			high = t.Add(time.Millisecond)
+		}
+		return float64(t.UnixMilli()), float64(high.UnixMilli()), nil
 	}
 	return 0, 0, fmt.Errorf("invalid date %q", v)
 }

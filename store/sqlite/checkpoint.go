@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 )
 
-// checkpointEvery is how many commits pass between two background
-// checkpoints (each commit appends a dozen pages to the WAL).
+// checkpointEvery is how many written versions pass between two background
+// checkpoints: a version appends a few pages to the WAL in a large commit,
+// a dozen in a commit of its own.
 const checkpointEvery = 256
 
 // walBackstopPages makes the writer checkpoint by itself should the
@@ -23,7 +25,8 @@ type checkpointer struct {
 	kick    chan struct{}
 	quit    chan struct{}
 	done    chan struct{}
-	commits atomic.Int64
+	stopped sync.Once
+	written atomic.Int64 // versions committed
 }
 
 func startCheckpointer(db *sql.DB) *checkpointer {
@@ -32,10 +35,11 @@ func startCheckpointer(db *sql.DB) *checkpointer {
 	return c
 }
 
-// committed counts one commit and wakes the checkpointer every
-// checkpointEvery commits.
-func (c *checkpointer) committed() {
-	if c.commits.Add(1)%checkpointEvery != 0 {
+// committed counts n committed versions and wakes the checkpointer every
+// checkpointEvery versions.
+func (c *checkpointer) committed(n int) {
+	after := c.written.Add(int64(n))
+	if (after-int64(n))/checkpointEvery == after/checkpointEvery {
 		return
 	}
 	select {
@@ -58,9 +62,14 @@ func (c *checkpointer) run() {
 	}
 }
 
-// stop waits for a running checkpoint, then closes the connection.
+// stop waits for a running checkpoint, then closes the connection. Calls
+// after the first do nothing.
 func (c *checkpointer) stop() error {
-	close(c.quit)
-	<-c.done
-	return c.db.Close()
+	var err error
+	c.stopped.Do(func() {
+		close(c.quit)
+		<-c.done
+		err = c.db.Close()
+	})
+	return err
 }

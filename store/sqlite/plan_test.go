@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/telehub/telehub/store"
 )
@@ -32,19 +33,22 @@ func TestSearchPlans(t *testing.T) {
 		byTime  = "SEARCH r USING INDEX resources_by_time"
 	)
 	for _, tc := range []struct {
-		name   string
-		q      store.Query
-		access string // how the plan must reach resources
+		name    string
+		q       store.Query
+		access  string // how the plan must reach resources
+		ordered bool   // whether the index must give the order, with no sort
 	}{
-		{"token", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{token}}}}, byRowid},
-		{"token without type", store.Query{Clauses: []store.Clause{{Any: []store.Condition{token}}}}, byRowid},
-		{"token or prefix", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{token, prefix}}}}, byRowid},
-		{"token and date", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{token}}, {Any: []store.Condition{date}}}}, byRowid},
-		{"date", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{date}}}}, byRowid},
-		{"_id", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{id}}}}, byID},
-		{"_id and date", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{id}}, {Any: []store.Condition{date}}}}, byID},
-		{"_lastUpdated", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{updated}}}}, byTime},
-		{"type sorted by _lastUpdated", store.Query{Types: patients, Sort: []store.SortKey{{Param: store.ParamLastUpdated, Descending: true}}}, byTime},
+		{"token", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{token}}}}, byRowid, false},
+		{"token without type", store.Query{Clauses: []store.Clause{{Any: []store.Condition{token}}}}, byRowid, false},
+		{"token or prefix", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{token, prefix}}}}, byRowid, false},
+		{"token and date", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{token}}, {Any: []store.Condition{date}}}}, byRowid, false},
+		{"date", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{date}}}}, byRowid, false},
+		{"_id", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{id}}}}, byID, false},
+		{"_id and date", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{id}}, {Any: []store.Condition{date}}}}, byID, false},
+		{"_lastUpdated", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{updated}}}}, byTime, false},
+		{"type", store.Query{Types: patients}, byID, true},
+		{"type sorted by _id", store.Query{Types: patients, Sort: []store.SortKey{{Param: store.ParamID}}}, byID, true},
+		{"type sorted by _lastUpdated", store.Query{Types: patients, Sort: []store.SortKey{{Param: store.ParamLastUpdated, Descending: true}}}, byTime, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.q.Count = 10
@@ -53,14 +57,15 @@ func TestSearchPlans(t *testing.T) {
 				t.Fatal(err)
 			}
 			page, args := pageSQL(tc.q, where)
-			for _, query := range []struct {
-				sql  string
-				args []any
-			}{{countSQL(where), where.args}, {page, args}} {
-				plan := explain(t, s, query.sql, query.args)
-				if strings.Contains(plan, "SCAN ") || !strings.Contains(plan, tc.access) {
-					t.Errorf("plan:\n%s\nwant no table scan and %q, for %s", plan, tc.access, query.sql)
-				}
+			if plan := explain(t, s, countSQL(where), where.args); strings.Contains(plan, "SCAN ") {
+				t.Errorf("count plan:\n%s\nwant no table scan, for %s", plan, countSQL(where))
+			}
+			plan := explain(t, s, page, args)
+			if strings.Contains(plan, "SCAN ") || !strings.Contains(plan, tc.access) {
+				t.Errorf("page plan:\n%s\nwant no table scan and %q, for %s", plan, tc.access, page)
+			}
+			if tc.ordered && strings.Contains(plan, "TEMP B-TREE") {
+				t.Errorf("page plan:\n%s\nwant no sort, for %s", plan, page)
 			}
 		})
 	}
@@ -86,4 +91,37 @@ func explain(t *testing.T, s *Store, query string, args []any) string {
 		t.Fatal(err)
 	}
 	return plan.String()
+}
+
+// TestHistoryPlans checks that history pages come in index order, with no
+// sort of every version of a type or of the system.
+func TestHistoryPlans(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "plans.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	since := time.UnixMilli(1000)
+	for _, tc := range []struct {
+		name string
+		h    store.HistoryQuery
+	}{
+		{"type", store.HistoryQuery{Type: "Patient"}},
+		{"type since", store.HistoryQuery{Type: "Patient", Since: since}},
+		{"system", store.HistoryQuery{}},
+		{"system since", store.HistoryQuery{Since: since}},
+		{"system at", store.HistoryQuery{At: since}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, page, args, err := historySQL(tc.h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan := explain(t, s, page, append(args, 10, 0))
+			if strings.Contains(plan, "TEMP B-TREE") || strings.Contains(plan, "SCAN versions\n") {
+				t.Errorf("plan sorts or scans the table:\n%s\nfor %s", plan, page)
+			}
+		})
+	}
 }

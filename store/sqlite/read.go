@@ -51,35 +51,10 @@ func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
 // History returns versions newest first. A zero Count means no limit.
 func (s *Store) History(ctx context.Context, h store.HistoryQuery) (*store.HistoryResult, error) {
-	var where []string
-	var args []any
-	switch {
-	case h.Type != "" && h.ID != "":
-		where, args = append(where, "v.type = ? AND v.id = ?"), append(args, h.Type, h.ID)
-	case h.Type != "":
-		where, args = append(where, "v.type = ?"), append(args, h.Type)
-	case h.ID != "":
-		return nil, fmt.Errorf("store: history of id %q without a type", h.ID)
+	count, page, args, err := historySQL(h)
+	if err != nil {
+		return nil, fmt.Errorf("store: history %s: %w", describeHistory(h), err)
 	}
-	if !h.Since.IsZero() {
-		where, args = append(where, "v.last_updated >= ?"), append(args, h.Since.UnixMilli())
-	}
-	if !h.At.IsZero() {
-		// The version current at At: the newest written at or before At.
-		at := h.At.UnixMilli()
-		where = append(where, `v.last_updated <= ? AND NOT EXISTS (
-			SELECT 1 FROM versions n WHERE n.type = v.type AND n.id = v.id
-			AND n.version > v.version AND n.last_updated <= ?)`)
-		args = append(args, at, at)
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-
-	count := "SELECT count(*) FROM versions v" + cond
-	page := `SELECT v.type, v.id, v.version, v.last_updated, v.deleted, v.method, v.body
-		FROM versions v` + cond + ` ORDER BY v.last_updated DESC, v.seq DESC LIMIT ? OFFSET ?`
 	sn, stmts, err := s.snapshot(ctx, true, count, page)
 	if err != nil {
 		return nil, fmt.Errorf("store: history %s: %w", describeHistory(h), err)
@@ -114,6 +89,39 @@ func (s *Store) History(ctx context.Context, h store.HistoryQuery) (*store.Histo
 		res.Versions, res.More = res.Versions[:h.Count], true
 	}
 	return res, nil
+}
+
+// historySQL returns the count and page queries of h and their arguments
+// (the page query takes a limit and an offset more).
+func historySQL(h store.HistoryQuery) (count, page string, args []any, err error) {
+	var where []string
+	switch {
+	case h.Type != "" && h.ID != "":
+		where, args = append(where, "v.type = ? AND v.id = ?"), append(args, h.Type, h.ID)
+	case h.Type != "":
+		where, args = append(where, "v.type = ?"), append(args, h.Type)
+	case h.ID != "":
+		return "", "", nil, fmt.Errorf("id %q without a type", h.ID)
+	}
+	if !h.Since.IsZero() {
+		where, args = append(where, "v.last_updated >= ?"), append(args, h.Since.UnixMilli())
+	}
+	if !h.At.IsZero() {
+		// The version current at At: the newest written at or before At.
+		at := h.At.UnixMilli()
+		where = append(where, `v.last_updated <= ? AND NOT EXISTS (
+			SELECT 1 FROM versions n WHERE n.type = v.type AND n.id = v.id
+			AND n.version > v.version AND n.last_updated <= ?)`)
+		args = append(args, at, at)
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	count = "SELECT count(*) FROM versions v" + cond
+	page = `SELECT v.type, v.id, v.version, v.last_updated, v.deleted, v.method, v.body
+		FROM versions v` + cond + ` ORDER BY v.last_updated DESC, v.seq DESC LIMIT ? OFFSET ?`
+	return count, page, args, nil
 }
 
 func describeHistory(h store.HistoryQuery) string {

@@ -198,14 +198,16 @@ func positive(c store.Condition, types []string) (string, []any, error) {
 	case store.ParamID:
 		return textMatch("r.id", c)
 	case store.ParamLastUpdated:
-		return rangeMatch("r.last_updated", "(r.last_updated + 1)", c)
+		// An instant covers [t, t+1ms): comparing high = t+1 with v is
+		// comparing t with v-1, which keeps the column bare for its index.
+		return rangeMatch("r.last_updated", "r.last_updated", 1, c)
 	}
 	table, frag, args, err := "idx_text", "", []any(nil), error(nil)
 	if isTextOp(c.Op) {
 		frag, args, err = textMatch("text", c)
 	} else {
 		table = "idx_range"
-		frag, args, err = rangeMatch("low", "high", c)
+		frag, args, err = rangeMatch("low", "high", 0, c)
 	}
 	if err != nil {
 		return "", nil, err
@@ -238,28 +240,30 @@ func textMatch(column string, c store.Condition) (string, []any, error) {
 	return "", nil, fmt.Errorf("operator %q does not apply to text", c.Op)
 }
 
-// rangeMatch compares the range [low, high) with the condition's, following
-// the definitions of the range operators in package store.
-func rangeMatch(low, high string, c store.Condition) (string, []any, error) {
+// rangeMatch compares the range [low, high+highOffset) with the condition's,
+// following the definitions of the range operators in package store.
+func rangeMatch(low, high string, highOffset float64, c store.Condition) (string, []any, error) {
+	cLow, cHigh := c.Low, c.High
+	hLow, hHigh := c.Low-highOffset, c.High-highOffset // for comparisons with high
 	switch c.Op {
 	case store.OpEq:
-		return low + " >= ? AND " + high + " <= ?", []any{c.Low, c.High}, nil
+		return low + " >= ? AND " + high + " <= ?", []any{cLow, hHigh}, nil
 	case store.OpNe:
-		return "NOT (" + low + " >= ? AND " + high + " <= ?)", []any{c.Low, c.High}, nil
+		return "NOT (" + low + " >= ? AND " + high + " <= ?)", []any{cLow, hHigh}, nil
 	case store.OpGt:
-		return high + " > ?", []any{c.High}, nil
+		return high + " > ?", []any{hHigh}, nil
 	case store.OpLt:
-		return low + " < ?", []any{c.Low}, nil
+		return low + " < ?", []any{cLow}, nil
 	case store.OpGe:
-		return high + " > ?", []any{c.Low}, nil
+		return high + " > ?", []any{hLow}, nil
 	case store.OpLe:
-		return low + " < ?", []any{c.High}, nil
+		return low + " < ?", []any{cHigh}, nil
 	case store.OpSa:
-		return low + " >= ?", []any{c.High}, nil
+		return low + " >= ?", []any{cHigh}, nil
 	case store.OpEb:
-		return high + " <= ?", []any{c.Low}, nil
+		return high + " <= ?", []any{hLow}, nil
 	case store.OpOverlap:
-		return low + " < ? AND " + high + " > ?", []any{c.High, c.Low}, nil
+		return low + " < ? AND " + high + " > ?", []any{cHigh, hLow}, nil
 	}
 	return "", nil, fmt.Errorf("operator %q does not apply to ranges", c.Op)
 }
@@ -296,13 +300,10 @@ func missing(c store.Condition, types []string) (string, []any, error) {
 }
 
 // orderBy returns the ORDER BY list: the sort keys, then type and id so that
-// ties, and so pages, are stable. Without keys, the storage order is enough.
+// ties, and so pages, are stable. Without keys, type and id alone: the
+// (type, id) index yields that order without sorting.
 func orderBy(keys []store.SortKey) *builder {
 	o := &builder{sep: ", "}
-	if len(keys) == 0 {
-		o.add("r.rid")
-		return o
-	}
 	for _, k := range keys {
 		dir := " ASC"
 		if k.Descending {

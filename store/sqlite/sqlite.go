@@ -2,14 +2,17 @@
 // one SQLite file (pure Go driver modernc.org/sqlite), the default for a
 // single-node deployment.
 //
-// Layout: every version goes to the versions table (its rowid, seq, is the
-// global commit order); resources holds one row per resource pointing at its
+// Layout: every version goes to the versions table, whose rowid (seq) is the
+// global commit order; resources holds one row per resource pointing at its
 // current version; idx_text and idx_range hold the search index entries of
-// current versions, keyed by the resource's rowid (tables without rowid: the
-// primary key is the search index, so an entry costs two B-tree inserts). The file runs in WAL mode:
-// one writer connection commits (BEGIN IMMEDIATE, so writers queue instead of
-// deadlocking) while a pool of reader connections serves reads concurrently,
-// and a background connection copies the WAL back into the database file.
+// current versions, keyed by the resource's rowid. The index tables have no
+// rowid: their primary key is the search index, so an entry costs two B-tree
+// inserts, not three.
+//
+// The file runs in WAL mode. One writer connection commits (BEGIN IMMEDIATE,
+// so writers queue instead of deadlocking), a pool of reader connections
+// serves reads concurrently, and a background connection copies the WAL back
+// into the database file.
 package sqlite
 
 import (
@@ -86,6 +89,27 @@ CREATE TABLE IF NOT EXISTS idx_range (
 CREATE INDEX IF NOT EXISTS idx_range_by_resource ON idx_range (rid, param, low, high);
 `
 
+// schemaVersion is stored in the file's user_version, so that a file written
+// by another version of the layout is refused instead of misread.
+const schemaVersion = 1
+
+// migrate creates the schema in a new file and checks the version of an
+// existing one.
+func migrate(ctx context.Context, db *sql.DB) error {
+	var version int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return err
+	}
+	if version != 0 && version != schemaVersion {
+		return fmt.Errorf("file has schema version %d, this program knows version %d", version, schemaVersion)
+	}
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		return err
+	}
+	_, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
+	return err
+}
+
 // Open opens (creating if needed) the store in the file at path.
 func Open(ctx context.Context, path string) (*Store, error) {
 	writer, err := sql.Open("sqlite", dsn(path, false))
@@ -95,9 +119,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	writer.SetMaxOpenConns(1)
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
-	if _, err := writer.ExecContext(ctx, schema); err != nil {
+	if err := migrate(ctx, writer); err != nil {
 		writer.Close()
-		return nil, fmt.Errorf("store: create sqlite schema in %s: %w", path, err)
+		return nil, fmt.Errorf("store: sqlite schema in %s: %w", path, err)
 	}
 	reader, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {

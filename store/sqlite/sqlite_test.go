@@ -3,9 +3,13 @@ package sqlite_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -68,6 +72,55 @@ func TestReopen(t *testing.T) {
 	}
 }
 
+// TestRefusesOtherSchema checks that a file with another schema version is
+// refused rather than misread.
+func TestRefusesOtherSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "future.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "PRAGMA user_version = 99"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if s, err := sqlite.Open(ctx, path); err == nil {
+		s.Close()
+		t.Fatal("opened a file with schema version 99")
+	}
+}
+
+// TestClosed checks that a closed store fails every call instead of hanging
+// or panicking, and that closing twice is harmless.
+func TestClosed(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "closed.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	s.Close()
+	for _, tc := range []struct {
+		name string
+		call func() error
+	}{
+		{"Read", func() error { _, err := s.Read(ctx, "Patient", "p1"); return err }},
+		{"Commit", func() error { return s.Commit(ctx, []store.Write{benchWrite("Patient", "p1", 1)}) }},
+		{"Search", func() error { _, err := s.Search(ctx, store.Query{Count: 1, Total: true}); return err }},
+		{"History", func() error { _, err := s.History(ctx, store.HistoryQuery{}); return err }},
+		{"Ping", func() error { return s.Ping(ctx) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.call(); err == nil {
+				t.Errorf("%s on a closed store succeeded", tc.name)
+			}
+		})
+	}
+}
+
 // TestInvalidQuery checks that a query the store cannot run fails instead of
 // matching something arbitrary.
 func TestInvalidQuery(t *testing.T) {
@@ -87,6 +140,37 @@ func TestInvalidQuery(t *testing.T) {
 				t.Fatal("search succeeded, want an error")
 			}
 		})
+	}
+}
+
+// TestConcurrentNewQueryShapes runs, all at once, more searches than there
+// are reader connections, each with a query shape never seen before (so its
+// statements must be prepared) and a total (so it runs in a transaction).
+func TestConcurrentNewQueryShapes(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	if err := s.Commit(ctx, []store.Write{benchWrite("Patient", "p1", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	const searches = 64
+	errs := make(chan error, searches)
+	for i := range searches {
+		go func() {
+			types := []string{"Patient"}
+			for j := range i {
+				types = append(types, fmt.Sprint("Type", j))
+			}
+			res, err := s.Search(ctx, store.Query{Types: types, Count: 10, Total: true})
+			if err == nil && res.Total != 1 {
+				err = fmt.Errorf("total %d, want 1", res.Total)
+			}
+			errs <- err
+		}()
+	}
+	for range searches {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
 
@@ -125,23 +209,42 @@ func preload(b *testing.B, s store.Store, n int) {
 	}
 }
 
+// BenchmarkRead reads random resources from all cores at once and reports
+// the 99th percentile latency next to the mean.
 func BenchmarkRead(b *testing.B) {
 	const n = 10_000
 	s := open(b)
 	preload(b, s, n)
 	ctx := context.Background()
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+	)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		rng := rand.New(rand.NewPCG(rand.Uint64(), 0))
+		var mine []time.Duration
 		for pb.Next() {
-			id := fmt.Sprint(rng.IntN(n))
+			id := strconv.Itoa(rng.IntN(n))
+			start := time.Now()
 			if _, err := s.Read(ctx, "Patient", id); err != nil {
 				b.Error(err)
 				return
 			}
+			mine = append(mine, time.Since(start))
 		}
+		mu.Lock()
+		latencies = append(latencies, mine...)
+		mu.Unlock()
 	})
+	b.StopTimer()
+	if len(latencies) > 0 {
+		slices.Sort(latencies)
+		p99 := latencies[len(latencies)*99/100]
+		b.ReportMetric(float64(p99.Microseconds()), "p99-µs")
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
+	}
 }
 
 func BenchmarkCommitSingle(b *testing.B) {

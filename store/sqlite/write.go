@@ -96,7 +96,7 @@ func (s *Store) Commit(ctx context.Context, writes []store.Write) (err error) {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit %d writes: %w", len(writes), err)
 	}
-	s.checkpoints.committed()
+	s.checkpoints.committed(len(writes))
 	return nil
 }
 

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,11 +77,15 @@ func testCompareAndSet(t *testing.T, open func(t *testing.T) store.Store) {
 			s := open(t)
 			v1 := newWrite("Patient", "p1", 1, at(0), "POST", token("identifier", "good"))
 			commit(t, s, v1)
-			wantErr(t, s.Commit(ctx, []store.Write{tc.write}), store.ErrConflict, "commit "+tc.name)
+			err := s.Commit(ctx, []store.Write{tc.write})
+			wantErr(t, err, store.ErrConflict, "commit "+tc.name)
+			if name := tc.write.Type + "/" + tc.write.ID; !strings.Contains(err.Error(), name) {
+				t.Errorf("conflict error %q does not name %s", err, name)
+			}
 
 			// Nothing of the failed write may be visible.
 			checkResource(t, mustRead(t, s, "Patient", "p1"), v1)
-			_, err := s.Read(ctx, "Patient", "p2")
+			_, err = s.Read(ctx, "Patient", "p2")
 			wantErr(t, err, store.ErrNotFound, "read of never-created p2")
 			h, err := s.History(ctx, store.HistoryQuery{})
 			if err != nil {

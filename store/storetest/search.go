@@ -25,7 +25,7 @@ func not(c store.Condition) store.Condition {
 	return c
 }
 
-func clause(any ...store.Condition) store.Clause { return store.Clause{Any: any} }
+func clause(conds ...store.Condition) store.Clause { return store.Clause{Any: conds} }
 
 // checkSearch runs q and compares the matches with want, in order when q
 // sorts and as sets otherwise.

@@ -1,0 +1,82 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/telehub/telehub/population"
+)
+
+// Command runs `telehub load`: it parses its flags, generates the
+// population and loads it, drawing progress on stderr and printing a
+// summary line on stdout. -h returns flag.ErrHelp after printing the usage.
+func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: telehub load [flags]
+
+Generates a deterministic synthetic population (French identities with INS,
+practitioners, organisations and clinical records) and loads it into a FHIR
+server with PUT entries in transaction Bundles (batch Bundles if the server
+refuses transactions). Loading the same seed again updates the same ids.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	url := fs.String("url", "http://localhost:8080/fhir", "FHIR base `URL` of the server")
+	seed := fs.Int64("seed", 1, "random seed: the same seed gives the same population")
+	resources := fs.Int("resources", 0, "total number of resources to load (takes precedence over -patients)")
+	patients := fs.Int("patients", 0, "number of patients, each with their clinical record (default 100 when -resources is not set)")
+	batch := fs.Int("batch", 500, "resources per Bundle")
+	concurrency := fs.Int("concurrency", 4, "Bundles in flight at once")
+	token := fs.String("token", "", "bearer `token` sent with every request (optional)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("load: unexpected arguments %q", fs.Args())
+	}
+	if *resources < 0 || *patients < 0 || *batch < 1 || *concurrency < 1 {
+		return errors.New("load: -resources and -patients must not be negative, -batch and -concurrency must be at least 1")
+	}
+
+	g := population.New(*seed, population.Options{Patients: *patients, Resources: *resources})
+	bar := newProgress(stderr, int64(g.Total()))
+	summary, err := Run(ctx, Config{
+		URL:         *url,
+		Token:       *token,
+		Batch:       *batch,
+		Concurrency: *concurrency,
+		Progress:    bar.update,
+	}, g.Resources())
+	bar.finish()
+	fmt.Fprintf(stdout, "loaded %d of %d resources in %.1f s: %.0f resources/s (%s Bundles of %d, %d workers)\n",
+		summary.Resources, g.Total(), summary.Elapsed.Seconds(), summary.Rate(), summary.Mode, *batch, *concurrency)
+	if err != nil {
+		printOutcome(stderr, err)
+		return err
+	}
+	return nil
+}
+
+// printOutcome writes the OperationOutcome of a rejected Bundle, indented,
+// so the user sees everything the server said.
+func printOutcome(w io.Writer, err error) {
+	var se *ServerError
+	if !errors.As(err, &se) || len(se.Outcome) == 0 {
+		return
+	}
+	var out bytes.Buffer
+	if json.Indent(&out, se.Outcome, "", "  ") != nil {
+		return
+	}
+	fmt.Fprintf(w, "OperationOutcome (HTTP %d):\n%s\n", se.Status, out.Bytes())
+}
