@@ -331,25 +331,25 @@ func checkBatchRead(t *testing.T, target string, got any, examples []example) {
 		}
 		want[ex.id] = true
 	}
-	got2 := map[string]bool{}
+	matched := map[string]bool{}
 	entries, _ := field(got, "entry").([]any)
 	for _, e := range entries {
 		if mode := str(e, "search", "mode"); mode == "include" || mode == "outcome" {
 			continue
 		}
-		got2[str(e, "resource", "id")] = true
+		matched[str(e, "resource", "id")] = true
 	}
 	// _list narrows a search to a List's members; a server that does not
 	// support it may ignore it, so its matches need only be a subset.
 	subsetOnly := q.Has("_list")
-	for id := range got2 {
+	for id := range matched {
 		if !want[id] {
 			t.Errorf("GET %s matched %s/%s, which does not satisfy the search", target, u.Path, id)
 		}
 	}
 	if !subsetOnly {
 		for id := range want {
-			if !got2[id] {
+			if !matched[id] {
 				t.Errorf("GET %s did not match %s/%s", target, u.Path, id)
 			}
 		}

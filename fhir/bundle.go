@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -65,11 +66,23 @@ func newBundle(typ string) *bundleOut {
 }
 
 func (b *bundleOut) marshal() ([]byte, error) {
-	out, err := json.Marshal(b)
+	out, err := encodeJSON(b)
 	if err != nil {
 		return nil, fmt.Errorf("fhir: encode %s bundle: %w", b.Type, err)
 	}
 	return out, nil
+}
+
+// encodeJSON is json.Marshal without HTML escaping: links keep their "&"
+// and embedded resources their bytes.
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // instant formats a FHIR instant in UTC with milliseconds.

@@ -1,7 +1,6 @@
 package fhir
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -91,7 +90,7 @@ func buildCapability(baseURL string, transactions bool) ([]byte, error) {
 		PatchFormat:    []string{mediaJSONPatch},
 		Rest:           []capabilityRest{rest},
 	}
-	out, err := json.Marshal(cs)
+	out, err := encodeJSON(cs)
 	if err != nil {
 		return nil, fmt.Errorf("capability statement: %w", err)
 	}

@@ -1,7 +1,6 @@
 package fhir
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 )
@@ -73,7 +72,7 @@ type operationOutcome struct {
 }
 
 func outcomeJSON(issues ...issue) []byte {
-	b, err := json.Marshal(operationOutcome{ResourceType: "OperationOutcome", Issue: issues})
+	b, err := encodeJSON(operationOutcome{ResourceType: "OperationOutcome", Issue: issues})
 	if err != nil {
 		// Marshalling plain strings cannot fail.
 		panic(err)

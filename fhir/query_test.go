@@ -143,6 +143,9 @@ func TestSearchPaging(t *testing.T) {
 	for path != "" {
 		r := ts.do(http.MethodGet, path, "").mustStatus(t, http.StatusOK)
 		pages++
+		if strings.Contains(r.Body.String(), `\u0026`) {
+			t.Errorf("links are HTML-escaped: %s", r.Body.String())
+		}
 		if got := r.get("total"); got != float64(5) {
 			t.Fatalf("page %d: total %v, want 5", pages, got)
 		}

@@ -199,6 +199,9 @@ func (s *Server) wrap(rh routeHandler) echo.HandlerFunc {
 		if typ := c.Param("type"); typ != "" && !model.IsResourceType(typ) {
 			return s.fail(c, newError(http.StatusNotFound, codeNotSupported, "unknown resource type %q", typ))
 		}
+		if op := operation(c); op != "" {
+			return s.fail(c, newError(http.StatusNotFound, codeNotSupported, "operation %s is not supported", op))
+		}
 		if id := c.Param("id"); id != "" && !validID(id) {
 			return s.fail(c, badRequest(codeValue, "invalid resource id %q", id))
 		}
@@ -209,7 +212,21 @@ func (s *Server) wrap(rh routeHandler) echo.HandlerFunc {
 	}
 }
 
+// operation returns the $operation a URL names in place of a type or an
+// id, "" when none: no operation is served yet, so they answer 404.
+func operation(c echo.Context) string {
+	for _, name := range []string{"type", "id"} {
+		if v := c.Param(name); strings.HasPrefix(v, "$") {
+			return v
+		}
+	}
+	return ""
+}
+
 func (s *Server) methodNotAllowed(c echo.Context) error {
+	if op := operation(c); op != "" {
+		return s.fail(c, newError(http.StatusNotFound, codeNotSupported, "operation %s is not supported", op))
+	}
 	return s.fail(c, newError(http.StatusMethodNotAllowed, codeNotSupported, "%s is not supported on %s", c.Request().Method, c.Request().URL.Path))
 }
 

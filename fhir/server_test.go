@@ -75,6 +75,7 @@ func TestRouting(t *testing.T) {
 		{"PUT on a type without criteria", http.MethodPut, "/fhir/Patient", patient("", "X"), nil, http.StatusMethodNotAllowed, codeNotSupported},
 		{"DELETE on the base", http.MethodDelete, "/fhir", "", nil, http.StatusMethodNotAllowed, codeNotSupported},
 		{"POST on history", http.MethodPost, "/fhir/Patient/_history", "", nil, http.StatusMethodNotAllowed, codeNotSupported},
+		{"unknown operation", http.MethodPost, "/fhir/Patient/$validate", patient("", "X"), nil, http.StatusNotFound, codeNotSupported},
 		{"unknown path", http.MethodGet, "/fhir/Patient/" + id + "/x/y/z", "", nil, http.StatusNotFound, codeNotFound},
 		{"unknown type on create", http.MethodPost, "/fhir/Nope", patient("", "X"), nil, http.StatusNotFound, codeNotSupported},
 		{"body too large", http.MethodPost, "/fhir/Patient", `{"resourceType":"Patient","name":[{"family":"` + strings.Repeat("x", 600) + `"}]}`, nil, http.StatusRequestEntityTooLarge, codeTooLong},

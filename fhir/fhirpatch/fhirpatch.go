@@ -56,7 +56,7 @@ func Apply(resource, parameters []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &patcher{types: types, doc: doc}
+	p := newPatcher(doc)
 	for i, op := range ops {
 		if err := p.apply(op); err != nil {
 			return nil, &Error{Operation: i, Message: err.Error()}

@@ -132,8 +132,8 @@ func TestApply(t *testing.T) {
 		{
 			name:     "delete the only extension of a primitive removes its _field",
 			resource: pat,
-			patch:    patch(op("delete", "Patient.birthDate.extension('http://x/t')"), op("delete", "Patient.name.given[1].id")),
-			want: `{"resourceType":"Patient","id":"p1","name":[{"family":"Doe","given":["Ann","Bea","Cleo"]}],` +
+			patch:    patch(op("delete", "Patient.birthDate.extension('http://x/t')")),
+			want: `{"resourceType":"Patient","id":"p1","name":[{"family":"Doe","given":["Ann","Bea","Cleo"],"_given":[null,{"id":"g2"},null]}],` +
 				`"identifier":[{"value":"a"},{"value":"b"}],"birthDate":"1970-01-01",` +
 				`"contained":[{"resourceType":"Organization","id":"o1","name":"Org"}]}`,
 		},

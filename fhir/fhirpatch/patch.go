@@ -10,15 +10,21 @@ import (
 
 // patcher applies operations to one resource.
 type patcher struct {
-	types fhirpath.TypeModel
-	doc   map[string]any
-	where map[uintptr]location // rebuilt before each operation
+	types      fhirpath.TypeModel
+	doc        map[string]any       // annotated (see annotate)
+	where      map[uintptr]location // nil when the resource changed since it was built
+	childTypes map[string]string    // "Type.name" → type of its values
+}
+
+func newPatcher(doc map[string]any) *patcher {
+	annotate(doc)
+	return &patcher{types: fhirpath.Types(), doc: doc, childTypes: map[string]string{}}
 }
 
 func (p *patcher) apply(op operation) error {
-	annotate(p.doc)
-	p.where = map[uintptr]location{}
-	p.indexLocations(p.doc, p.doc["resourceType"].(string), p.where)
+	if op.kind != "delete" {
+		p.where = nil // every other operation changes the resource or fails
+	}
 	switch op.kind {
 	case "add":
 		return p.add(op)
@@ -62,6 +68,10 @@ func (p *patcher) single(path, action string) (fhirpath.Item, error) {
 
 // locate finds where a selected item lives in the resource.
 func (p *patcher) locate(it fhirpath.Item, path string) (location, error) {
+	if p.where == nil {
+		p.where = map[uintptr]location{}
+		p.indexLocations(p.doc, p.doc["resourceType"].(string), p.where)
+	}
 	var loc location
 	var ok bool
 	if m, isObject := it.Value.(map[string]any); isObject {
@@ -116,8 +126,8 @@ func (p *patcher) add(op operation) error {
 	if err != nil {
 		return err
 	}
-	key := info.key(valueType)
-	return addOccurrence(m, key, info, occ)
+	annotateOccurrence(&occ)
+	return addOccurrence(m, info.key(valueType), info, occ)
 }
 
 // addOccurrence appends to a list, or sets an absent single element.
@@ -150,6 +160,7 @@ func (p *patcher) insert(op operation) error {
 	if err != nil {
 		return err
 	}
+	annotateOccurrence(&occ)
 	writeList(m, name, slices.Insert(list, *op.index, occ), true)
 	return nil
 }
@@ -177,6 +188,7 @@ func (p *patcher) delete(op operation) error {
 		list = slices.Delete(list, loc.index, loc.index+1)
 	}
 	writeList(loc.parent, loc.key, list, isArray)
+	p.where = nil
 	return nil
 }
 
@@ -199,6 +211,7 @@ func (p *patcher) replace(op operation) error {
 	if err != nil {
 		return err
 	}
+	annotateOccurrence(&occ)
 	list, isArray := readList(loc.parent, loc.key)
 	if key := info.key(valueType); key != loc.key {
 		// A choice element changing type changes its JSON key.

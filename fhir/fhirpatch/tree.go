@@ -2,7 +2,6 @@ package fhirpatch
 
 import (
 	"reflect"
-	"sort"
 	"strings"
 )
 
@@ -75,21 +74,22 @@ func writeList(m map[string]any, key string, list []occurrence, many bool) {
 	}
 }
 
-// memberNames lists the element names of a JSON object: its keys without
-// the "_" of primitive extensions, resourceType excluded, in order.
-func memberNames(m map[string]any) []string {
-	seen := make(map[string]bool, len(m))
-	names := make([]string, 0, len(m))
+// forEachMember calls f with each element name of a JSON object: its keys
+// without the "_" of primitive extensions, resourceType excluded. f may
+// rewrite the member it is given; it may then see that name again.
+func forEachMember(m map[string]any, f func(name string)) {
 	for k := range m {
-		name := strings.TrimPrefix(k, "_")
-		if name == "resourceType" || name == "" || seen[name] {
-			continue
+		name := k
+		if strings.HasPrefix(k, "_") {
+			name = k[1:]
+			if _, ok := m[name]; ok {
+				continue // visited with its value
+			}
 		}
-		seen[name] = true
-		names = append(names, name)
+		if name != "resourceType" && name != "" {
+			f(name)
+		}
 	}
-	sort.Strings(names)
-	return names
 }
 
 // annotate gives every primitive value an extension object, empty when it
@@ -97,7 +97,7 @@ func memberNames(m map[string]any) []string {
 // where in the resource a selected primitive lives. clean removes the
 // empty ones again.
 func annotate(m map[string]any) {
-	for _, name := range memberNames(m) {
+	forEachMember(m, func(name string) {
 		list, isArray := readList(m, name)
 		changed := false
 		for i := range list {
@@ -116,13 +116,22 @@ func annotate(m map[string]any) {
 		if changed {
 			writeList(m, name, list, isArray)
 		}
+	})
+}
+
+// annotateOccurrence annotates a value about to enter the resource.
+func annotateOccurrence(occ *occurrence) {
+	if m, ok := occ.value.(map[string]any); ok {
+		annotate(m)
+	} else if occ.ext == nil {
+		occ.ext = map[string]any{}
 	}
 }
 
 // clean removes what annotate added and what operations left empty: empty
 // extension objects, empty objects and occurrences holding nothing.
 func clean(m map[string]any) {
-	for _, name := range memberNames(m) {
+	forEachMember(m, func(name string) {
 		list, isArray := readList(m, name)
 		kept := list[:0]
 		for _, occ := range list {
@@ -143,7 +152,7 @@ func clean(m map[string]any) {
 			}
 		}
 		writeList(m, name, kept, isArray)
-	}
+	})
 }
 
 // location is where an element occurrence lives: the object holding it,
@@ -163,29 +172,46 @@ func objectID(m map[string]any) uintptr { return reflect.ValueOf(m).Pointer() }
 // indexLocations records the location of every object and every primitive
 // (through its extension object) of an annotated resource.
 func (p *patcher) indexLocations(m map[string]any, typeName string, into map[uintptr]location) {
-	for _, name := range memberNames(m) {
-		list, isArray := readList(m, name)
-		childType := ""
-		if info, err := p.element(typeName, name); err == nil {
-			childType = info.typeOf()
+	for k, v := range m {
+		name, isExt := strings.CutPrefix(k, "_")
+		if name == "resourceType" || name == "" {
+			continue
 		}
-		for i, occ := range list {
-			loc := location{parent: m, parentType: typeName, key: name, index: -1}
-			if isArray {
-				loc.index = i
-			}
-			if sub, ok := occ.value.(map[string]any); ok {
-				into[objectID(sub)] = loc
-				subType := childType
-				if rt, ok := sub["resourceType"].(string); ok {
-					subType = rt
+		childType := "Element" // the type of a primitive's extension object
+		if !isExt {
+			childType = p.childType(typeName, name)
+		}
+		switch v := v.(type) {
+		case map[string]any:
+			p.indexObject(v, location{parent: m, parentType: typeName, key: name, index: -1}, childType, into)
+		case []any:
+			for i, x := range v {
+				if sub, ok := x.(map[string]any); ok {
+					p.indexObject(sub, location{parent: m, parentType: typeName, key: name, index: i}, childType, into)
 				}
-				p.indexLocations(sub, subType, into)
-			}
-			if occ.ext != nil {
-				into[objectID(occ.ext)] = loc
-				p.indexLocations(occ.ext, "Element", into)
 			}
 		}
 	}
+}
+
+func (p *patcher) indexObject(m map[string]any, loc location, typeName string, into map[uintptr]location) {
+	into[objectID(m)] = loc
+	if rt, ok := m["resourceType"].(string); ok {
+		typeName = rt
+	}
+	p.indexLocations(m, typeName, into)
+}
+
+// childType is the type of the values of a JSON member, "" when unknown.
+func (p *patcher) childType(typeName, name string) string {
+	key := typeName + "." + name
+	if t, ok := p.childTypes[key]; ok {
+		return t
+	}
+	t := ""
+	if info, err := p.element(typeName, name); err == nil {
+		t = info.typeOf()
+	}
+	p.childTypes[key] = t
+	return t
 }

@@ -106,7 +106,8 @@ func testDelete(t *testing.T, open func(t *testing.T) store.Store) {
 	v1 := newWrite("Patient", "p1", 1, at(0), "POST", token("identifier", "x"))
 	del := deletion("Patient", "p1", 2, at(1000))
 	del.Index = []store.IndexEntry{token("identifier", "x")} // must be ignored
-	commit(t, s, v1, newWrite("Patient", "p2", 1, at(0), "POST", token("identifier", "x")))
+	commit(t, s, v1)
+	commit(t, s, newWrite("Patient", "p2", 1, at(0), "POST", token("identifier", "x")))
 	commit(t, s, del)
 
 	got := mustRead(t, s, "Patient", "p1")
