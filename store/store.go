@@ -51,6 +51,11 @@ type Store interface {
 	// History returns versions, newest first, for one resource, one type or the
 	// whole system, as h says.
 	History(ctx context.Context, h HistoryQuery) (*HistoryResult, error)
+	// Reindex replaces the index entries of the current version of a resource
+	// without making a new version (a new or changed SearchParameter). It fails
+	// with ErrConflict when the current version is no longer version, and
+	// ErrNotFound when the resource does not exist; a deleted resource is left as is.
+	Reindex(ctx context.Context, typ, id string, version int64, index []IndexEntry) error
 	// SupportsTransactions reports whether Commit accepts several writes.
 	SupportsTransactions() bool
 	// Ping checks the backend is reachable (readiness).
@@ -162,11 +167,32 @@ const (
 type Condition struct {
 	Param string
 	Op    Op
-	Text  string
+	// Text is the value of a text operator. With a range operator, a non-empty
+	// Text must also equal the entry's Text (a quantity's "system|code" unit,
+	// the first component of a composite parameter).
+	Text string
 	// Low and High: see IndexEntry.
 	Low, High float64
 	// Not negates the whole condition (":not" modifier: no entry matches).
 	Not bool
+	// Chain, when set, makes this a chained condition (subject:Patient.name=x):
+	// it matches resources with a reference entry for Param whose Text
+	// ("Type/id") names a current resource matching Chain. Chain.Types
+	// restricts the target types; Chain.Sort, Count, Offset and Cursor are
+	// ignored. Op and Text are ignored. Chains nest to any depth.
+	Chain *Query
+	// Has, when set, makes this a reverse-chain condition (_has): it matches
+	// resources R such that some current resource matching Has.Query holds a
+	// reference entry for Has.Param whose Text is "R.Type/R.id". Param, Op and
+	// Text are ignored. Has.Query may itself hold Has conditions (nested _has).
+	Has *Reverse
+}
+
+// Reverse is the target of a reverse-chain condition: resources matching
+// Query that reference the candidate through their Param entries.
+type Reverse struct {
+	Param string
+	Query Query
 }
 
 // Clause is a disjunction: it holds when any of its conditions does (the
@@ -175,7 +201,9 @@ type Clause struct {
 	Any []Condition
 }
 
-// SortKey orders results by a parameter's index value ("_id" and "_lastUpdated" included).
+// SortKey orders results by a parameter's index value ("_id" and "_lastUpdated"
+// included). Results are always ordered last by type then id, so that the
+// order is total; with no sort keys that is the whole order.
 type SortKey struct {
 	Param      string
 	Descending bool
@@ -190,6 +218,13 @@ type Query struct {
 	// Count is the page size; 0 means only the total is wanted.
 	Count  int
 	Offset int
+	// Cursor continues a search after the last resource of a previous page
+	// (SearchResult.Next). Paging by cursor is stable while others write: a
+	// page starts strictly after the previous page's last (sort values, type,
+	// id), so resources that existed throughout are seen exactly once. Offset
+	// must be 0 when Cursor is set. The cursor is opaque outside the backend
+	// and valid only with the same Types, Clauses and Sort.
+	Cursor string
 	// Total asks for the number of matches across all pages.
 	Total bool
 }
@@ -201,6 +236,8 @@ type SearchResult struct {
 	Total int
 	// More reports that matches exist after this page.
 	More bool
+	// Next is the cursor of the page after this one ("" when !More).
+	Next string
 }
 
 // HistoryQuery selects versions: of one resource (Type and ID), one type (Type),
