@@ -79,9 +79,8 @@ func TestTransactionRollback(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, Options{})
 	id := ts.create("Stable")
-	twinA, twinB := ts.create("Twin"), ts.create("Twin")
-	_ = twinA
-	_ = twinB
+	ts.create("Twin")
+	ts.create("Twin")
 	before := ts.do(http.MethodGet, "/fhir/_history", "").mustStatus(t, http.StatusOK).get("total")
 	good := `{"resource":` + patient("", "New") + `,"request":{"method":"POST","url":"Patient"}}`
 	tests := []struct {
@@ -156,6 +155,7 @@ func TestBatch(t *testing.T) {
 	 {"request":{"method":"GET","url":"Patient/` + id + `"}},
 	 {"request":{"method":"GET","url":"Patient/absent"}},
 	 {"resource":` + patient(id, "B2") + `,"request":{"method":"PUT","url":"Patient/` + id + `","ifMatch":"W/\"5\""}},
+	 {"resource":{"resourceType":"Parameters","parameter":[{"name":"operation","part":[{"name":"type","valueCode":"replace"},{"name":"path","valueString":"Patient.gender"},{"name":"value","valueCode":"other"}]}]},"request":{"method":"PATCH","url":"Patient/` + id + `"}},
 	 {"request":{"method":"DELETE","url":"Patient/` + id + `"}},
 	 {"request":{"method":"POST","url":"Nope"}}
 	]}`
@@ -168,7 +168,7 @@ func TestBatch(t *testing.T) {
 		outcome bool
 	}{
 		{"201 Created", false}, {"400 Bad Request", true}, {"200 OK", false}, {"404 Not Found", true},
-		{"412 Precondition Failed", true}, {"204 No Content", false}, {"400 Bad Request", true},
+		{"412 Precondition Failed", true}, {"200 OK", false}, {"204 No Content", false}, {"400 Bad Request", true},
 	}
 	for i, w := range want {
 		got, e := entryResponse(t, r, i)
@@ -179,6 +179,10 @@ func TestBatch(t *testing.T) {
 		if hasOutcome != w.outcome {
 			t.Errorf("entry %d outcome present=%v, want %v", i, hasOutcome, w.outcome)
 		}
+	}
+	_, patched := entryResponse(t, r, 5)
+	if g := patched["resource"].(map[string]any)["gender"]; g != "other" {
+		t.Errorf("FHIRPath Patch entry gave gender %v", g)
 	}
 	ts.do(http.MethodGet, "/fhir/Patient/"+id, "").mustStatus(t, http.StatusGone)
 }
@@ -193,7 +197,7 @@ func TestBundleRejected(t *testing.T) {
 		{"not a bundle", patient("", "X"), http.StatusBadRequest},
 		{"collection", `{"resourceType":"Bundle","type":"collection"}`, http.StatusBadRequest},
 		{"malformed", `{"resourceType":"Bundle",`, http.StatusBadRequest},
-		{"fhirpath patch", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Parameters"},"request":{"method":"PATCH","url":"Patient/1"}}]}`, http.StatusBadRequest},
+		{"patch entry carrying a Patient", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` + patient("1", "X") + `,"request":{"method":"PATCH","url":"Patient/1"}}]}`, http.StatusBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

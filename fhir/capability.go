@@ -87,7 +87,7 @@ func buildCapability(baseURL string, transactions bool) ([]byte, error) {
 		Implementation: map[string]string{"description": "TeleHub FHIR R4 server", "url": baseURL},
 		FHIRVersion:    "4.0.1",
 		Format:         []string{"json", "application/fhir+json"},
-		PatchFormat:    []string{mediaJSONPatch},
+		PatchFormat:    []string{mediaJSONPatch, "application/fhir+json"},
 		Rest:           []capabilityRest{rest},
 	}
 	out, err := encodeJSON(cs)

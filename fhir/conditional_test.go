@@ -51,6 +51,7 @@ func TestConditionalUpdate(t *testing.T) {
 		{"match with other id in body", "identifier=" + mrn + "|Known", patient("other", "Known"), http.StatusBadRequest, "", ""},
 		{"no match creates with server id", "identifier=" + mrn + "|Fresh", patient("", "Fresh"), http.StatusCreated, "", "1"},
 		{"no match creates with client id", "identifier=" + mrn + "|Mine", patient("mine", "Mine"), http.StatusCreated, "mine", "1"},
+		{"no match but the body's id exists", "identifier=" + mrn + "|Nobody", patient(existing, "Nobody"), http.StatusConflict, "", ""},
 		{"several matches fail", "identifier=" + mrn + "|Twin", patient("", "Twin"), http.StatusPreconditionFailed, "", ""},
 		{"only result parameters", "_count=3", patient("", "X"), http.StatusBadRequest, "", ""},
 	}
@@ -127,7 +128,9 @@ func TestPatch(t *testing.T) {
 		{"absent", "/fhir/Patient/nobody", `[]`, nil, http.StatusNotFound, ""},
 		{"deleted", "/fhir/Patient/" + gone, `[]`, nil, http.StatusGone, ""},
 		{"conditional", "/fhir/Patient?identifier=" + mrn + "|Patchy", `[{"op":"replace","path":"/name/0/family","value":"ByQuery"}]`, nil, http.StatusOK, "ByQuery"},
-		{"fhirpath patch refused", "/fhir/Patient/" + id, `{"resourceType":"Parameters"}`, []string{"Content-Type", "application/fhir+json"}, http.StatusUnsupportedMediaType, ""},
+		{"fhirpath patch", "/fhir/Patient/" + id, `{"resourceType":"Parameters","parameter":[{"name":"operation","part":[{"name":"type","valueCode":"replace"},{"name":"path","valueString":"Patient.name.family"},{"name":"value","valueString":"ByFHIRPath"}]}]}`, []string{"Content-Type", "application/fhir+json"}, http.StatusOK, "ByFHIRPath"},
+		{"fhirpath patch failing", "/fhir/Patient/" + id, `{"resourceType":"Parameters","parameter":[{"name":"operation","part":[{"name":"type","valueCode":"explode"}]}]}`, []string{"Content-Type", "application/fhir+json"}, http.StatusUnprocessableEntity, ""},
+		{"xml patch refused", "/fhir/Patient/" + id, `<Parameters/>`, []string{"Content-Type", "application/fhir+xml"}, http.StatusUnsupportedMediaType, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -53,21 +53,26 @@ func (s *Server) conditionalUpdate(c echo.Context) error {
 	})
 }
 
-// patchBody reads a JSON Patch document (the only patch format served).
-func (s *Server) patchBody(c echo.Context) ([]byte, error) {
-	if _, err := checkBodyType(c.Request(), false, func(mt string) bool { return mt == mediaJSONPatch }); err != nil {
-		return nil, err
+// patchBody reads a patch document: a JSON Patch
+// (application/json-patch+json) or a FHIRPath Patch (a Parameters resource
+// as FHIR JSON); fhirPatch tells which.
+func (s *Server) patchBody(c echo.Context) (body []byte, fhirPatch bool, err error) {
+	patchType := func(mt string) bool { return mt == mediaJSONPatch || isJSONType(mt) }
+	mt, err := checkBodyType(c.Request(), false, patchType)
+	if err != nil {
+		return nil, false, err
 	}
-	return s.readBody(c.Request())
+	body, err = s.readBody(c.Request())
+	return body, mt != mediaJSONPatch, err
 }
 
 func (s *Server) patch(c echo.Context) error {
-	body, err := s.patchBody(c)
+	body, fhirPatch, err := s.patchBody(c)
 	if err != nil {
 		return err
 	}
 	return s.answerCall(c, &call{
-		method: http.MethodPatch, typ: c.Param("type"), id: c.Param("id"), body: body,
+		method: http.MethodPatch, typ: c.Param("type"), id: c.Param("id"), body: body, fhirPatch: fhirPatch,
 		ifMatch: c.Request().Header.Get("If-Match"),
 	})
 }
@@ -76,12 +81,12 @@ func (s *Server) conditionalPatch(c echo.Context) error {
 	if c.Request().URL.RawQuery == "" {
 		return s.methodNotAllowed(c)
 	}
-	body, err := s.patchBody(c)
+	body, fhirPatch, err := s.patchBody(c)
 	if err != nil {
 		return err
 	}
 	return s.answerCall(c, &call{
-		method: http.MethodPatch, typ: c.Param("type"), body: body,
+		method: http.MethodPatch, typ: c.Param("type"), body: body, fhirPatch: fhirPatch,
 		criteria: c.QueryParams(), conditional: true,
 		ifMatch: c.Request().Header.Get("If-Match"),
 	})

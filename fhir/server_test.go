@@ -175,7 +175,6 @@ func TestNewOptions(t *testing.T) {
 		t.Errorf("New without a store succeeded")
 	}
 	ts := newTestServer(t, Options{})
-	_ = ts
 	srv, err := New(Options{Store: ts.store, BaseURL: testBase + "/"})
 	if err != nil {
 		t.Fatal(err)

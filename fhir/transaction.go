@@ -47,7 +47,6 @@ type requestIn struct {
 
 // step is one Bundle entry on its way through a batch or transaction.
 type step struct {
-	index   int
 	where   string // "Bundle.entry[3]", for messages
 	fullURL string
 	req     requestIn
@@ -115,7 +114,7 @@ func jsonMessage(err error) string {
 
 // newStep reads one entry's request into a step.
 func (s *Server) newStep(i int, e entryIn) (*step, error) {
-	st := &step{index: i, where: fmt.Sprintf("Bundle.entry[%d]", i), fullURL: e.FullURL}
+	st := &step{where: fmt.Sprintf("Bundle.entry[%d]", i), fullURL: e.FullURL}
 	if e.Request == nil || e.Request.Method == "" || e.Request.URL == "" {
 		return st, badRequest(codeRequired, "%s: request.method and request.url are required", st.where)
 	}
@@ -127,8 +126,8 @@ func (s *Server) newStep(i int, e entryIn) (*step, error) {
 	if len(path) > 0 && !model.IsResourceType(path[0]) {
 		return st, badRequest(codeNotSupported, "%s: unknown resource type %q in request.url", st.where, path[0])
 	}
-	if len(path) > 1 && !validID(path[1]) && path[1] != "_search" && path[1] != "_history" {
-		return st, badRequest(codeValue, "%s: invalid resource id %q in request.url", st.where, path[1])
+	if len(path) > 1 && !validID(path[1]) {
+		return st, badRequest(codeValue, "%s: invalid resource id %q in request.url (or an interaction Bundles do not carry)", st.where, path[1])
 	}
 	method := strings.ToUpper(st.req.Method)
 	if method == http.MethodGet || method == http.MethodHead {
@@ -152,11 +151,11 @@ func (s *Server) newStep(i int, e entryIn) (*step, error) {
 		}
 		st.resource = e.Resource
 	case http.MethodPatch:
-		patch, err := patchFromBinary(e.Resource)
+		patch, fhirPatch, err := entryPatch(e.Resource)
 		if err != nil {
 			return st, within(st.where, err)
 		}
-		cl.body = patch
+		cl.body, cl.fhirPatch = patch, fhirPatch
 	}
 	st.cl = cl
 	return st, nil
@@ -200,24 +199,32 @@ func (s *Server) splitEntryURL(raw string) (path []string, query url.Values, has
 	return path, query, hasQuery, nil
 }
 
-// patchFromBinary reads the JSON Patch a Bundle entry carries as a Binary.
-func patchFromBinary(resource []byte) ([]byte, error) {
-	var bin struct {
+// entryPatch reads the patch a Bundle entry carries: a Parameters resource
+// (FHIRPath Patch) or a Binary holding a JSON Patch.
+func entryPatch(resource []byte) (patch []byte, fhirPatch bool, err error) {
+	var doc struct {
 		ResourceType string `json:"resourceType"`
 		ContentType  string `json:"contentType"`
 		Data         string `json:"data"`
 	}
-	if err := json.Unmarshal(resource, &bin); err != nil || bin.ResourceType != "Binary" {
-		return nil, badRequest(codeNotSupported, "PATCH entries must carry a Binary holding a JSON Patch (FHIRPath Patch is not supported)")
+	if err := json.Unmarshal(resource, &doc); err != nil {
+		return nil, false, badRequest(codeStructure, "PATCH entries carry a Parameters (FHIRPath Patch) or a Binary (JSON Patch)")
 	}
-	if bin.ContentType != mediaJSONPatch {
-		return nil, newError(http.StatusUnsupportedMediaType, codeNotSupported, "patch content type %q is not supported", bin.ContentType)
+	switch doc.ResourceType {
+	case "Parameters":
+		return resource, true, nil
+	case "Binary":
+	default:
+		return nil, false, badRequest(codeNotSupported, "PATCH entries carry a Parameters (FHIRPath Patch) or a Binary (JSON Patch), not %q", doc.ResourceType)
 	}
-	patch, err := base64.StdEncoding.DecodeString(bin.Data)
+	if doc.ContentType != mediaJSONPatch {
+		return nil, false, newError(http.StatusUnsupportedMediaType, codeNotSupported, "patch content type %q is not supported", doc.ContentType)
+	}
+	patch, err = base64.StdEncoding.DecodeString(doc.Data)
 	if err != nil {
-		return nil, badRequest(codeValue, "Binary.data is not base64")
+		return nil, false, badRequest(codeValue, "Binary.data is not base64")
 	}
-	return patch, nil
+	return patch, false, nil
 }
 
 // transaction runs every entry or none: all writes go to the store in one

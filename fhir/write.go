@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/telehub/telehub/fhir/fhirpatch"
 	"github.com/telehub/telehub/fhir/jsonpatch"
 	"github.com/telehub/telehub/fhir/model"
 	"github.com/telehub/telehub/fhir/search"
@@ -30,8 +31,10 @@ type call struct {
 	// criteria select the target of a conditional update, patch or delete.
 	criteria    url.Values
 	conditional bool
-	// body is the resource (POST, PUT) or the JSON Patch document (PATCH).
-	body        []byte
+	// body is the resource (POST, PUT) or the patch document (PATCH).
+	body []byte
+	// fhirPatch tells a FHIRPath Patch (a Parameters resource) from a JSON Patch.
+	fhirPatch   bool
 	ifMatch     string
 	ifNoneExist string
 }
@@ -107,9 +110,21 @@ func (s *Server) resolveUpdate(ctx context.Context, cl *call) (*change, error) {
 			ch.id = bodyID(cl.body)
 			if ch.id == "" {
 				ch.id = newID()
-			} else if !validID(ch.id) {
+				return ch, checkIfMatch(cl.ifMatch, nil)
+			}
+			if !validID(ch.id) {
 				return nil, badRequest(codeValue, "invalid resource id %q", ch.id)
 			}
+			current, err := s.current(ctx, cl.typ, ch.id)
+			if err != nil {
+				return nil, err
+			}
+			if current != nil && !current.Deleted {
+				// The spec's rule: the id exists but the criteria do not select it.
+				return nil, newError(http.StatusConflict, codeConflict, "the criteria match nothing but %s/%s exists", cl.typ, ch.id)
+			}
+			ch.current = current
+			return ch, checkIfMatch(cl.ifMatch, current)
 		case 1:
 			ch.id, ch.current = matches[0].ID, &matches[0]
 			return ch, checkIfMatch(cl.ifMatch, ch.current)
@@ -284,12 +299,8 @@ func (s *Server) build(ch *change, now time.Time) error {
 	case http.MethodPut:
 		return s.buildResource(ch, cl.body, now, http.StatusBadRequest)
 	case http.MethodPatch:
-		patched, err := jsonpatch.Apply(ch.current.Body, cl.body)
+		patched, err := applyPatch(ch.current.Body, cl.body, cl.fhirPatch)
 		if err != nil {
-			var pe *jsonpatch.Error
-			if errors.As(err, &pe) {
-				return newError(http.StatusUnprocessableEntity, codeProcessing, "JSON Patch: %s", pe.Error())
-			}
 			return fmt.Errorf("fhir: patch %s/%s: %w", cl.typ, ch.id, err)
 		}
 		return s.buildResource(ch, patched, now, http.StatusUnprocessableEntity)
@@ -303,6 +314,28 @@ func (s *Server) build(ch *change, now time.Time) error {
 		return nil
 	}
 	return newError(http.StatusMethodNotAllowed, codeNotSupported, "method %s is not a write", cl.method)
+}
+
+// applyPatch applies a JSON Patch or a FHIRPath Patch to a stored body. A
+// patch that does not apply is the client's: 422.
+func applyPatch(body, patch []byte, fhirPatch bool) ([]byte, error) {
+	if fhirPatch {
+		patched, err := fhirpatch.Apply(body, patch)
+		var pe *fhirpatch.Error
+		if errors.As(err, &pe) {
+			if pe.Operation < 0 {
+				return nil, newError(http.StatusUnprocessableEntity, codeProcessing, "FHIRPath Patch: %s", pe.Message)
+			}
+			return nil, newError(http.StatusUnprocessableEntity, codeProcessing, "FHIRPath Patch operation %d: %s", pe.Operation, pe.Message)
+		}
+		return patched, err
+	}
+	patched, err := jsonpatch.Apply(body, patch)
+	var pe *jsonpatch.Error
+	if errors.As(err, &pe) {
+		return nil, newError(http.StatusUnprocessableEntity, codeProcessing, "JSON Patch: %s", pe.Error())
+	}
+	return patched, err
 }
 
 // buildResource validates a resource body and makes its write. invalidStatus

@@ -66,8 +66,8 @@ func (s Summary) Rate() float64 {
 
 func (c Config) withDefaults() (Config, error) {
 	c.URL = strings.TrimRight(c.URL, "/")
-	if !strings.HasPrefix(c.URL, "http://") && !strings.HasPrefix(c.URL, "https://") {
-		return c, fmt.Errorf("load: URL %q is not an http(s) URL", c.URL)
+	if err := checkURL(c.URL); err != nil {
+		return c, err
 	}
 	if c.Batch <= 0 {
 		c.Batch = 500
@@ -88,6 +88,13 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+func checkURL(base string) error {
+	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+		return fmt.Errorf("load: URL %q is not an http(s) URL", base)
+	}
+	return nil
 }
 
 // bundle is one Bundle's worth of resources.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -292,14 +293,81 @@ func TestCommandPrintsOutcome(t *testing.T) {
 }
 
 // BenchmarkLoad measures the whole path (generation, Bundles, HTTP, the
-// FHIR server and SQLite) on one machine, in resources per second.
+// FHIR server and SQLite, all in this process) in resources per second,
+// for a few Bundle sizes and worker counts.
 func BenchmarkLoad(b *testing.B) {
-	base := startServer(b, serverOptions{transactions: true})
+	for _, batch := range []int{100, 500} {
+		for _, concurrency := range []int{2, 4} {
+			b.Run(fmt.Sprintf("batch=%d/concurrency=%d", batch, concurrency), func(b *testing.B) {
+				base := startServer(b, serverOptions{transactions: true})
+				g := population.New(1, population.Options{Resources: b.N})
+				b.ResetTimer()
+				summary, err := load.Run(context.Background(), load.Config{URL: base, Batch: batch, Concurrency: concurrency}, g.Resources())
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(summary.Rate(), "resources/s")
+			})
+		}
+	}
+}
+
+// BenchmarkLoaderCeiling measures the loader alone (generation, Bundle
+// encoding, HTTP) against an endpoint that reads and discards every
+// Bundle: the most the loader can push on this machine.
+func BenchmarkLoaderCeiling(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/fhir+json")
+		io.WriteString(w, `{"resourceType":"Bundle","type":"transaction-response"}`)
+	}))
+	defer srv.Close()
 	g := population.New(1, population.Options{Resources: b.N})
 	b.ResetTimer()
-	summary, err := load.Run(context.Background(), load.Config{URL: base}, g.Resources())
+	summary, err := load.Run(context.Background(), load.Config{URL: srv.URL + "/fhir"}, g.Resources())
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ReportMetric(summary.Rate(), "resources/s")
+}
+
+func TestMainExitCodes(t *testing.T) {
+	t.Parallel()
+	var authorization atomic.Value
+	front := func(w http.ResponseWriter, r *http.Request) bool {
+		authorization.Store(r.Header.Get("Authorization"))
+		return false
+	}
+	base := startServer(t, serverOptions{transactions: true, front: front})
+	env := func(name string) string {
+		if name == "TELEHUB_TOKEN" {
+			return "from-env"
+		}
+		return ""
+	}
+	tests := []struct {
+		name      string
+		args      []string
+		wantCode  int
+		wantToken string
+	}{
+		{"token from the environment", []string{"--url", base, "--resources", "10"}, 0, "Bearer from-env"},
+		{"token flag wins", []string{"--url", base, "--resources", "10", "--token", "flag"}, 0, "Bearer flag"},
+		{"help", []string{"-h"}, 0, ""},
+		{"unknown flag", []string{"--nope"}, 2, ""},
+		{"bad URL", []string{"--url", "ftp://x"}, 2, ""},
+		{"server down", []string{"--url", "http://127.0.0.1:1/fhir", "--resources", "1"}, 1, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			authorization.Store("")
+			var stderr bytes.Buffer
+			if code := load.Main(context.Background(), tt.args, env, io.Discard, &stderr); code != tt.wantCode {
+				t.Errorf("exit code %d, want %d; stderr: %s", code, tt.wantCode, stderr.String())
+			}
+			if tt.wantToken != "" && authorization.Load() != tt.wantToken {
+				t.Errorf("server saw Authorization %q, want %q", authorization.Load(), tt.wantToken)
+			}
+		})
+	}
 }

@@ -123,3 +123,6 @@ var imagingProcedures = []imagingProcedure{
 
 // teleconsultation is the ServiceRequest code of a teleconsultation.
 var teleconsultation = coding{systemSNOMED, "448337001", "Telemedicine consultation with patient"}
+
+// consultation is the service of an in-person appointment.
+var consultation = coding{systemSNOMED, "11429006", "Consultation"}

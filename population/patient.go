@@ -122,7 +122,7 @@ func (g *Generator) patientRecord(i int) iter.Seq[Resource] {
 		if plan.upcoming {
 			start := workingHour(r, g.opts.Until.AddDate(0, 0, 1+r.IntN(60)))
 			c.appointments++
-			yield(g.appointment(r, who, clinicalID("apt", i, c.appointments), "booked", start, who.practitioner))
+			yield(g.appointment(r, who, clinicalID("apt", i, c.appointments), "booked", true, start, who.practitioner))
 		}
 	}
 }
@@ -146,7 +146,7 @@ func (g *Generator) encounterRecord(r *rand.Rand, who *person, c *counters, e en
 	if e.appointment {
 		c.appointments++
 		appointmentID = clinicalID("apt", who.index, c.appointments)
-		out = append(out, g.appointment(r, who, appointmentID, "fulfilled", start, practitioner))
+		out = append(out, g.appointment(r, who, appointmentID, "fulfilled", e.class.Code == "VR", start, practitioner))
 	}
 	c.encounters++
 	encounterID := clinicalID("enc", who.index, c.encounters)
@@ -266,17 +266,22 @@ func (g *Generator) condition(r *rand.Rand, who *person, id string, c condition,
 	})
 }
 
-func (g *Generator) appointment(r *rand.Rand, who *person, id, status string, start time.Time, practitioner int) Resource {
+// appointment books a consultation, a teleconsultation when virtual.
+func (g *Generator) appointment(r *rand.Rand, who *person, id, status string, virtual bool, start time.Time, practitioner int) Resource {
 	minutes := 15 + 15*r.IntN(3)
 	kind := coding{"http://terminology.hl7.org/CodeSystem/v2-0276", "ROUTINE", "Routine appointment"}
 	if r.IntN(2) == 0 {
 		kind = coding{"http://terminology.hl7.org/CodeSystem/v2-0276", "FOLLOWUP", "A follow up visit from a previous appointment"}
 	}
+	service, description := consultation, "Consultation de suivi"
+	if virtual {
+		service, description = teleconsultation, "Téléconsultation de suivi"
+	}
 	return encode("Appointment", id, object{
 		"status":          status,
-		"serviceType":     []any{codeable(teleconsultation)},
+		"serviceType":     []any{codeable(service)},
 		"appointmentType": codeable(kind),
-		"description":     "Téléconsultation de suivi",
+		"description":     description,
 		"start":           dateTime(start),
 		"end":             dateTime(start.Add(time.Duration(minutes) * time.Minute)),
 		"minutesDuration": minutes,

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -21,6 +22,7 @@ type benchConfig struct {
 	Concurrency int
 	BundleSize  int
 	Requests    int
+	CPUProfile  string
 }
 
 func parseBenchConfig(args []string, output io.Writer) (benchConfig, error) {
@@ -33,6 +35,8 @@ func parseBenchConfig(args []string, output io.Writer) (benchConfig, error) {
 	fs.IntVar(&cfg.Concurrency, "concurrency", 16, "clients of the concurrent phases")
 	fs.IntVar(&cfg.BundleSize, "bundle-size", 100, "entries per transaction Bundle")
 	fs.IntVar(&cfg.Requests, "requests", 0, "if positive, also bound each client of each phase to this many requests")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "",
+		"write a CPU profile of the run (embedded server and load generator) to this `file`, for go tool pprof")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: telehub bench [flags]\n\n"+
 			"Drives a FHIR server over HTTP: creates (1 and N clients), transaction Bundles (1 and N clients),\n"+
@@ -48,6 +52,9 @@ func parseBenchConfig(args []string, output io.Writer) (benchConfig, error) {
 	}
 	if cfg.Duration <= 0 || cfg.Concurrency <= 0 || cfg.BundleSize <= 0 {
 		return cfg, errors.New("--duration, --concurrency and --bundle-size must be positive")
+	}
+	if cfg.CPUProfile != "" && cfg.URL != "" {
+		return cfg, errors.New("--cpuprofile profiles the embedded server: it cannot be used with --url")
 	}
 	return cfg, nil
 }
@@ -89,6 +96,13 @@ func benchmark(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer) e
 		run.Memory = bench.SelfPeakRSS
 		fmt.Fprintf(stderr, "embedded server (SQLite on a temporary data directory) at %s\n", srv.baseURL)
 	}
+	if cfg.CPUProfile != "" {
+		stopProfile, err := startCPUProfile(cfg.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
 	res, err := bench.Run(ctx, run)
 	if err != nil {
 		return err
@@ -125,4 +139,20 @@ func startEmbedded(ctx context.Context, stderr io.Writer) (*server, func(), erro
 		os.RemoveAll(dir)
 	}
 	return srv, cleanup, nil
+}
+
+// startCPUProfile profiles the process into path until the returned function runs.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -23,6 +23,7 @@ func TestRunDispatch(t *testing.T) {
 		{"bad serve flag", []string{"serve", "--log-format", "xml"}, 2, "", "--log-format"},
 		{"bench help", []string{"bench", "-h"}, 0, "", "--url"},
 		{"bad bench flag", []string{"bench", "--concurrency", "0"}, 2, "", "must be positive"},
+		{"profile of a remote server", []string{"bench", "--url", "http://127.0.0.1:1/fhir", "--cpuprofile", "cpu.out"}, 2, "", "--cpuprofile"},
 		{"bench against nothing", []string{"bench", "--url", "http://127.0.0.1:1/fhir", "--duration", "1s"}, 1, "", "connection refused"},
 	}
 	for _, tt := range tests {

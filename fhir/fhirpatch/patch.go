@@ -13,12 +13,12 @@ type patcher struct {
 	types      fhirpath.TypeModel
 	doc        map[string]any       // annotated (see annotate)
 	where      map[uintptr]location // nil when the resource changed since it was built
-	childTypes map[string]string    // "Type.name" → type of its values
+	childTypes map[[2]string]string // {type, element name} → type of its values
 }
 
 func newPatcher(doc map[string]any) *patcher {
 	annotate(doc)
-	return &patcher{types: fhirpath.Types(), doc: doc, childTypes: map[string]string{}}
+	return &patcher{types: fhirpath.Types(), doc: doc, childTypes: map[[2]string]string{}}
 }
 
 func (p *patcher) apply(op operation) error {

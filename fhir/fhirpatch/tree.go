@@ -75,20 +75,24 @@ func writeList(m map[string]any, key string, list []occurrence, many bool) {
 }
 
 // forEachMember calls f with each element name of a JSON object: its keys
-// without the "_" of primitive extensions, resourceType excluded. f may
-// rewrite the member it is given; it may then see that name again.
+// without the "_" of primitive extensions, resourceType excluded. The names
+// are collected first, so f may rewrite its member.
 func forEachMember(m map[string]any, f func(name string)) {
+	names := make([]string, 0, len(m))
 	for k := range m {
 		name := k
 		if strings.HasPrefix(k, "_") {
 			name = k[1:]
 			if _, ok := m[name]; ok {
-				continue // visited with its value
+				continue // listed with its value
 			}
 		}
 		if name != "resourceType" && name != "" {
-			f(name)
+			names = append(names, name)
 		}
+	}
+	for _, name := range names {
+		f(name)
 	}
 }
 
@@ -125,6 +129,8 @@ func annotateOccurrence(occ *occurrence) {
 		annotate(m)
 	} else if occ.ext == nil {
 		occ.ext = map[string]any{}
+	} else {
+		annotate(occ.ext)
 	}
 }
 
@@ -204,7 +210,7 @@ func (p *patcher) indexObject(m map[string]any, loc location, typeName string, i
 
 // childType is the type of the values of a JSON member, "" when unknown.
 func (p *patcher) childType(typeName, name string) string {
-	key := typeName + "." + name
+	key := [2]string{typeName, name}
 	if t, ok := p.childTypes[key]; ok {
 		return t
 	}

@@ -35,6 +35,9 @@ const (
 	// SuffixIdentifier indexes Reference.identifier as tokens, for
 	// ":identifier" ("subject:identifier").
 	SuffixIdentifier = ":identifier"
+	// SuffixOfType indexes identifiers as "typeSystem|typeCode|value", for
+	// ":of-type" ("identifier:of-type").
+	SuffixOfType = ":of-type"
 )
 
 // Date bounds for open-ended periods: FHIR dates live in years 0001 to 9999.
@@ -258,9 +261,24 @@ func tokenEntries(code string, v Value, out []store.IndexEntry) []store.IndexEnt
 			add(str(d, "system"), str(d, "value"))
 			if t, ok := d["type"].(map[string]any); ok {
 				addText(str(t, "text"))
+				out = ofTypeEntries(code, t, str(d, "value"), out)
 			}
 		case "Quantity", "Age", "Duration", "Count", "Distance", "SimpleQuantity":
 			add(str(d, "system"), str(d, "code"))
+		}
+	}
+	return out
+}
+
+// ofTypeEntries indexes an identifier under each coding of its type.
+func ofTypeEntries(code string, typ map[string]any, value string, out []store.IndexEntry) []store.IndexEntry {
+	if value == "" {
+		return out
+	}
+	for _, c := range list(typ["coding"]) {
+		if cm, ok := c.(map[string]any); ok && str(cm, "code") != "" {
+			text := str(cm, "system") + "|" + str(cm, "code") + "|" + value
+			out = append(out, store.IndexEntry{Param: code + SuffixOfType, Kind: store.KindToken, Text: text})
 		}
 	}
 	return out
@@ -574,6 +592,9 @@ func quantityEntries(code string, v Value, out []store.IndexEntry) []store.Index
 	if !ok {
 		return numberEntries(code, v, out)
 	}
+	if typeOf(v) == "Range" || v.Type == "" && (d["low"] != nil || d["high"] != nil) {
+		return rangeEntries(code, d, out)
+	}
 	text, ok := numberText(d["value"])
 	if !ok {
 		return out
@@ -602,6 +623,42 @@ func quantityEntries(code string, v Value, out []store.IndexEntry) []store.Index
 		out = append(out, store.IndexEntry{Param: code, Kind: store.KindQuantity, Text: system + "|" + unit, Low: low, High: high})
 	}
 	return append(out, store.IndexEntry{Param: code, Kind: store.KindQuantity, Text: unit, Low: low, High: high})
+}
+
+// rangeEntries indexes a Range as the span from its low's lower bound to its
+// high's upper bound, in the unit of its low (or high). An open end spans to
+// the largest float. Bounds in different units are not indexed.
+func rangeEntries(code string, d map[string]any, out []store.IndexEntry) []store.IndexEntry {
+	var lows, highs []store.IndexEntry
+	if low, ok := d["low"].(map[string]any); ok {
+		lows = quantityEntries(code, Value{Data: low, Type: "Quantity"}, nil)
+	}
+	if high, ok := d["high"].(map[string]any); ok {
+		highs = quantityEntries(code, Value{Data: high, Type: "Quantity"}, nil)
+	}
+	switch {
+	case len(lows) == 0 && len(highs) == 0:
+		return out
+	case len(lows) == 0:
+		for _, h := range highs {
+			h.Low = -math.MaxFloat64
+			out = append(out, h)
+		}
+	case len(highs) == 0:
+		for _, l := range lows {
+			l.High = math.MaxFloat64
+			out = append(out, l)
+		}
+	default:
+		for i, l := range lows {
+			if i >= len(highs) || highs[i].Text != l.Text {
+				return out
+			}
+			l.High = highs[i].High
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // UCUM prefixes and the base units they are applied to when canonicalising.

@@ -251,6 +251,11 @@ func tokenCondition(p *Param, modifier, v string) (store.Condition, error) {
 		return store.Condition{Param: p.Code, Op: store.OpExact, Text: v, Not: true}, nil
 	case "text":
 		return store.Condition{Param: p.Code + SuffixText, Op: store.OpPrefix, Text: Fold(v)}, nil
+	case "of-type":
+		if strings.Count(v, "|") != 2 {
+			return store.Condition{}, fmt.Errorf("%s:of-type: %q is not system|code|value", p.Code, v)
+		}
+		return store.Condition{Param: p.Code + SuffixOfType, Op: store.OpExact, Text: v}, nil
 	}
 	return store.Condition{}, noModifier(p, modifier)
 }

@@ -75,6 +75,8 @@ func TestParseConditions(t *testing.T) {
 		{"Observation", "status:not=final", []store.Clause{{Any: []C{{Param: "status", Op: store.OpExact, Text: "final", Not: true}}}}},
 		{"Observation", "code:text=Tension Art%C3%A9rielle", []store.Clause{{Any: []C{{Param: "code:text", Op: store.OpPrefix, Text: "tension arterielle"}}}}},
 		{"Patient", "active=true", []store.Clause{{Any: []C{{Param: "active", Op: store.OpExact, Text: "true"}}}}},
+		{"Patient", "identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|7", []store.Clause{{Any: []C{
+			{Param: "identifier:of-type", Op: store.OpExact, Text: "http://terminology.hl7.org/CodeSystem/v2-0203|MR|7"}}}}},
 		{"Patient", "gender:missing=true", []store.Clause{{Any: []C{{Param: "gender", Op: store.OpMissing, Text: "true"}}}}},
 		// Strings: prefix on the folded value by default.
 		{"Patient", "name=H%C3%A9l%C3%A8ne", []store.Clause{{Any: []C{{Param: "name", Op: store.OpPrefix, Text: "helene"}}}}},
@@ -168,6 +170,7 @@ func TestParseIgnored(t *testing.T) {
 		{"Patient", "gender:missing=maybe", `not true or false`, false},
 		{"Patient", "name:below=x", `modifier :below is not supported on string parameters`, false},
 		{"Patient", "gender:in=http://vs", `modifier :in is not supported on token parameters`, false},
+		{"Patient", "identifier:of-type=MR|7", `is not system|code|value`, false},
 		{"Observation", "subject:Medication=1", `Medication is not a target type`, false},
 		{"Observation", "subject:Patient=Group/1", `names another type`, false},
 		{"Location", "near=1|2|3|km", `special parameters (near) are not supported`, false},

@@ -65,6 +65,8 @@ func TestSearchRoundTrip(t *testing.T) {
 		{"Patient", "family=chalmers&family=donald", nil},
 		{"Patient", "identifier=urn:oid:1.2.36.146.595.217.0.1|12345", []string{"example"}},
 		{"Patient", "identifier=12345", []string{"example"}},
+		{"Patient", "identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|12345", []string{"example"}},
+		{"Patient", "identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|999", nil},
 		{"Patient", "identifier=urn:oid:1.2.36.146.595.217.0.1|", []string{"example"}},
 		{"Patient", "birthdate=1974-12-25", []string{"example"}},
 		{"Patient", "birthdate=1974", []string{"example"}},

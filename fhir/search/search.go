@@ -13,6 +13,7 @@
 //     "system|", from code, Coding, CodeableConcept, Identifier, ContactPoint,
 //     boolean and string values; the folded display texts of codes and
 //     CodeableConcept.text under "<code>:text", for the ":text" modifier;
+//     identifiers as "typeSystem|typeCode|value" under "<code>:of-type";
 //   - strings lower-cased and accent-folded, one entry per part of a HumanName
 //     or Address; the same values unfolded under "<code>:exact", for ":exact";
 //   - dates as [low, high) Unix-millisecond ranges at their precision, from
@@ -20,6 +21,7 @@
 //   - numbers and quantities as their precision range ("1.5" covers
 //     [1.45, 1.55)); quantities once under "system|code" and once under the
 //     code alone, UCUM units canonicalised where simple (see CanonicalUnit);
+//     a Range as the span of its bounds;
 //   - references as "Type/id" (a version dropped, absolute URLs on the
 //     server's base made relative) plus the bare id, urn:uuid and other
 //     absolute URLs as they are, canonicals with and without "|version";
@@ -34,7 +36,7 @@
 // Parse turns a search URL into a store.Query: repeated parameters are ANDed
 // (one clause each), comma-separated values ORed (a "\," is a literal comma);
 // number, date and quantity values take the prefixes eq ne gt lt ge le sa eb
-// ap; the modifiers :missing (all types), :not and :text (tokens), :exact
+// ap; the modifiers :missing (all types), :not, :text and :of-type (tokens), :exact
 // and :contains (strings), :identifier and :[type] (references), :above and
 // :below (uris) map onto the store's operators. A string matches by prefix of
 // its folded form. Unknown parameters, unsupported modifiers and malformed

@@ -37,7 +37,7 @@ type resourceDoc struct {
 // sortKeys are the smallest and largest index values of one param of one
 // resource: strings for text kinds, numbers for range kinds.
 type sortKeys struct {
-	Has int `bson:"h"` // always 1, see searchSort
+	Has int `bson:"h"` // always 1, see searchOrder
 	Min any `bson:"a"`
 	Max any `bson:"d"`
 }
@@ -116,22 +116,30 @@ func newDocs(w store.Write, nonce string, now time.Time) (resourceDoc, historyDo
 		return r, h, nil
 	}
 	var ranges []rangeDoc
-	for _, e := range w.Index {
-		if !slices.Contains(r.Params, e.Param) {
-			r.Params = append(r.Params, e.Param)
+	r.Text, r.Params, r.SortKeys, ranges = indexDocs(key, w.Type, w.Version, r.VersionKey, w.Index)
+	r.RangeCount = len(ranges)
+	return r, h, ranges
+}
+
+// indexDocs splits the index entries of one version of the resource key
+// into the fields of its current document (text entries, params, sort keys)
+// and its range entries, which carry the version key vk.
+func indexDocs(key, typ string, version int64, vk string, entries []store.IndexEntry) (text, params []string, sk map[string]sortKeys, ranges []rangeDoc) {
+	text, params = []string{}, []string{}
+	for _, e := range entries {
+		if !slices.Contains(params, e.Param) {
+			params = append(params, e.Param)
 		}
 		if isRangeKind(e.Kind) {
 			ranges = append(ranges, rangeDoc{
-				VersionKey: r.VersionKey, Resource: key, Version: w.Version,
-				Type: w.Type, Param: e.Param, Unit: e.Text, Low: e.Low, High: e.High,
+				VersionKey: vk, Resource: key, Version: version,
+				Type: typ, Param: e.Param, Unit: e.Text, Low: e.Low, High: e.High,
 			})
 			continue
 		}
-		r.Text = append(r.Text, textValue(e.Param, e.Text))
+		text = append(text, textValue(e.Param, e.Text))
 	}
-	r.SortKeys = sortKeysOf(w.Index)
-	r.RangeCount = len(ranges)
-	return r, h, ranges
+	return text, params, sortKeysOf(entries), ranges
 }
 
 // sortKeysOf computes, per param, the values a sort on that param uses:

@@ -104,6 +104,7 @@ type Store struct {
 	history      *driver.Collection
 	ranges       *driver.Collection
 	transactions bool
+	limits       limits
 }
 
 var _ store.Store = (*Store)(nil)
@@ -148,6 +149,7 @@ func open(ctx context.Context, client *driver.Client, db *driver.Database) (*Sto
 		history:      db.Collection(historyCollection),
 		ranges:       db.Collection(rangesCollection),
 		transactions: transactions,
+		limits:       defaultLimits(),
 	}
 	if err := s.createIndexes(ctx); err != nil {
 		return nil, err

@@ -12,8 +12,12 @@ import (
 )
 
 // Search returns one page of the current, non-deleted resources matching q.
+// The total counts every match; the page starts after q.Cursor when set.
 func (s *Store) Search(ctx context.Context, q store.Query) (*store.SearchResult, error) {
-	filter, err := s.searchFilter(ctx, q)
+	if q.Cursor != "" && q.Offset != 0 {
+		return nil, fmt.Errorf("store: mongo: search: offset %d with a cursor", q.Offset)
+	}
+	filter, err := s.newPlanner().searchFilter(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("store: mongo: search: %w", err)
 	}
@@ -30,13 +34,21 @@ func (s *Store) Search(ctx context.Context, q store.Query) (*store.SearchResult,
 		return result, nil
 	}
 
-	opts := options.Find().SetSort(searchSort(q.Sort)).SetSkip(int64(max(q.Offset, 0))).
-		SetLimit(int64(q.Count) + 1).SetProjection(resourceProjection)
+	order := searchOrder(q.Sort)
+	if q.Cursor != "" {
+		after, err := decodeCursor(q, order)
+		if err != nil {
+			return nil, fmt.Errorf("store: mongo: search: %w", err)
+		}
+		filter = bson.D{{Key: "$and", Value: bson.A{filter, after}}}
+	}
+	opts := options.Find().SetSort(order.sort()).SetSkip(int64(max(q.Offset, 0))).
+		SetLimit(int64(q.Count) + 1).SetProjection(order.projection())
 	cursor, err := s.resources.Find(ctx, filter, opts)
 	if err != nil {
 		return nil, fmt.Errorf("store: mongo: search: %w", err)
 	}
-	var docs []resourceDoc
+	var docs []bson.Raw
 	if err := cursor.All(ctx, &docs); err != nil {
 		return nil, fmt.Errorf("store: mongo: search: read results: %w", err)
 	}
@@ -44,15 +56,24 @@ func (s *Store) Search(ctx context.Context, q store.Query) (*store.SearchResult,
 		docs, result.More = docs[:q.Count], true
 	}
 	result.Resources = make([]store.Resource, len(docs))
-	for i, d := range docs {
+	for i, raw := range docs {
+		var d resourceDoc
+		if err := bson.Unmarshal(raw, &d); err != nil {
+			return nil, fmt.Errorf("store: mongo: search: decode result: %w", err)
+		}
 		result.Resources[i] = d.resource()
+	}
+	if result.More && len(docs) > 0 {
+		if result.Next, err = encodeCursor(q, order, docs[len(docs)-1]); err != nil {
+			return nil, fmt.Errorf("store: mongo: search: %w", err)
+		}
 	}
 	return result, nil
 }
 
 // searchFilter turns q into a filter on resources: every clause must hold,
 // and a clause holds when any of its conditions does.
-func (s *Store) searchFilter(ctx context.Context, q store.Query) (bson.D, error) {
+func (p *planner) searchFilter(ctx context.Context, q store.Query) (bson.D, error) {
 	and := bson.A{bson.D{{Key: "d", Value: false}}}
 	if t := typeFilter(q.Types); t != nil {
 		and = append(and, t)
@@ -60,7 +81,7 @@ func (s *Store) searchFilter(ctx context.Context, q store.Query) (bson.D, error)
 	for _, clause := range q.Clauses {
 		var anyOf bson.A
 		for _, c := range clause.Any {
-			f, err := s.conditionFilter(ctx, c, q.Types)
+			f, err := p.conditionFilter(ctx, c, q.Types)
 			if err != nil {
 				return nil, err
 			}
@@ -89,8 +110,8 @@ func typeFilter(types []string) bson.D {
 }
 
 // conditionFilter is the filter on resources of one condition.
-func (s *Store) conditionFilter(ctx context.Context, c store.Condition, types []string) (bson.D, error) {
-	f, err := s.positiveFilter(ctx, c, types)
+func (p *planner) conditionFilter(ctx context.Context, c store.Condition, types []string) (bson.D, error) {
+	f, err := p.positiveFilter(ctx, c, types)
 	if err != nil {
 		return nil, fmt.Errorf("%s:%s: %w", c.Param, c.Op, err)
 	}
@@ -100,8 +121,12 @@ func (s *Store) conditionFilter(ctx context.Context, c store.Condition, types []
 	return f, nil
 }
 
-func (s *Store) positiveFilter(ctx context.Context, c store.Condition, types []string) (bson.D, error) {
+func (p *planner) positiveFilter(ctx context.Context, c store.Condition, types []string) (bson.D, error) {
 	switch {
+	case c.Chain != nil:
+		return p.chainFilter(ctx, c.Param, *c.Chain)
+	case c.Has != nil:
+		return p.reverseChainFilter(ctx, *c.Has)
 	case c.Param == store.ParamID:
 		return textFilter("i", "", c.Op, c.Text)
 	case c.Param == store.ParamLastUpdated:
@@ -111,7 +136,7 @@ func (s *Store) positiveFilter(ctx context.Context, c store.Condition, types []s
 	case isTextOp(c.Op):
 		return textFilter("tx", c.Param+textSep, c.Op, c.Text)
 	}
-	return s.rangeEntriesFilter(ctx, c, types)
+	return p.rangeEntriesFilter(ctx, c, types)
 }
 
 func isTextOp(op store.Op) bool {
@@ -148,8 +173,9 @@ func missingFilter(c store.Condition) (bson.D, error) {
 }
 
 // rangeEntriesFilter asks ranges for the versions with a matching entry and
-// matches resources on their version key (see the package comment).
-func (s *Store) rangeEntriesFilter(ctx context.Context, c store.Condition, types []string) (bson.D, error) {
+// matches resources on their version key (see the package comment). The
+// keys travel inside the filter, so they count against the planner's budget.
+func (p *planner) rangeEntriesFilter(ctx context.Context, c store.Condition, types []string) (bson.D, error) {
 	bounds, err := rangeFilter("lo", "hi", c.Op, c.Low, c.High)
 	if err != nil {
 		return nil, err
@@ -162,13 +188,29 @@ func (s *Store) rangeEntriesFilter(ctx context.Context, c store.Condition, types
 		filter = append(filter, bson.E{Key: "x", Value: c.Text})
 	}
 	filter = append(filter, bounds...)
-	res := s.ranges.Distinct(ctx, "vk", filter)
-	var keys []string
-	if err := res.Decode(&keys); err != nil {
+	// A find read in batches rather than distinct, whose single reply
+	// would hit the 16 MB limit before the budget does.
+	cursor, err := p.s.ranges.Find(ctx, filter, options.Find().
+		SetProjection(bson.D{{Key: "_id", Value: 0}, {Key: "vk", Value: 1}}))
+	if err != nil {
 		return nil, fmt.Errorf("find range entries: %w", err)
 	}
-	if keys == nil {
-		keys = []string{}
+	defer cursor.Close(ctx)
+	seen := map[string]bool{}
+	keys := []string{}
+	for cursor.Next(ctx) {
+		vk, ok := cursor.Current.Lookup("vk").StringValueOK()
+		if !ok || seen[vk] {
+			continue
+		}
+		if err := p.spend(1, "a range condition"); err != nil {
+			return nil, err
+		}
+		seen[vk] = true
+		keys = append(keys, vk)
+	}
+	if err := cursor.Err(); err != nil {
+		return nil, fmt.Errorf("find range entries: %w", err)
 	}
 	return bson.D{{Key: "vk", Value: bson.D{{Key: "$in", Value: keys}}}}, nil
 }
@@ -200,43 +242,4 @@ func rangeFilter(lo, hi string, op store.Op, low, high float64) (bson.D, error) 
 		return append(cmp(lo, "$lt", high), cmp(hi, "$gt", low)...), nil
 	}
 	return nil, fmt.Errorf("operator not supported on ranges")
-}
-
-// searchSort is the sort of a search, as store/storetest fixes it: for each
-// key, resources with a value first, then by value; ties, and resources
-// without any value, by type then id ascending.
-func searchSort(keys []store.SortKey) bson.D {
-	sort := bson.D{}
-	used := map[string]bool{}
-	add := func(field string, dir int) {
-		if !used[field] {
-			used[field] = true
-			sort = append(sort, bson.E{Key: field, Value: dir})
-		}
-	}
-	for _, k := range keys {
-		dir := 1
-		if k.Descending {
-			dir = -1
-		}
-		switch k.Param {
-		case store.ParamID:
-			add("i", dir)
-		case store.ParamLastUpdated:
-			add("lu", dir)
-		default:
-			field := "sk." + fieldName(k.Param)
-			// The flag exists only where the param has a value: sorted
-			// descending, it puts resources without a value last.
-			add(field+".h", -1)
-			if k.Descending {
-				add(field+".d", -1)
-			} else {
-				add(field+".a", 1)
-			}
-		}
-	}
-	add("t", 1)
-	add("i", 1)
-	return sort
 }

@@ -34,8 +34,13 @@ import (
 //     type then id, ascending whatever the direction of the keys.
 //   - History is newest first by LastUpdated (the suite writes versions in
 //     time order, and accepts either order for versions of the same instant).
-//   - Search without Sort may return matches in any order, but the same order
-//     for the same data, so that pages do not overlap.
+//   - Search without Sort returns matches by type then id (store.SortKey).
+//   - A range condition with Text matches only an entry holding both the
+//     range and that Text (one quantity with its unit), not a range on one
+//     entry and the Text on another.
+//   - A cursor that the backend did not make is an error, never a page.
+//   - Reindex of a deleted resource may fail or do nothing, but the resource
+//     stays deleted and unversioned.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("ReadWrite", func(t *testing.T) { testReadWrite(t, open) })
 	t.Run("CompareAndSet", func(t *testing.T) { testCompareAndSet(t, open) })
@@ -48,6 +53,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("SearchIndexReplaced", func(t *testing.T) { testSearchIndexReplaced(t, open) })
 	t.Run("SearchSort", func(t *testing.T) { testSearchSort(t, open) })
 	t.Run("SearchPaging", func(t *testing.T) { testSearchPaging(t, open) })
+	t.Run("SearchRangeText", func(t *testing.T) { testSearchRangeText(t, open) })
+	t.Run("SearchChain", func(t *testing.T) { testSearchChain(t, open) })
+	t.Run("SearchHas", func(t *testing.T) { testSearchHas(t, open) })
+	t.Run("SearchCursor", func(t *testing.T) { testSearchCursor(t, open) })
+	t.Run("SearchCursorWrites", func(t *testing.T) { testSearchCursorWrites(t, open) })
+	t.Run("Reindex", func(t *testing.T) { testReindex(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 }
 
