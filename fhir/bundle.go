@@ -92,29 +92,40 @@ func instant(t time.Time) string {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-// pageLinks adds self, previous and next links for an offset-paged result.
-// The offset travels in the URL as _offset: opaque enough for clients, which
-// follow links, and stateless for the server.
-func pageLinks(b *bundleOut, base string, params url.Values, count, offset int, more bool) {
-	link := func(relation string, off int) {
+// page locates one page of a search or history: its size and offset, and
+// for stores that page by cursor (stable while others write) the cursor it
+// was read with and the one that continues it.
+type page struct {
+	count, offset int
+	cursor, next  string
+	more          bool
+}
+
+// pageLinks adds self, previous and next links. The position travels in the
+// URL as _offset, plus _cursor when the store gave one: opaque to clients,
+// which follow links, and stateless for the server. Previous pages are
+// reached by offset.
+func pageLinks(b *bundleOut, base string, params url.Values, pg page) {
+	link := func(relation string, off int, cursor string) {
 		p := url.Values{}
 		for k, v := range params {
 			p[k] = v
 		}
-		p.Set("_count", strconv.Itoa(count))
+		p.Set("_count", strconv.Itoa(pg.count))
 		if off > 0 {
 			p.Set("_offset", strconv.Itoa(off))
-		} else {
-			p.Del("_offset")
+		}
+		if cursor != "" {
+			p.Set("_cursor", cursor)
 		}
 		b.Link = append(b.Link, linkOut{Relation: relation, URL: base + "?" + p.Encode()})
 	}
-	link("self", offset)
-	if offset > 0 && count > 0 {
-		link("previous", max(0, offset-count))
+	link("self", pg.offset, pg.cursor)
+	if pg.offset > 0 && pg.count > 0 {
+		link("previous", max(0, pg.offset-pg.count), "")
 	}
-	if more && count > 0 {
-		link("next", offset+count)
+	if pg.more && pg.count > 0 {
+		link("next", pg.offset+pg.count, pg.next)
 	}
 }
 

@@ -73,74 +73,42 @@ func (s *Server) searchParams(c echo.Context) (url.Values, error) {
 
 // search runs a type (typ set) or system search and encodes its searchset Bundle.
 func (s *Server) search(ctx context.Context, typ string, params url.Values, strict bool) ([]byte, error) {
-	criteria := url.Values{}
-	var types []string
-	for k, v := range params {
-		if k == "_type" && typ == "" {
-			for _, t := range strings.Split(strings.Join(v, ","), ",") {
-				if !model.IsResourceType(t) {
-					return nil, badRequest(codeNotSupported, "_type: unknown resource type %q", t)
-				}
-				types = append(types, t)
-			}
-			continue
-		}
-		criteria[k] = v
-	}
-	plan := search.Parse(typ, criteria)
-	if len(types) > 0 {
-		plan.Query.Types = types
-	}
-	for _, name := range unservedParams {
-		if _, ok := params[name]; ok {
-			plan.Ignored = append(plan.Ignored, search.Issue{Param: name, Message: "not supported by this server"})
-		}
-	}
-	if v := params.Get("_sort"); v != "" {
-		keys, issues := search.ParseSort(typ, v)
-		plan.Query.Sort = keys
-		plan.Ignored = append(plan.Ignored, issues...)
-	}
-	if strict && len(plan.Ignored) > 0 {
-		return nil, badRequest(codeNotSupported, "search parameter %q not applied (Prefer: handling=strict): %s", plan.Ignored[0].Param, plan.Ignored[0].Message)
-	}
-	count, offset, err := s.paging(params)
+	plan, err := s.searchPlan(typ, params)
 	if err != nil {
 		return nil, err
 	}
-	summary := params.Get("_summary")
+	if strict && len(plan.Ignored) > 0 {
+		ig := plan.Ignored[0]
+		return nil, badRequest(codeNotSupported, "search parameter %q not applied (Prefer: handling=strict): %s", ig.Param, ig.Message)
+	}
+	pg, err := s.paging(params)
+	if err != nil {
+		return nil, err
+	}
 	q := plan.Query
-	q.Count, q.Offset, q.Total = count, offset, params.Get("_total") != "none"
-	if summary == "count" {
-		q.Count, q.Total = 0, true
+	q.Count, q.Offset, q.Cursor, q.Total = pg.count, pg.offset, pg.cursor, params.Get("_total") != "none"
+	if pg.cursor != "" {
+		q.Offset = 0 // the cursor already stands for the offset
+	}
+	if params.Get("_summary") == "count" {
+		q.Count, q.Total, pg.count = 0, true, 0
 	}
 	res, err := s.store.Search(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("fhir: search %s: %w", typ, err)
 	}
+	pg.more, pg.next = res.More, res.Next
 
 	b := newBundle("searchset")
 	if res.Total >= 0 {
 		total := res.Total
 		b.Total = &total
 	}
-	link := url.Values{}
-	for k, v := range plan.Applied {
-		link[k] = v
-	}
-	if len(types) > 0 {
-		link.Set("_type", strings.Join(types, ","))
-	}
-	for _, k := range keptParams {
-		if v, ok := params[k]; ok {
-			link[k] = v
-		}
-	}
 	base := s.opts.BaseURL
 	if typ != "" {
 		base += "/" + typ
 	}
-	pageLinks(b, base, link, q.Count, offset, res.More)
+	pageLinks(b, base, linkParams(plan, params), pg)
 	for i := range res.Resources {
 		r := &res.Resources[i]
 		body, err := shape(r.Body, params)
@@ -157,6 +125,59 @@ func (s *Server) search(ctx context.Context, typ string, params url.Values, stri
 	return b.marshal()
 }
 
+// searchPlan parses the criteria, _type and _sort of a search; what cannot
+// be applied is in plan.Ignored.
+func (s *Server) searchPlan(typ string, params url.Values) (*search.Plan, error) {
+	criteria := url.Values{}
+	var types []string
+	for k, v := range params {
+		switch {
+		case k == "_cursor":
+			continue
+		case k == "_type" && typ == "":
+			for _, t := range strings.Split(strings.Join(v, ","), ",") {
+				if !model.IsResourceType(t) {
+					return nil, badRequest(codeNotSupported, "_type: unknown resource type %q", t)
+				}
+				types = append(types, t)
+			}
+			continue
+		}
+		criteria[k] = v
+	}
+	plan := search.Parse(typ, criteria)
+	if len(types) > 0 {
+		plan.Query.Types = types
+		plan.Applied.Set("_type", strings.Join(types, ","))
+	}
+	for _, name := range unservedParams {
+		if _, ok := params[name]; ok {
+			plan.Ignored = append(plan.Ignored, search.Issue{Param: name, Message: "not supported by this server"})
+		}
+	}
+	if v := params.Get("_sort"); v != "" {
+		keys, issues := search.ParseSort(typ, v)
+		plan.Query.Sort = keys
+		plan.Ignored = append(plan.Ignored, issues...)
+	}
+	return plan, nil
+}
+
+// linkParams are the parameters page links repeat: the applied criteria
+// and the result-control parameters that shape every page.
+func linkParams(plan *search.Plan, params url.Values) url.Values {
+	link := url.Values{}
+	for k, v := range plan.Applied {
+		link[k] = v
+	}
+	for _, k := range keptParams {
+		if v, ok := params[k]; ok {
+			link[k] = v
+		}
+	}
+	return link
+}
+
 // ignoredOutcome lists the search parameters that were not applied.
 func ignoredOutcome(ignored []search.Issue) []byte {
 	issues := make([]issue, 0, len(ignored))
@@ -169,24 +190,24 @@ func ignoredOutcome(ignored []search.Issue) []byte {
 	return outcomeJSON(issues...)
 }
 
-// paging reads _count (clamped to the maximum page size) and _offset.
-func (s *Server) paging(params url.Values) (count, offset int, err error) {
-	count = s.opts.DefaultPageSize
+// paging reads _count (clamped to the maximum page size), _offset and _cursor.
+func (s *Server) paging(params url.Values) (page, error) {
+	pg := page{count: s.opts.DefaultPageSize, cursor: params.Get("_cursor")}
 	if v := params.Get("_count"); v != "" {
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 0 {
-			return 0, 0, badRequest(codeValue, "_count must be a non-negative integer, not %q", v)
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return pg, badRequest(codeValue, "_count must be a non-negative integer, not %q", v)
 		}
-		count = min(n, s.opts.MaxPageSize)
+		pg.count = min(n, s.opts.MaxPageSize)
 	}
 	if v := params.Get("_offset"); v != "" {
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 0 {
-			return 0, 0, badRequest(codeValue, "_offset must be a non-negative integer, not %q", v)
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return pg, badRequest(codeValue, "_offset must be a non-negative integer, not %q", v)
 		}
-		offset = n
+		pg.offset = n
 	}
-	return count, offset, nil
+	return pg, nil
 }
 
 func (s *Server) historyInstance(c echo.Context) error {
@@ -224,13 +245,15 @@ func (s *Server) answerHistory(c echo.Context, typ, id string) error {
 		h.At = time.UnixMilli(int64(low)).UTC()
 		link.Set("_at", v)
 	}
-	count, offset, err := s.paging(params)
+	pg, err := s.paging(params)
 	if err != nil {
 		return err
 	}
-	// The store reads a zero Count as "no limit"; a history page has at least one version.
-	count = max(count, 1)
-	h.Count, h.Offset = count, offset
+	// History pages by offset only; the store reads a zero Count as "no
+	// limit", so a page holds at least one version.
+	pg.cursor = ""
+	pg.count = max(pg.count, 1)
+	h.Count, h.Offset = pg.count, pg.offset
 	res, err := s.store.History(ctx, h)
 	if err != nil {
 		return fmt.Errorf("fhir: history %s/%s: %w", typ, id, err)
@@ -252,7 +275,8 @@ func (s *Server) answerHistory(c echo.Context, typ, id string) error {
 	default:
 		base += "/_history"
 	}
-	pageLinks(b, base, link, count, offset, res.More)
+	pg.more = res.More
+	pageLinks(b, base, link, pg)
 	for i := range res.Versions {
 		b.Entry = append(b.Entry, s.historyEntry(&res.Versions[i]))
 	}

@@ -29,7 +29,8 @@ type Config struct {
 	URL string
 	// Token, when set, is sent as a bearer token.
 	Token string
-	// Batch is the number of entries per Bundle (default 500).
+	// Batch is the number of entries per Bundle (default 500); a Bundle may
+	// go past it to keep a patient's record whole (see cut).
 	Batch int
 	// Concurrency is the number of Bundles in flight (default 4).
 	Concurrency int
@@ -102,10 +103,10 @@ type bundle struct {
 	resources []population.Resource
 }
 
-// Run loads resources in order. Bundles are cut every Batch resources and
-// sent concurrently; before the first Patient, every Bundle in flight is
-// waited for, so that the organisations and practitioners the patients
-// refer to are all stored first.
+// Run loads resources in order, Batch resources per Bundle (see cut), with
+// Concurrency Bundles in flight. Before the first Patient, every Bundle in
+// flight is waited for, so that the organisations and practitioners the
+// patients refer to are all stored first.
 func Run(ctx context.Context, cfg Config, resources iter.Seq[population.Resource]) (Summary, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -113,74 +114,95 @@ func Run(ctx context.Context, cfg Config, resources iter.Seq[population.Resource
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	l := &loader{cfg: cfg}
+	l := &loader{cfg: cfg, work: make(chan bundle)}
 	start := time.Now()
 
-	work := make(chan bundle)
-	var workers, inflight sync.WaitGroup
+	var workers sync.WaitGroup
 	for range cfg.Concurrency {
 		workers.Go(func() {
-			for b := range work {
+			for b := range l.work {
 				if ctx.Err() == nil {
 					if err := l.send(ctx, b); err != nil {
 						cancel(err)
 					}
 				}
-				inflight.Done()
+				l.inflight.Done()
 			}
 		})
 	}
-	dispatch := func(b bundle) bool {
-		inflight.Add(1)
-		select {
-		case work <- b:
-			return true
-		case <-ctx.Done():
-			inflight.Done()
-			return false
-		}
-	}
-	pending := bundle{}
-	inDirectory := true
-	for r := range resources {
-		if inDirectory && r.Type == "Patient" {
-			inDirectory = false
-			if len(pending.resources) > 0 && !dispatch(pending) {
-				break
-			}
-			pending = bundle{}
-			inflight.Wait()
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		pending.resources = append(pending.resources, r)
-		if len(pending.resources) >= cfg.Batch {
-			if !dispatch(pending) {
-				break
-			}
-			pending = bundle{}
-		}
-	}
-	if len(pending.resources) > 0 && ctx.Err() == nil {
-		dispatch(pending)
-	}
-	close(work)
+	l.feed(ctx, resources)
+	close(l.work)
 	workers.Wait()
 
 	summary := Summary{Resources: l.done.Load(), Elapsed: time.Since(start), Mode: "transaction"}
 	if l.batchMode.Load() {
 		summary.Mode = "batch"
 	}
-	if err := context.Cause(ctx); err != nil {
-		return summary, err
+	return summary, context.Cause(ctx)
+}
+
+// feed groups the stream into Bundles and hands them to the workers until
+// the stream ends or the load is cancelled.
+func (l *loader) feed(ctx context.Context, resources iter.Seq[population.Resource]) {
+	var pending []population.Resource
+	inDirectory := true
+	for r := range resources {
+		if ctx.Err() != nil {
+			return
+		}
+		patient := r.Type == "Patient"
+		if l.cut(len(pending), patient, inDirectory) {
+			if !l.dispatch(ctx, pending) {
+				return
+			}
+			pending = nil
+		}
+		if inDirectory && patient {
+			inDirectory = false
+			l.inflight.Wait()
+		}
+		pending = append(pending, r)
 	}
-	return summary, nil
+	if len(pending) > 0 && ctx.Err() == nil {
+		l.dispatch(ctx, pending)
+	}
+}
+
+// cut decides whether the pending Bundle is closed before the next
+// resource. The first Patient closes the directory's last Bundle. After
+// that, a Bundle is closed at the first patient boundary once it holds
+// Batch resources, so that a patient and its record travel together (a
+// server that checks references then always finds their targets); a
+// stream without patients is cut at twice Batch.
+func (l *loader) cut(pending int, patient, inDirectory bool) bool {
+	switch {
+	case pending == 0:
+		return false
+	case inDirectory:
+		return patient || pending >= l.cfg.Batch
+	default:
+		return (patient && pending >= l.cfg.Batch) || pending >= 2*l.cfg.Batch
+	}
+}
+
+// dispatch hands a Bundle to a worker; it reports false if the load was
+// cancelled first.
+func (l *loader) dispatch(ctx context.Context, resources []population.Resource) bool {
+	l.inflight.Add(1)
+	select {
+	case l.work <- bundle{resources: resources}:
+		return true
+	case <-ctx.Done():
+		l.inflight.Done()
+		return false
+	}
 }
 
 // loader is the state the workers share.
 type loader struct {
 	cfg       Config
+	work      chan bundle
+	inflight  sync.WaitGroup // Bundles handed to workers and not finished
 	done      atomic.Int64
 	batchMode atomic.Bool // the server refused a transaction
 }

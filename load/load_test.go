@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -369,5 +370,70 @@ func TestMainExitCodes(t *testing.T) {
 				t.Errorf("server saw Authorization %q, want %q", authorization.Load(), tt.wantToken)
 			}
 		})
+	}
+}
+
+// TestBundlesKeepRecordsTogether checks how the stream is cut: the
+// directory goes first and alone, and every clinical resource travels in
+// the Bundle of its patient.
+func TestBundlesKeepRecordsTogether(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var bundles [][]string // the ids of each Bundle, in arrival order
+	front := func(w http.ResponseWriter, r *http.Request) bool {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Error(err)
+		}
+		var b struct {
+			Entry []struct {
+				Request struct{ URL string }
+			}
+		}
+		if err := json.Unmarshal(body, &b); err != nil {
+			t.Error(err)
+		}
+		var ids []string
+		for _, e := range b.Entry {
+			ids = append(ids, e.Request.URL)
+		}
+		mu.Lock()
+		bundles = append(bundles, ids)
+		mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		return false
+	}
+	base := startServer(t, serverOptions{transactions: true, front: front})
+	g := population.New(8, population.Options{Patients: 40})
+	if _, err := load.Run(context.Background(), load.Config{URL: base, Batch: 25, Concurrency: 3}, g.Resources()); err != nil {
+		t.Fatal(err)
+	}
+	directory := 0
+	for _, ids := range bundles {
+		patients := map[string]bool{}
+		for _, id := range ids {
+			typ, rest, _ := strings.Cut(id, "/")
+			switch typ {
+			case "Organization", "Practitioner", "PractitionerRole":
+				directory++
+				if len(patients) > 0 {
+					t.Errorf("%s shares a Bundle with patients", id)
+				}
+			case "Patient":
+				patients[strings.TrimPrefix(rest, "pat-")] = true
+			default:
+				// Clinical ids are <kind>-<patient number>-<n>.
+				parts := strings.Split(rest, "-")
+				if len(parts) != 3 || !patients[parts[1]] {
+					t.Errorf("%s is not in the Bundle of its patient (%v)", id, ids)
+				}
+			}
+		}
+		if len(ids) > 25+60 {
+			t.Errorf("a Bundle of %d entries, want at most Batch plus one record", len(ids))
+		}
+	}
+	if want := typeCounts(g); directory != want["Organization"]+want["Practitioner"]+want["PractitionerRole"] {
+		t.Errorf("%d directory resources sent, want %v", directory, want)
 	}
 }

@@ -193,7 +193,9 @@ func TestDistribution(t *testing.T) {
 func TestValidR4(t *testing.T) {
 	t.Parallel()
 	n := 0
+	types := map[string]bool{}
 	for r := range New(5, Options{Patients: 25}).Resources() {
+		types[r.Type] = true
 		res, err := model.Parse(r.JSON)
 		if err != nil {
 			t.Errorf("%s/%s is not valid R4: %v\n%s", r.Type, r.ID, err, r.JSON)
@@ -206,6 +208,12 @@ func TestValidR4(t *testing.T) {
 	}
 	if n < 300 {
 		t.Errorf("only %d resources validated, want a few hundred", n)
+	}
+	for _, typ := range []string{"Organization", "Practitioner", "PractitionerRole", "Patient", "Condition",
+		"Appointment", "Encounter", "Observation", "MedicationRequest", "ServiceRequest", "ImagingStudy"} {
+		if !types[typ] {
+			t.Errorf("no %s among the resources validated", typ)
+		}
 	}
 }
 

@@ -9,6 +9,16 @@
 // 1.50), and elements are written in FHIR's canonical JSON shape: arrays for
 // repeating elements, choice elements under their typed name (valueString),
 // a primitive's id and extensions under "_field".
+//
+// Paths follow the specification: replace needs a path selecting exactly one
+// element, delete zero or one (deleting nothing is not an error), add one
+// object to which the element "name" is added (appended when it repeats).
+// insert and move work on a list named by the path's last step
+// (Patient.identifier): the part before it must select exactly one object,
+// and the list may be empty or absent for insert. A value is a value[x], a
+// resource, or parts naming the elements of a complex value; it must fit the
+// element's type (any primitive of the same JSON kind fits a primitive
+// element, so a string may replace the narrative's xhtml).
 package fhirpatch
 
 import (

@@ -59,7 +59,7 @@ func (p *patcher) single(path, action string) (fhirpath.Item, error) {
 	}
 	switch len(got) {
 	case 0:
-		return fhirpath.Item{}, fmt.Errorf("No content found at %s when %s", path, action)
+		return fhirpath.Item{}, fmt.Errorf("no content found at %s when %s", path, action)
 	case 1:
 		return got[0], nil
 	}

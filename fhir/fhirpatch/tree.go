@@ -105,9 +105,8 @@ func annotate(m map[string]any) {
 		list, isArray := readList(m, name)
 		changed := false
 		for i := range list {
-			switch v := list[i].value.(type) {
-			case map[string]any:
-				annotate(v)
+			if sub, ok := list[i].value.(map[string]any); ok {
+				annotate(sub)
 				continue
 			}
 			if list[i].ext == nil {

@@ -85,7 +85,8 @@ func versionKey(typ, id string, version int64, nonce string) string {
 	return fmt.Sprintf("%s/%s/%d/%s", typ, id, version, nonce)
 }
 
-// isRangeKind reports whether entries of kind k are stored in ranges.
+// isRangeKind reports whether entries of kind k are stored in ranges only
+// (composites are stored in ranges and as text).
 func isRangeKind(k store.Kind) bool {
 	return k == store.KindDate || k == store.KindNumber || k == store.KindQuantity
 }
@@ -130,14 +131,17 @@ func indexDocs(key, typ string, version int64, vk string, entries []store.IndexE
 		if !slices.Contains(params, e.Param) {
 			params = append(params, e.Param)
 		}
-		if isRangeKind(e.Kind) {
+		// A composite entry is both: its Text alone for text operators, its
+		// Text and range together for range operators.
+		if isRangeKind(e.Kind) || e.Kind == store.KindComposite {
 			ranges = append(ranges, rangeDoc{
 				VersionKey: vk, Resource: key, Version: version,
 				Type: typ, Param: e.Param, Unit: e.Text, Low: e.Low, High: e.High,
 			})
-			continue
 		}
-		text = append(text, textValue(e.Param, e.Text))
+		if !isRangeKind(e.Kind) {
+			text = append(text, textValue(e.Param, e.Text))
+		}
 	}
 	return text, params, sortKeysOf(entries), ranges
 }

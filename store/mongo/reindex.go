@@ -63,7 +63,10 @@ func (s *Store) reindexOnce(ctx context.Context, typ, id string, version int64, 
 	}
 
 	vk := versionKey(typ, id, version, rand.Text())
-	text, params, sortKeys, ranges := indexDocs(key, typ, version, vk, index)
+	text, params, sk, ranges := indexDocs(key, typ, version, vk, index)
+	if sk == nil {
+		sk = map[string]sortKeys{}
+	}
 	if len(ranges) > 0 {
 		if _, err := s.ranges.InsertMany(ctx, ranges); err != nil {
 			s.dropRanges(ctx, bson.D{{Key: "vk", Value: vk}})
@@ -72,7 +75,7 @@ func (s *Store) reindexOnce(ctx context.Context, typ, id string, version int64, 
 	}
 	set := bson.D{
 		{Key: "vk", Value: vk}, {Key: "tx", Value: text}, {Key: "ps", Value: params},
-		{Key: "nr", Value: len(ranges)}, {Key: "sk", Value: sortKeys},
+		{Key: "nr", Value: len(ranges)}, {Key: "sk", Value: sk},
 	}
 	res, err := s.resources.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: key}, {Key: "v", Value: version}, {Key: "vk", Value: cur.VersionKey}},

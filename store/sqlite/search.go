@@ -191,7 +191,12 @@ func condition(c store.Condition, types []string) (string, []any, error) {
 }
 
 func positive(c store.Condition, types []string) (string, []any, error) {
-	if c.Op == store.OpMissing {
+	switch {
+	case c.Chain != nil:
+		return chained(c.Param, *c.Chain, types)
+	case c.Has != nil:
+		return reverseChained(*c.Has)
+	case c.Op == store.OpMissing:
 		return missing(c, types)
 	}
 	switch c.Param {
@@ -208,6 +213,10 @@ func positive(c store.Condition, types []string) (string, []any, error) {
 	} else {
 		table = "idx_range"
 		frag, args, err = rangeMatch("low", "high", 0, c)
+		if err == nil && c.Text != "" {
+			// The unit (or first component) of the same entry.
+			frag, args = frag+" AND text = ?", append(args, c.Text)
+		}
 	}
 	if err != nil {
 		return "", nil, err

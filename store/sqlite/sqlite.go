@@ -5,9 +5,10 @@
 // Layout: every version goes to the versions table, whose rowid (seq) is the
 // global commit order; resources holds one row per resource pointing at its
 // current version; idx_text and idx_range hold the search index entries of
-// current versions, keyed by the resource's rowid. The index tables have no
-// rowid: their primary key is the search index, so an entry costs two B-tree
-// inserts, not three.
+// current versions, keyed by the resource's rowid; a range entry keeps its
+// text (a quantity's unit) in the same row, so that a condition on both
+// matches one entry. The index tables have no rowid: their primary key is
+// the search index, so an entry costs two B-tree inserts, not three.
 //
 // The file runs in WAL mode. One writer connection commits (BEGIN IMMEDIATE,
 // so writers queue instead of deadlocking), a pool of reader connections
@@ -83,15 +84,18 @@ CREATE TABLE IF NOT EXISTS idx_range (
 	type  TEXT    NOT NULL,
 	low   REAL    NOT NULL,
 	high  REAL    NOT NULL,
+	text  TEXT    NOT NULL, -- a quantity's unit, a composite's first component, or ''
 	rid   INTEGER NOT NULL,
-	PRIMARY KEY (param, type, low, high, rid)
+	PRIMARY KEY (param, type, low, high, text, rid)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idx_range_by_resource ON idx_range (rid, param, low, high);
 `
 
 // schemaVersion is stored in the file's user_version, so that a file written
-// by another version of the layout is refused instead of misread.
-const schemaVersion = 1
+// by another version of the layout is refused instead of misread. Version 2
+// added idx_range.text; the index entries of a version 1 file cannot be
+// rebuilt without the resources' parser, so such a file is refused too.
+const schemaVersion = 2
 
 // migrate creates the schema in a new file and checks the version of an
 // existing one.

@@ -15,6 +15,7 @@ import (
 type statements struct {
 	read, vread                             *sql.Stmt // on the reader pool
 	current, insertVersion, insertResource  *sql.Stmt // on the writer
+	state                                   *sql.Stmt
 	updateResource, deleteText, deleteRange *sql.Stmt
 	// insertText[n-1] and insertRange[n-1] insert n index entries at once.
 	insertText, insertRange []*sql.Stmt
@@ -31,6 +32,7 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 		{reader, &st.vread, `SELECT version, last_updated, deleted, method, body
 			FROM versions WHERE type = ? AND id = ? AND version = ?`},
 		{writer, &st.current, `SELECT rid, version FROM resources WHERE type = ? AND id = ?`},
+		{writer, &st.state, `SELECT rid, version, deleted FROM resources WHERE type = ? AND id = ?`},
 		{writer, &st.insertVersion, `INSERT INTO versions (type, id, version, last_updated, deleted, method, body)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`},
 		{writer, &st.insertResource, `INSERT INTO resources (type, id, version, seq, last_updated, deleted)
@@ -52,7 +54,7 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 			return err
 		}
 		st.insertText = append(st.insertText, text)
-		ranges, err := writer.PrepareContext(ctx, insertSQL("idx_range (rid, type, param, low, high)", 5, rows))
+		ranges, err := writer.PrepareContext(ctx, insertSQL("idx_range (rid, type, param, low, high, text)", 6, rows))
 		if err != nil {
 			return err
 		}
@@ -63,7 +65,7 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 
 func (st *statements) close() {
 	all := []*sql.Stmt{
-		st.read, st.vread, st.current, st.insertVersion, st.insertResource,
+		st.read, st.vread, st.current, st.state, st.insertVersion, st.insertResource,
 		st.updateResource, st.deleteText, st.deleteRange,
 	}
 	for _, stmt := range slices.Concat(all, st.insertText, st.insertRange) {
@@ -187,25 +189,39 @@ func (w *txWriter) clearIndex(rid int64) error {
 	return err
 }
 
-// insertIndex stores the entries: text kinds in idx_text, numbers and dates in
-// idx_range, and quantities in both (their unit as text, their value as
-// range). Each table gets one multi-row INSERT: a statement costs SQLite more
-// than a row.
+// insertIndex stores the entries: text kinds in idx_text, numbers, dates and
+// quantities (with their unit) in idx_range, and composites in idx_text for
+// text operators and, when they have a range, in idx_range with their first
+// component. Each table gets one multi-row INSERT: a statement costs SQLite
+// more than a row.
 func (w *txWriter) insertIndex(rid int64, typ string, entries []store.IndexEntry) error {
 	var text, ranges []any
 	for _, e := range entries {
-		if isRange(e.Kind) {
-			ranges = append(ranges, rid, typ, e.Param, e.Low, e.High)
-			if e.Kind != store.KindQuantity || e.Text == "" {
-				continue
-			}
+		if inRangeTable(e) {
+			ranges = append(ranges, rid, typ, e.Param, e.Low, e.High, e.Text)
 		}
-		text = append(text, rid, typ, e.Param, e.Text)
+		if inTextTable(e) {
+			text = append(text, rid, typ, e.Param, e.Text)
+		}
 	}
 	if err := w.insertRows(w.st.insertText, 4, text); err != nil {
 		return err
 	}
-	return w.insertRows(w.st.insertRange, 5, ranges)
+	return w.insertRows(w.st.insertRange, 6, ranges)
+}
+
+func inRangeTable(e store.IndexEntry) bool {
+	switch e.Kind {
+	case store.KindNumber, store.KindDate, store.KindQuantity:
+		return true
+	case store.KindComposite:
+		return e.Low != 0 || e.High != 0
+	}
+	return false
+}
+
+func inTextTable(e store.IndexEntry) bool {
+	return !inRangeTable(e) || e.Kind == store.KindComposite
 }
 
 // maxRowsPerInsert is the largest multi-row INSERT prepared: a resource
@@ -229,8 +245,4 @@ func (w *txWriter) insertRows(inserts []*sql.Stmt, width int, values []any) erro
 func insertSQL(table string, width, rows int) string {
 	row := "(" + placeholders(width) + ")"
 	return "INSERT OR IGNORE INTO " + table + " VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
-}
-
-func isRange(k store.Kind) bool {
-	return k == store.KindNumber || k == store.KindDate || k == store.KindQuantity
 }
