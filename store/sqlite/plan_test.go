@@ -27,10 +27,28 @@ func TestSearchPlans(t *testing.T) {
 	date := store.Condition{Param: "birthdate", Op: store.OpGe, Low: 1, High: 2}
 	id := store.Condition{Param: store.ParamID, Op: store.OpExact, Text: "p1"}
 	updated := store.Condition{Param: store.ParamLastUpdated, Op: store.OpGe, Low: 1, High: 2}
+	observations := []string{"Observation"}
+	name := store.Condition{Param: "name", Op: store.OpPrefix, Text: "al"}
+	code := store.Condition{Param: "code", Op: store.OpExact, Text: "c1"}
+	chain := func(param string, types []string, c store.Condition) store.Condition {
+		return store.Condition{Param: param, Chain: &store.Query{Types: types, Clauses: []store.Clause{{Any: []store.Condition{c}}}}}
+	}
+	has := func(types []string, param string, c store.Condition) store.Condition {
+		return store.Condition{Has: &store.Reverse{Param: param, Query: store.Query{Types: types, Clauses: []store.Clause{{Any: []store.Condition{c}}}}}}
+	}
+	subjectName := chain("subject", patients, name)
+	subjectOrganization := chain("subject", patients, chain("organization", []string{"Organization"}, name))
+	observed := has(observations, "subject", code)
+	encountered := has([]string{"Encounter"}, "subject", has(observations, "encounter", code))
+	byLastUpdated := []store.SortKey{{Param: store.ParamLastUpdated, Descending: true}}
+	byID := []store.SortKey{{Param: store.ParamID}}
 	const (
-		byRowid = "SEARCH r USING INTEGER PRIMARY KEY"
-		byID    = "SEARCH r USING INDEX resources_by_id"
-		byTime  = "SEARCH r USING INDEX resources_by_time"
+		viaRowid = "SEARCH r USING INTEGER PRIMARY KEY"
+		viaID    = "SEARCH r USING INDEX resources_by_id"
+		viaTime  = "SEARCH r USING INDEX resources_by_time"
+		// A cursor page seeks in the index instead of reading from its start.
+		afterID   = "SEARCH r USING INDEX resources_by_id (type=? AND id>?)"
+		afterTime = "SEARCH r USING INDEX resources_by_time (type=? AND last_updated<?)"
 	)
 	for _, tc := range []struct {
 		name    string
@@ -38,17 +56,26 @@ func TestSearchPlans(t *testing.T) {
 		access  string // how the plan must reach resources
 		ordered bool   // whether the index must give the order, with no sort
 	}{
-		{"token", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{token}}}}, byRowid, false},
-		{"token without type", store.Query{Clauses: []store.Clause{{Any: []store.Condition{token}}}}, byRowid, false},
-		{"token or prefix", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{token, prefix}}}}, byRowid, false},
-		{"token and date", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{token}}, {Any: []store.Condition{date}}}}, byRowid, false},
-		{"date", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{date}}}}, byRowid, false},
-		{"_id", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{id}}}}, byID, false},
-		{"_id and date", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{id}}, {Any: []store.Condition{date}}}}, byID, false},
-		{"_lastUpdated", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{updated}}}}, byTime, false},
-		{"type", store.Query{Types: patients}, byID, true},
-		{"type sorted by _id", store.Query{Types: patients, Sort: []store.SortKey{{Param: store.ParamID}}}, byID, true},
-		{"type sorted by _lastUpdated", store.Query{Types: patients, Sort: []store.SortKey{{Param: store.ParamLastUpdated, Descending: true}}}, byTime, false},
+		{"token", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{token}}}}, viaRowid, false},
+		{"token without type", store.Query{Clauses: []store.Clause{{Any: []store.Condition{token}}}}, viaRowid, false},
+		{"token or prefix", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{token, prefix}}}}, viaRowid, false},
+		{"token and date", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{token}}, {Any: []store.Condition{date}}}}, viaRowid, false},
+		{"date", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{date}}}}, viaRowid, false},
+		{"_id", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{id}}}}, viaID, false},
+		{"_id and date", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{id}}, {Any: []store.Condition{date}}}}, viaID, false},
+		{"_lastUpdated", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{updated}}}}, viaTime, false},
+		{"type", store.Query{Types: patients}, viaID, true},
+		{"type sorted by _id", store.Query{Types: patients, Sort: []store.SortKey{{Param: store.ParamID}}}, viaID, true},
+		{"type sorted by _lastUpdated", store.Query{Types: patients, Sort: byLastUpdated}, viaTime, false},
+		{"chain", store.Query{Types: observations, Clauses: []store.Clause{{Any: []store.Condition{subjectName}}}}, viaRowid, false},
+		{"chain of chain", store.Query{Types: observations, Clauses: []store.Clause{{Any: []store.Condition{subjectOrganization}}}}, viaRowid, false},
+		{"chain and token", store.Query{Types: observations, Clauses: []store.Clause{{Any: []store.Condition{subjectName}}, {Any: []store.Condition{code}}}}, viaRowid, false},
+		{"_has", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{observed}}}}, viaID, false},
+		{"nested _has", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{encountered}}}}, viaID, false},
+		{"_has and prefix", store.Query{Types: patients, Clauses: []store.Clause{{Any: []store.Condition{observed}}, {Any: []store.Condition{name}}}}, viaRowid, false},
+		{"cursor", store.Query{Types: patients, Cursor: cursor(t, nil, "Patient", "p1")}, afterID, true},
+		{"cursor sorted by _id", store.Query{Types: patients, Sort: byID, Cursor: cursor(t, byID, "p1", "Patient", "p1")}, afterID, true},
+		{"cursor sorted by _lastUpdated", store.Query{Types: patients, Sort: byLastUpdated, Cursor: cursor(t, byLastUpdated, 1e12, "Patient", "p1")}, afterTime, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.q.Count = 10
@@ -56,7 +83,10 @@ func TestSearchPlans(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			page, args := pageSQL(tc.q, where)
+			page, args, err := pageSQL(tc.q, sortKeys(tc.q.Sort), where)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if plan := explain(t, s, countSQL(where), where.args); strings.Contains(plan, "SCAN ") {
 				t.Errorf("count plan:\n%s\nwant no table scan, for %s", plan, countSQL(where))
 			}
@@ -69,6 +99,18 @@ func TestSearchPlans(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cursor returns the cursor after a resource with the given sort values,
+// type and id.
+func cursor(t *testing.T, sort []store.SortKey, fields ...any) string {
+	t.Helper()
+	n := len(fields) - 2
+	c, err := encodeCursor(sortKeys(sort), fields[:n], fields[n].(string), fields[n+1].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func explain(t *testing.T, s *Store, query string, args []any) string {

@@ -17,11 +17,15 @@ func (s *Store) Search(ctx context.Context, q store.Query) (*store.SearchResult,
 	if err != nil {
 		return nil, fmt.Errorf("store: search: %w", err)
 	}
+	keys := sortKeys(q.Sort)
 	var queries []string
 	if q.Total {
 		queries = append(queries, countSQL(where))
 	}
-	page, pageArgs := pageSQL(q, where)
+	page, pageArgs, err := pageSQL(q, keys, where)
+	if err != nil {
+		return nil, fmt.Errorf("store: search: %w", err)
+	}
 	if q.Count > 0 {
 		queries = append(queries, page)
 	}
@@ -42,32 +46,50 @@ func (s *Store) Search(ctx context.Context, q store.Query) (*store.SearchResult,
 		res.More = res.Total > max(q.Offset, 0)
 		return res, nil
 	}
-	if err := searchPage(ctx, stmts[0], pageArgs, q.Count, res); err != nil {
+	if err := searchPage(ctx, stmts[0], pageArgs, q.Count, keys, res); err != nil {
 		return nil, fmt.Errorf("store: search: %w", err)
 	}
 	return res, nil
 }
 
-func searchPage(ctx context.Context, stmt *sql.Stmt, args []any, count int, res *store.SearchResult) error {
+// searchPage reads one page (and one row more, which tells whether there
+// is a next page) and sets the cursor of the next page.
+func searchPage(ctx context.Context, stmt *sql.Stmt, args []any, count int, keys []sortKey, res *store.SearchResult) error {
 	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
+	values := make([]any, len(keys))
+	dest := make([]any, 6, 6+len(keys))
+	for i := range values {
+		dest = append(dest, &values[i])
+	}
+	var last []any // the sort values of the page's last resource
 	for rows.Next() {
 		var r store.Resource
 		var millis int64
-		if err := rows.Scan(&r.Type, &r.ID, &r.VersionID, &millis, &r.Method, &r.Body); err != nil {
+		dest[0], dest[1], dest[2], dest[3], dest[4], dest[5] = &r.Type, &r.ID, &r.VersionID, &millis, &r.Method, &r.Body
+		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
 		r.LastUpdated = fromMillis(millis)
 		res.Resources = append(res.Resources, r)
+		if len(res.Resources) == count {
+			last = slices.Clone(values)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
 	if len(res.Resources) > count {
 		res.Resources, res.More = res.Resources[:count], true
+		lastRes := res.Resources[count-1]
+		next, err := encodeCursor(keys, last, lastRes.Type, lastRes.ID)
+		if err != nil {
+			return err
+		}
+		res.Next = next
 	}
 	return nil
 }
@@ -77,14 +99,34 @@ func countSQL(where *builder) string {
 	return "SELECT count(*) FROM resources r WHERE " + where.sql()
 }
 
-// pageSQL selects one page of the resources matching where, with its arguments.
-func pageSQL(q store.Query, where *builder) (string, []any) {
-	order := orderBy(q.Sort)
-	page := `SELECT r.type, r.id, v.version, v.last_updated, v.method, v.body
+// pageSQL selects one page of the resources matching where, after the
+// query's cursor if it has one, with its arguments. The sort values are
+// selected too (k0, k1, …), for the cursor of the next page; ORDER BY names
+// them, so that SQLite computes each once per row.
+func pageSQL(q store.Query, keys []sortKey, where *builder) (string, []any, error) {
+	sel := &builder{sep: ", "}
+	sel.add("r.type, r.id, v.version, v.last_updated, v.method, v.body")
+	for i, k := range keys {
+		sel.add(fmt.Sprintf("%s AS k%d", k.expr, i), k.args...)
+	}
+	cond := &builder{sep: " AND "}
+	cond.add(where.sql(), where.args...)
+	if q.Cursor != "" {
+		if q.Offset > 0 {
+			return "", nil, fmt.Errorf("a cursor and an offset (%d) together", q.Offset)
+		}
+		values, typ, id, err := decodeCursor(keys, q.Cursor)
+		if err != nil {
+			return "", nil, err
+		}
+		after, afterArgs := afterSQL(keys, values, q.Types, typ, id)
+		cond.add(after, afterArgs...)
+	}
+	page := `SELECT ` + sel.sql() + `
 		FROM resources r JOIN versions v ON v.seq = r.seq
-		WHERE ` + where.sql() + ` ORDER BY ` + order.sql() + ` LIMIT ? OFFSET ?`
-	args := append(append(append([]any{}, where.args...), order.args...), q.Count+1, max(q.Offset, 0))
-	return page, args
+		WHERE ` + cond.sql() + ` ORDER BY ` + orderBy(keys) + ` LIMIT ? OFFSET ?`
+	args := append(append(append([]any{}, sel.args...), cond.args...), q.Count+1, max(q.Offset, 0))
+	return page, args, nil
 }
 
 // builder accumulates an SQL fragment and its bound arguments; values never
@@ -308,34 +350,21 @@ func missing(c store.Condition, types []string) (string, []any, error) {
 		" UNION ALL SELECT rid FROM idx_range WHERE param = ?" + typeFilter + ")", args, nil
 }
 
-// orderBy returns the ORDER BY list: the sort keys, then type and id so that
-// ties, and so pages, are stable. Without keys, type and id alone: the
-// (type, id) index yields that order without sorting.
-func orderBy(keys []store.SortKey) *builder {
-	o := &builder{sep: ", "}
-	for _, k := range keys {
-		dir := " ASC"
-		if k.Descending {
-			dir = " DESC"
+// orderBy returns the ORDER BY list: the sort keys (by their names in the
+// select list), then type and id so that ties, and so pages, are stable.
+// Without keys, type and id alone: the (type, id) index yields that order
+// without sorting.
+func orderBy(keys []sortKey) string {
+	var terms []string
+	for i, k := range keys {
+		term := fmt.Sprintf("k%d", i)
+		if k.desc {
+			term += " DESC"
 		}
-		switch k.Param {
-		case store.ParamID:
-			o.add("r.id" + dir)
-		case store.ParamLastUpdated:
-			o.add("r.last_updated" + dir)
-		default:
-			// Ascending sorts on the smallest value, descending on the largest;
-			// resources without a value come last either way.
-			agg, bound := "min", "low"
-			if k.Descending {
-				agg, bound = "max", "high"
-			}
-			o.add("coalesce((SELECT "+agg+"("+bound+") FROM idx_range WHERE rid = r.rid AND param = ?), "+
-				"(SELECT "+agg+"(text) FROM idx_text WHERE rid = r.rid AND param = ?))"+dir+" NULLS LAST",
-				k.Param, k.Param)
+		if k.nullable {
+			term += " NULLS LAST"
 		}
+		terms = append(terms, term)
 	}
-	o.add("r.type")
-	o.add("r.id")
-	return o
+	return strings.Join(append(terms, "r.type", "r.id"), ", ")
 }
