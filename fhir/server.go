@@ -69,6 +69,7 @@ type Server struct {
 	opts       Options
 	store      store.Store
 	log        *slog.Logger
+	registry   *search.Registry
 	extract    *search.Extractor
 	capability []byte
 }
@@ -101,7 +102,7 @@ func New(opts Options) (*Server, error) {
 		opts.Logger = slog.Default()
 	}
 	s := &Server{
-		opts: opts, store: opts.Store, log: opts.Logger,
+		opts: opts, store: opts.Store, log: opts.Logger, registry: search.DefaultRegistry(),
 		// References to this server's own base URL index as Type/id.
 		extract: search.NewExtractor(search.DefaultRegistry(), search.WithBaseURL(opts.BaseURL)),
 	}
@@ -112,6 +113,9 @@ func New(opts Options) (*Server, error) {
 	s.capability = capability
 	return s, nil
 }
+
+// extractor is the index extractor of writes and _include.
+func (s *Server) extractor() *search.Extractor { return s.extract }
 
 // route is one URL pattern under /fhir and the interaction each method maps to.
 type route struct {

@@ -78,17 +78,22 @@ func startServer(t testing.TB, opts serverOptions) string {
 	return base
 }
 
-// countOf asks the server how many resources of a type it holds.
-func countOf(t *testing.T, base, typ string) int {
+// countOf asks the server how many resources match a search ("Patient",
+// "Patient?name=dup").
+func countOf(t *testing.T, base, search string) int {
 	t.Helper()
-	res, err := http.Get(base + "/" + typ + "?_summary=count")
+	sep := "?"
+	if strings.Contains(search, "?") {
+		sep = "&"
+	}
+	res, err := http.Get(base + "/" + search + sep + "_summary=count")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
 	var bundle struct{ Total int }
 	if err := json.NewDecoder(res.Body).Decode(&bundle); err != nil || res.StatusCode != http.StatusOK {
-		t.Fatalf("count %s: HTTP %d, %v", typ, res.StatusCode, err)
+		t.Fatalf("count %s: HTTP %d, %v", search, res.StatusCode, err)
 	}
 	return bundle.Total
 }
@@ -435,5 +440,60 @@ func TestBundlesKeepRecordsTogether(t *testing.T) {
 	}
 	if want := typeCounts(g); directory != want["Organization"]+want["Practitioner"]+want["PractitionerRole"] {
 		t.Errorf("%d directory resources sent, want %v", directory, want)
+	}
+}
+
+// TestSearchesOnLoadedPopulation loads a population and runs the kind of
+// searches it exists for, comparing the server's counts with the stream's.
+func TestSearchesOnLoadedPopulation(t *testing.T) {
+	t.Parallel()
+	base := startServer(t, serverOptions{transactions: true})
+	g := population.New(21, population.Options{Patients: 60})
+	if _, err := load.Run(context.Background(), load.Config{URL: base, Batch: 200}, g.Resources()); err != nil {
+		t.Fatal(err)
+	}
+	var ins []string
+	dup, heartRates := 0, 0
+	for r := range g.Resources() {
+		var doc struct {
+			Identifier []struct{ System, Value string }
+			Name       []struct{ Family string }
+			Code       struct{ Coding []struct{ Code string } }
+		}
+		if err := json.Unmarshal(r.JSON, &doc); err != nil {
+			t.Fatal(err)
+		}
+		switch r.Type {
+		case "Patient":
+			for _, id := range doc.Identifier {
+				if id.System == population.SystemINSNIR {
+					ins = append(ins, id.Value)
+				}
+			}
+			for _, n := range doc.Name {
+				if strings.HasPrefix(n.Family, "Dup") {
+					dup++
+					break
+				}
+			}
+		case "Observation":
+			if len(doc.Code.Coding) > 0 && doc.Code.Coding[0].Code == "8867-4" {
+				heartRates++
+			}
+		}
+	}
+	tests := []struct {
+		query string
+		want  int
+	}{
+		{"Patient?identifier=" + population.SystemINSNIR + "|" + ins[0], 1},
+		{"Patient?identifier=" + population.SystemINSNIR + "|" + ins[len(ins)-1], 1},
+		{"Patient?name=dup", dup},
+		{"Observation?code=http://loinc.org|8867-4", heartRates},
+	}
+	for _, tt := range tests {
+		if got := countOf(t, base, tt.query); got != tt.want {
+			t.Errorf("%s: %d matches, want %d", tt.query, got, tt.want)
+		}
 	}
 }

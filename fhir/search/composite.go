@@ -22,16 +22,19 @@ import (
 // Only two-component composites are indexed (the three-component ones of
 // MolecularSequence are not).
 //
-// The store must compare Text on the same entry as the range for range kinds
-// (today only its MongoDB backend does, and only for quantities), so
-// composites are indexed only with the WithComposites option and Parse
-// defers them; CompositeClause builds the clause for a parsed composite.
+// The store compares Text on the same entry as the range for range kinds
+// (store.Condition), so composites are indexed by default; Parse applies
+// them through CompositeClause.
 
-// WithComposites indexes composite parameters, as "first$second" entries.
-// Use it only with a store that, for a range condition with a Text, matches
-// the Text on the same index entry as the range.
+// WithComposites indexes composite parameters, as "first$second" entries
+// (the default; kept for callers that asked for it explicitly).
 func WithComposites() ExtractorOption {
 	return func(x *Extractor) { x.composites = true }
+}
+
+// WithoutComposites leaves composite parameters out of the index.
+func WithoutComposites() ExtractorOption {
+	return func(x *Extractor) { x.composites = false }
 }
 
 // compositeEntries appends the entries of one element a composite parameter
@@ -122,8 +125,8 @@ func isElementName(s string) bool {
 	return true
 }
 
-// CompositeClause turns a parsed composite search (Plan.Deferred) into the
-// clause matching the entries WithComposites indexes.
+// CompositeClause turns a parsed composite search into the clause matching
+// the entries the Extractor indexes for it.
 func (r *Registry) CompositeClause(resourceType string, c *Composite) (store.Clause, error) {
 	if len(c.Components) != 2 {
 		return store.Clause{}, fmt.Errorf("%s: composites of %d components are not supported", c.Param, len(c.Components))

@@ -23,8 +23,10 @@ type Extractor struct {
 	opts     []fhirpath.Option
 	// skipped lists the parameters whose expression did not compile.
 	skipped []string
-	// composites: index composite parameters (WithComposites).
+	// composites: index composite parameters (on unless WithoutComposites).
 	composites bool
+	// fullText: index _text and _content (on unless WithoutFullText).
+	fullText bool
 }
 
 type compiledParam struct {
@@ -32,6 +34,9 @@ type compiledParam struct {
 	expr  *fhirpath.Expression
 	// second is the second component's parameter, for composites.
 	second *Param
+	// system is the code system of the parameter's plain code values
+	// (BoundSystem), indexed with them.
+	system string
 }
 
 // ExtractorOption configures an Extractor.
@@ -47,7 +52,7 @@ func WithBaseURL(base string) ExtractorOption {
 // that can be indexed: the Supported ones, except _id and _lastUpdated,
 // which the store resolves on the resource itself.
 func NewExtractor(r *Registry, opts ...ExtractorOption) *Extractor {
-	x := &Extractor{byType: map[string][]compiledParam{}, registry: r}
+	x := &Extractor{byType: map[string][]compiledParam{}, registry: r, composites: true, fullText: true}
 	for _, o := range opts {
 		o(x)
 	}
@@ -62,7 +67,7 @@ func NewExtractor(r *Registry, opts ...ExtractorOption) *Extractor {
 func (x *Extractor) compile(params []*Param) []compiledParam {
 	var out []compiledParam
 	for _, p := range params {
-		cp := compiledParam{param: p}
+		cp := compiledParam{param: p, system: BoundSystem(p.Type, p.Code)}
 		switch {
 		case x.composites && p.Kind == store.KindComposite && len(p.Components) == 2 && p.Expression != "":
 			cp.second, _ = x.registry.Lookup(p.Type, p.Components[1].Code)
@@ -168,6 +173,10 @@ func (x *Extractor) extract(resourceType string, resource map[string]any, onErro
 		start := len(entries)
 		for _, it := range items {
 			v := Value{Data: it.Value, Type: it.Type}
+			if s, isCode := v.Data.(string); isCode && cp.system != "" {
+				entries = boundCodeEntries(cp.param.Code, cp.system, s, entries)
+				continue
+			}
 			if cp.second != nil {
 				entries = x.norm.compositeEntries(cp.param, cp.second, v, entries)
 				continue
@@ -176,7 +185,30 @@ func (x *Extractor) extract(resourceType string, resource map[string]any, onErro
 		}
 		entries = append(entries[:start], dedupe(entries[start:])...)
 	}
+	if x.fullText {
+		entries = textEntries(resource, entries)
+	}
 	return entries
+}
+
+// boundCodeEntries indexes a plain code whose element is bound to one code
+// system as if it were a Coding of that system: "system|code", "code" and
+// "system|" (not "|code": it has a system).
+func boundCodeEntries(param, system, code string, out []store.IndexEntry) []store.IndexEntry {
+	if code == "" {
+		return out
+	}
+	full := system + "|" + code
+	return append(out,
+		store.IndexEntry{Param: param, Kind: store.KindToken, Text: full},
+		store.IndexEntry{Param: param, Kind: store.KindToken, Text: code},
+		store.IndexEntry{Param: param, Kind: store.KindToken, Text: full[:len(system)+1]})
+}
+
+// WithoutFullText leaves out the _text and _content entries (the words of
+// the narrative and of every string), which are a large part of the index.
+func WithoutFullText() ExtractorOption {
+	return func(x *Extractor) { x.fullText = false }
 }
 
 // dedupe drops repeated entries of one parameter (a system shared by two

@@ -11,14 +11,19 @@ import (
 	"github.com/telehub/telehub/store"
 )
 
-// Deferred is a search parameter parsed into its structured form but not yet
-// applied, because the store cannot run it (it is also listed in Plan.Ignored).
-// Exactly one of the pointers is set.
+// Deferred is a search parameter parsed but not applied, because the caller
+// must resolve it first (it is also listed in Plan.Ignored until then).
+// Parse defers only _list (List set; see Plan.ApplyList): chains, _has and
+// composites are applied as store conditions. Chain, Has and Composite are
+// the structured forms earlier versions deferred; Parse no longer sets them.
 type Deferred struct {
 	Param     string // the parameter name as given, modifiers included
 	Chain     *Chain
 	Has       *Has
 	Composite *Composite
+	// List is the value of _list: a List id (or "Type/id" reference) whose
+	// entries the results must be among.
+	List string
 }
 
 // Chain is a chained search: "subject:Patient.name=peter" is the reference
@@ -95,12 +100,16 @@ func (r *Registry) Parse(resourceType string, params url.Values) *Plan {
 // interactions rely on.
 const paramIdentifier = "identifier"
 
-// ErrNotYetSupported marks what is parsed but that the store cannot run yet:
-// the Deferred parameters of a plan, and includes (see ParseInclude).
+// ErrNotYetSupported marks what is parsed but that the store cannot run:
+// _list, which the caller resolves (see Plan.ApplyList).
 var ErrNotYetSupported = errors.New("not yet supported")
 
 // errDeferred marks a parameter parsed into a Deferred form.
 var errDeferred = ErrNotYetSupported
+
+// maxChainDepth bounds chains and nested _has, which each cost the store a
+// subquery.
+const maxChainDepth = 4
 
 func (r *Registry) parseParam(p *Plan, resourceType, name, value string) {
 	if name == "_type" && resourceType == "" {
@@ -114,36 +123,48 @@ func (r *Registry) parseParam(p *Plan, resourceType, name, value string) {
 		p.Applied.Add(name, value)
 		return
 	}
-	clause, deferred, err := r.parseClause(resourceType, name, value)
-	switch {
-	case deferred != nil:
-		deferred.Param = name
-		p.Deferred = append(p.Deferred, *deferred)
-		p.Ignored = append(p.Ignored, Issue{Param: name, Message: err.Error()})
-	case err != nil:
-		p.Ignored = append(p.Ignored, Issue{Param: name, Message: err.Error()})
-	default:
-		p.Query.Clauses = append(p.Query.Clauses, clause)
-		p.Applied.Add(name, value)
+	if name == paramList {
+		p.Deferred = append(p.Deferred, Deferred{Param: name, List: value})
+		p.Ignored = append(p.Ignored, Issue{Param: name, Message: fmt.Sprintf("_list: the list is read by the caller, %v", errDeferred)})
+		return
 	}
+	clauses, err := r.parseClauses(resourceType, name, value, 0)
+	if err != nil {
+		p.Ignored = append(p.Ignored, Issue{Param: name, Message: err.Error()})
+		return
+	}
+	p.Query.Clauses = append(p.Query.Clauses, clauses...)
+	p.Applied.Add(name, value)
 }
 
-func (r *Registry) parseClause(resourceType, name, value string) (store.Clause, *Deferred, error) {
+// Parameters the server does not support.
+var unsupportedParams = map[string]string{
+	"_filter": "_filter is not supported",
+	"_query":  "_query (named queries) is not supported",
+}
+
+// parseClauses parses one parameter into the clauses that must all hold:
+// usually one, several for _text and _content (one per word) and :not-in
+// (one per code).
+func (r *Registry) parseClauses(resourceType, name, value string, depth int) ([]store.Clause, error) {
+	if depth > maxChainDepth {
+		return nil, fmt.Errorf("%s: chains and _has nest at most %d deep", name, maxChainDepth)
+	}
+	if msg, ok := unsupportedParams[name]; ok {
+		return nil, errors.New(msg)
+	}
 	if rest, ok := strings.CutPrefix(name, "_has:"); ok {
-		has, err := r.parseHas(rest, value)
-		if err != nil {
-			return store.Clause{}, nil, err
-		}
-		return store.Clause{}, &Deferred{Has: has}, fmt.Errorf("_has: reverse chaining is %w", errDeferred)
+		clause, err := r.hasClause(resourceType, rest, value, depth)
+		return []store.Clause{clause}, err
 	}
 	if head, tail, chained := strings.Cut(name, "."); chained {
-		chain, err := r.parseChain(resourceType, head, tail, value)
-		if err != nil {
-			return store.Clause{}, nil, err
-		}
-		return store.Clause{}, &Deferred{Chain: chain}, fmt.Errorf("chained parameters are %w", errDeferred)
+		clause, err := r.chainClause([]string{resourceType}, head, tail, value, depth)
+		return []store.Clause{clause}, err
 	}
 	code, modifier, _ := strings.Cut(name, ":")
+	if code == paramText || code == paramContent {
+		return wordClauses(code, modifier, value)
+	}
 	param, ok := r.Lookup(resourceType, code)
 	if !ok && code == paramIdentifier {
 		// Conditional interactions match on identifier for every type, as
@@ -151,35 +172,45 @@ func (r *Registry) parseClause(resourceType, name, value string) (store.Clause, 
 		param, ok = &Param{Type: resourceType, Code: code, Kind: store.KindToken, Expression: paramIdentifier}, true
 	}
 	if !ok {
-		return store.Clause{}, nil, unknownParam(resourceType, code)
+		return nil, unknownParam(resourceType, code)
 	}
 	if param.Kind == store.KindComposite && modifier == "" {
-		comp := &Composite{Param: code, Components: param.Components}
-		for _, alt := range splitOr(value) {
-			comp.Alternatives = append(comp.Alternatives, splitEscaped(alt, '$'))
-		}
-		for _, alt := range comp.Alternatives {
-			if len(alt) != len(param.Components) {
-				return store.Clause{}, nil, fmt.Errorf("%s: %q has %d parts, want %d separated by $", code, value, len(alt), len(param.Components))
-			}
-		}
-		return store.Clause{}, &Deferred{Composite: comp}, fmt.Errorf("composite parameters are %w", errDeferred)
+		clause, err := r.compositeClause(resourceType, param, value)
+		return []store.Clause{clause}, err
 	}
 	if !param.Supported() && param.Kind != store.KindSpecial {
-		return store.Clause{}, nil, fmt.Errorf("search parameter %q is not supported", code)
+		return nil, fmt.Errorf("search parameter %q is not supported", code)
+	}
+	if param.Kind == store.KindToken && modifier == "not-in" {
+		return notInClauses(param, value)
 	}
 	var clause store.Clause
 	for _, v := range splitOr(value) {
 		conds, err := parseValue(param, modifier, v)
 		if err != nil {
-			return store.Clause{}, nil, err
+			return nil, err
 		}
 		clause.Any = append(clause.Any, conds...)
 	}
 	if len(clause.Any) == 0 {
-		return store.Clause{}, nil, fmt.Errorf("%s: empty value", name)
+		return nil, fmt.Errorf("%s: empty value", name)
 	}
-	return clause, nil, nil
+	return []store.Clause{clause}, nil
+}
+
+// parseClause parses a parameter that must give a single clause (the last
+// link of a chain, the condition of a _has).
+func (r *Registry) parseClause(resourceType, name, value string, depth int) (store.Clause, error) {
+	clauses, err := r.parseClauses(resourceType, name, value, depth)
+	if err != nil {
+		return store.Clause{}, err
+	}
+	if len(clauses) == 1 {
+		return clauses[0], nil
+	}
+	// Several clauses must all hold: as one clause, only through a nested
+	// query on the same resource, which the store has no form for.
+	return store.Clause{}, fmt.Errorf("%s: cannot be combined with a chain or _has (it needs %d conditions at once)", name, len(clauses))
 }
 
 func unknownParam(resourceType, code string) error {
@@ -208,7 +239,7 @@ func parseValue(p *Param, modifier, raw string) ([]store.Condition, error) {
 	)
 	switch p.Kind {
 	case store.KindToken:
-		cond, err = tokenCondition(p, modifier, v)
+		return tokenConditions(p, modifier, v)
 	case store.KindString:
 		cond, err = stringCondition(p, modifier, v)
 	case store.KindDate:
@@ -258,6 +289,82 @@ func tokenCondition(p *Param, modifier, v string) (store.Condition, error) {
 		return store.Condition{Param: p.Code + SuffixOfType, Op: store.OpExact, Text: v}, nil
 	}
 	return store.Condition{}, noModifier(p, modifier)
+}
+
+// tokenConditions parses a token value: one condition, or for :in, :above
+// and :below the exact conditions of every code of the value set or of the
+// code's hierarchy (an OR).
+func tokenConditions(p *Param, modifier, v string) ([]store.Condition, error) {
+	var codes []string
+	switch modifier {
+	case "in":
+		byCode, err := valueSetTokens(p, v)
+		if err != nil {
+			return nil, err
+		}
+		codes = byCode
+	case "above", "below":
+		system, code, ok := strings.Cut(v, "|")
+		if !ok || system == "" || code == "" {
+			return nil, fmt.Errorf("%s:%s: %q is not system|code", p.Code, modifier, v)
+		}
+		related, known := Subsumed(system, code, modifier == "below")
+		if !known {
+			return nil, fmt.Errorf("%s:%s: no hierarchy is known for code system %s", p.Code, modifier, system)
+		}
+		for _, c := range related {
+			codes = append(codes, system+"|"+c)
+		}
+	default:
+		cond, err := tokenCondition(p, modifier, v)
+		if err != nil {
+			return nil, err
+		}
+		return []store.Condition{cond}, nil
+	}
+	conds := make([]store.Condition, len(codes))
+	for i, c := range codes {
+		conds[i] = store.Condition{Param: p.Code, Op: store.OpExact, Text: c}
+	}
+	return conds, nil
+}
+
+// valueSetTokens returns the "system|code" tokens of a value set.
+func valueSetTokens(p *Param, url string) ([]string, error) {
+	bySystem, ok := ValueSetCodes(url)
+	if !ok {
+		return nil, fmt.Errorf("%s: value set %q is unknown or cannot be expanded by this server", p.Code, url)
+	}
+	systems := make([]string, 0, len(bySystem))
+	for s := range bySystem {
+		systems = append(systems, s)
+	}
+	sort.Strings(systems)
+	var tokens []string
+	for _, s := range systems {
+		for _, c := range bySystem[s] {
+			tokens = append(tokens, s+"|"+c)
+		}
+	}
+	return tokens, nil
+}
+
+// notInClauses parses token:not-in: no entry may be any code of the value
+// set, one negated condition per code, all of which must hold.
+func notInClauses(p *Param, value string) ([]store.Clause, error) {
+	alts := splitOr(value)
+	if len(alts) != 1 {
+		return nil, fmt.Errorf("%s:not-in: takes one value set, not %d", p.Code, len(alts))
+	}
+	tokens, err := valueSetTokens(p, unescape(alts[0]))
+	if err != nil {
+		return nil, err
+	}
+	clauses := make([]store.Clause, len(tokens))
+	for i, t := range tokens {
+		clauses[i] = store.Clause{Any: []store.Condition{{Param: p.Code, Op: store.OpExact, Text: t, Not: true}}}
+	}
+	return clauses, nil
 }
 
 func stringCondition(p *Param, modifier, v string) (store.Condition, error) {
@@ -407,41 +514,143 @@ func parentURL(u string) string {
 	return u[:i]
 }
 
-func (r *Registry) parseChain(resourceType, head, tail, value string) (*Chain, error) {
-	chain := &Chain{}
-	types := []string{resourceType}
-	links := append([]string{head}, strings.Split(tail, ".")...)
-	for i, link := range links {
-		code, modifier, _ := strings.Cut(link, ":")
-		param, ok := r.lookupAny(types, code)
-		if !ok {
-			return nil, unknownParam(strings.Join(types, " or "), code)
-		}
-		if i == len(links)-1 {
-			chain.Param, chain.Modifier, chain.Values = code, modifier, unescapeAll(splitOr(value))
-			return chain, nil
-		}
-		if param.Kind != store.KindReference {
-			return nil, fmt.Errorf("%s: chaining needs a reference parameter, %s is a %s parameter", link, code, param.Kind)
-		}
-		target := modifier
-		if target == "" && len(param.Targets) == 1 {
-			target = param.Targets[0]
-		}
-		if target != "" && len(param.Targets) > 0 && !contains(param.Targets, target) {
-			return nil, fmt.Errorf("%s: %s is not a target type of %s", link, target, code)
-		}
-		chain.Links = append(chain.Links, ChainLink{Param: code, TargetType: target})
-		types = param.Targets
-		if target != "" {
-			types = []string{target}
-		}
+// chainClause parses a chained parameter, "head.tail=value" on types:
+// head is a reference parameter ("subject", "subject:Patient") and tail the
+// parameter of its targets, itself possibly chained. Without a ":Type"
+// modifier the chain follows every target type that has tail's parameter.
+func (r *Registry) chainClause(types []string, head, tail, value string, depth int) (store.Clause, error) {
+	code, modifier, _ := strings.Cut(head, ":")
+	param, err := r.referenceParam(types, code)
+	if err != nil {
+		return store.Clause{}, fmt.Errorf("%s.%s: %w", head, tail, err)
 	}
-	return chain, nil
+	targets := param.Targets
+	if modifier != "" {
+		if !isResourceType(modifier) {
+			return store.Clause{}, fmt.Errorf("%s: modifier :%s cannot start a chain (use :Type)", head, modifier)
+		}
+		if len(targets) > 0 && !contains(targets, modifier) {
+			return store.Clause{}, fmt.Errorf("%s: %s is not a target type of %s", head, modifier, code)
+		}
+		targets = []string{modifier}
+	}
+	if len(targets) == 0 {
+		return store.Clause{}, fmt.Errorf("%s: %s has no target types to chain through (use %s:Type)", head, code, code)
+	}
+	q, err := r.chainTarget(targets, tail, value, depth)
+	if err != nil {
+		return store.Clause{}, fmt.Errorf("%s.%w", head, err)
+	}
+	return store.Clause{Any: []store.Condition{{Param: code, Chain: q}}}, nil
 }
 
-// lookupAny finds code on the first of types that has it: the next link of a
-// chain through a reference with several target types.
+// referenceParam finds reference parameter code on the first of types that has it.
+func (r *Registry) referenceParam(types []string, code string) (*Param, error) {
+	for _, typ := range types {
+		if p, ok := r.Lookup(typ, code); ok {
+			if p.Kind != store.KindReference {
+				return nil, fmt.Errorf("chaining needs a reference parameter, %s is a %s parameter", code, p.Kind)
+			}
+			return p, nil
+		}
+	}
+	return nil, unknownParam(strings.Join(types, " or "), code)
+}
+
+// chainTarget builds the query a chain's targets must match: the clauses of
+// tail on the first target type that knows tail's parameter, and as Types
+// that type and every other target whose parameter of that code has the same
+// kind (the store matches index entries by parameter code). A _has tail is
+// parsed on each target, which it validates.
+func (r *Registry) chainTarget(targets []string, tail, value string, depth int) (*store.Query, error) {
+	next, _, _ := strings.Cut(tail, ".")
+	next, _, _ = strings.Cut(next, ":")
+	var (
+		q     = &store.Query{}
+		first *Param
+		err   error
+	)
+	for _, typ := range targets {
+		if next == "_has" || next == paramText || next == paramContent {
+			clauses, perr := r.parseClauses(typ, tail, value, depth+1)
+			if perr != nil {
+				err = perr
+				continue
+			}
+			if len(q.Types) == 0 {
+				q.Clauses = clauses
+			}
+			q.Types = append(q.Types, typ)
+			continue
+		}
+		p, ok := r.Lookup(typ, next)
+		switch {
+		case !ok:
+			continue
+		case first == nil:
+			clauses, perr := r.parseClauses(typ, tail, value, depth+1)
+			if perr != nil {
+				return nil, fmt.Errorf("%s: %w", tail, perr)
+			}
+			first, q.Clauses = p, clauses
+		case p.Kind != first.Kind:
+			continue
+		}
+		q.Types = append(q.Types, typ)
+	}
+	if len(q.Types) == 0 {
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", tail, err)
+		}
+		return nil, fmt.Errorf("%s: %w", tail, unknownParam(strings.Join(targets, " or "), next))
+	}
+	sort.Strings(q.Types)
+	return q, nil
+}
+
+// hasClause parses what follows "_has:": "Type:reference:param[:modifier]"
+// or "Type:reference:_has:..." (nested): the resources of resourceType that
+// some resource of Type, matching the rest, references through reference.
+func (r *Registry) hasClause(resourceType, spec, value string, depth int) (store.Clause, error) {
+	parts := strings.SplitN(spec, ":", 3)
+	if len(parts) != 3 || !isResourceType(parts[0]) || parts[1] == "" || parts[2] == "" {
+		return store.Clause{}, fmt.Errorf("_has:%s: want _has:Type:reference:parameter", spec)
+	}
+	typ, refCode, rest := parts[0], parts[1], parts[2]
+	if _, known := r.byType[typ]; !known {
+		return store.Clause{}, fmt.Errorf("_has:%s: unknown resource type %q", spec, typ)
+	}
+	ref, ok := r.Lookup(typ, refCode)
+	switch {
+	case !ok:
+		return store.Clause{}, fmt.Errorf("_has:%s: %w", spec, unknownParam(typ, refCode))
+	case ref.Kind != store.KindReference:
+		return store.Clause{}, fmt.Errorf("_has:%s: %s is not a reference parameter of %s", spec, refCode, typ)
+	case resourceType != "" && len(ref.Targets) > 0 && !contains(ref.Targets, resourceType):
+		return store.Clause{}, fmt.Errorf("_has:%s: %s.%s cannot point to %s", spec, typ, refCode, resourceType)
+	}
+	clauses, err := r.parseClauses(typ, rest, value, depth+1)
+	if err != nil {
+		return store.Clause{}, fmt.Errorf("_has:%s:%s: %w", typ, refCode, err)
+	}
+	cond := store.Condition{Has: &store.Reverse{Param: refCode, Query: store.Query{Types: []string{typ}, Clauses: clauses}}}
+	return store.Clause{Any: []store.Condition{cond}}, nil
+}
+
+// compositeClause parses "a$b,c$d" for a two-component composite parameter.
+func (r *Registry) compositeClause(resourceType string, param *Param, value string) (store.Clause, error) {
+	comp := &Composite{Param: param.Code, Components: param.Components}
+	for _, alt := range splitOr(value) {
+		parts := splitEscaped(alt, '$')
+		if len(parts) != len(param.Components) {
+			return store.Clause{}, fmt.Errorf("%s: %q has %d parts, want %d separated by $", param.Code, alt, len(parts), len(param.Components))
+		}
+		comp.Alternatives = append(comp.Alternatives, parts)
+	}
+	return r.CompositeClause(resourceType, comp)
+}
+
+// lookupAny finds code on the first of types that has it.
 func (r *Registry) lookupAny(types []string, code string) (*Param, bool) {
 	for _, typ := range types {
 		if p, ok := r.Lookup(typ, code); ok {
@@ -449,37 +658,6 @@ func (r *Registry) lookupAny(types []string, code string) (*Param, bool) {
 		}
 	}
 	return nil, false
-}
-
-// parseHas parses what follows "_has:": "Type:reference:param[:modifier]" or
-// "Type:reference:_has:..." for a nested reverse chain.
-func (r *Registry) parseHas(spec, value string) (*Has, error) {
-	parts := strings.SplitN(spec, ":", 3)
-	if len(parts) != 3 || !isResourceType(parts[0]) {
-		return nil, fmt.Errorf("_has:%s: want _has:Type:reference:parameter", spec)
-	}
-	has := &Has{Type: parts[0], Reference: parts[1]}
-	ref, ok := r.Lookup(has.Type, has.Reference)
-	if !ok {
-		return nil, unknownParam(has.Type, has.Reference)
-	}
-	if ref.Kind != store.KindReference {
-		return nil, fmt.Errorf("_has:%s: %s is not a reference parameter of %s", spec, has.Reference, has.Type)
-	}
-	if rest, nested := strings.CutPrefix(parts[2], "_has:"); nested {
-		next, err := r.parseHas(rest, value)
-		if err != nil {
-			return nil, err
-		}
-		has.Next = next
-		return has, nil
-	}
-	has.Param, has.Modifier, _ = strings.Cut(parts[2], ":")
-	if _, ok := r.Lookup(has.Type, has.Param); !ok {
-		return nil, unknownParam(has.Type, has.Param)
-	}
-	has.Values = unescapeAll(splitOr(value))
-	return has, nil
 }
 
 // splitOr splits a value on its unescaped commas; escapes stay for the

@@ -102,3 +102,76 @@ func BenchmarkSearch(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSearchChain runs Observation?subject:Patient.name=smith7 over
+// 1,000 patients with one Observation each: the chain matches 110 patients
+// (smith7, smith70 to smith79), whose 110 Observations are counted and the
+// first 20 returned.
+func BenchmarkSearchChain(b *testing.B) {
+	ctx := context.Background()
+	s := mongo.OpenForTest(b)
+	for i := range 1000 {
+		id := fmt.Sprint(i)
+		mustCommit(b, s, write("Patient", id, 1,
+			store.IndexEntry{Param: "name", Kind: store.KindString, Text: fmt.Sprint("smith", i%100)}))
+		mustCommit(b, s, benchWrite(id, 1))
+	}
+	q := store.Query{Types: []string{"Observation"}, Count: 20, Total: true,
+		Clauses: []store.Clause{{Any: []store.Condition{{Param: "subject", Chain: &store.Query{
+			Types:   []string{"Patient"},
+			Clauses: []store.Clause{{Any: []store.Condition{{Param: "name", Op: store.OpPrefix, Text: "smith7"}}}},
+		}}}}}}
+	for b.Loop() {
+		res, err := s.Search(ctx, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Total != 110 || len(res.Resources) != 20 {
+			b.Fatalf("total = %d, page = %d; want 110, 20", res.Total, len(res.Resources))
+		}
+	}
+}
+
+// BenchmarkSearchPage fetches the 26th page of 20 of 1,000 Observations
+// sorted by date, descending: by cursor (a keyset filter) and by offset
+// (the server skips 500 matches).
+func BenchmarkSearchPage(b *testing.B) {
+	ctx := context.Background()
+	s := mongo.OpenForTest(b)
+	for i := range 1000 {
+		mustCommit(b, s, benchWriteAt(fmt.Sprint(i), 1, int64(1+i%50)))
+	}
+	q := store.Query{Types: []string{"Observation"}, Count: 20,
+		Sort: []store.SortKey{{Param: "date", Descending: true}}}
+	cursor := ""
+	for range 25 {
+		q.Cursor = cursor
+		res, err := s.Search(ctx, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cursor = res.Next
+	}
+	for _, page := range []struct {
+		name   string
+		cursor string
+		offset int
+	}{
+		{"cursor", cursor, 0},
+		{"offset", "", 500},
+	} {
+		b.Run(page.name, func(b *testing.B) {
+			q := q
+			q.Cursor, q.Offset = page.cursor, page.offset
+			for b.Loop() {
+				res, err := s.Search(ctx, q)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(res.Resources) != 20 || !res.More {
+					b.Fatalf("page of %d, more %v; want 20 and more", len(res.Resources), res.More)
+				}
+			}
+		})
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/telehub/telehub/store/mongo/mongotest"
 )
 
@@ -38,3 +40,15 @@ func OpenForTest(t testing.TB) *Store {
 
 // ServerURIForTest is the shared test server's URI, without a database.
 func ServerURIForTest() string { return testServerURI }
+
+// SetLimitsForTest lowers the store's search limits, so that tests reach
+// them with a handful of resources.
+func (s *Store) SetLimitsForTest(subQuery, inValues int) {
+	s.limits = limits{SubQuery: subQuery, InValues: inValues}
+}
+
+// RangeEntriesForTest counts the range entries stored for a resource, of
+// any version.
+func (s *Store) RangeEntriesForTest(ctx context.Context, typ, id string) (int64, error) {
+	return s.ranges.CountDocuments(ctx, bson.D{{Key: "r", Value: resourceKey(typ, id)}})
+}

@@ -114,7 +114,7 @@ func decodeCursor(keys []sortKey, cursor string) (values []any, typ, id string, 
 	return values, typ, id, nil
 }
 
-// afterSQL returns the condition that a row sorts strictly after the row
+// afterSQL returns the condition that a row of table sorts strictly after the row
 // with the given sort values, type and id, in the order of orderBy:
 //
 //	k0 > v0 OR (k0 = v0 AND (k1 > v1 OR (k1 = v1 AND … (type, id) > (t, i))))
@@ -123,8 +123,8 @@ func decodeCursor(keys []sortKey, cursor string) (values []any, typ, id string, 
 // and only "IS NULL and the rest" after a NULL. A leading key that cannot
 // be NULL is also bounded on its own (k0 >= v0), so that its index seeks
 // to the cursor instead of scanning from the first row.
-func afterSQL(keys []sortKey, values []any, types []string, typ, id string) (string, []any) {
-	frag, args := afterTypeID(types, typ, id)
+func afterSQL(keys []sortKey, values []any, types []string, table, typ, id string) (string, []any) {
+	frag, args := afterTypeID(types, table, typ, id)
 	for i := len(keys) - 1; i >= 0; i-- {
 		k, v := keys[i], values[i]
 		if v == nil {
@@ -159,9 +159,9 @@ func afterSQL(keys []sortKey, values []any, types []string, typ, id string) (str
 // one type, as most do, it is a condition on the id alone: SQLite seeks an
 // id range in the (type, id) index, but reads a type's ids from the first
 // when a row value follows the type's equality.
-func afterTypeID(types []string, typ, id string) (string, []any) {
+func afterTypeID(types []string, table, typ, id string) (string, []any) {
 	if len(types) != 1 {
-		return "(r.type, r.id) > (?, ?)", []any{typ, id}
+		return "(" + table + ".type, " + table + ".id) > (?, ?)", []any{typ, id}
 	}
 	switch {
 	case types[0] > typ:
@@ -169,7 +169,7 @@ func afterTypeID(types []string, typ, id string) (string, []any) {
 	case types[0] < typ:
 		return "0", nil
 	}
-	return "r.id > ?", []any{id}
+	return table + ".id > ?", []any{id}
 }
 
 // copyArgs returns a copy of args that appends cannot share.

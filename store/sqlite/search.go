@@ -101,32 +101,68 @@ func countSQL(where *builder) string {
 
 // pageSQL selects one page of the resources matching where, after the
 // query's cursor if it has one, with its arguments. The sort values are
-// selected too (k0, k1, …), for the cursor of the next page; ORDER BY names
-// them, so that SQLite computes each once per row.
+// selected too (k0, k1, …), for the cursor of the next page.
 func pageSQL(q store.Query, keys []sortKey, where *builder) (string, []any, error) {
+	var values []any
+	var typ, id string
+	if q.Cursor != "" {
+		if q.Offset > 0 {
+			return "", nil, fmt.Errorf("a cursor and an offset (%d) together", q.Offset)
+		}
+		var err error
+		if values, typ, id, err = decodeCursor(keys, q.Cursor); err != nil {
+			return "", nil, err
+		}
+	}
+	// after returns " AND <after the cursor>", or nothing without a cursor.
+	after := func(keys []sortKey, table string) (string, []any) {
+		if q.Cursor == "" {
+			return "", nil
+		}
+		cond, args := afterSQL(keys, values, q.Types, table, typ, id)
+		return " AND " + cond, args
+	}
+	limit := []any{q.Count + 1, max(q.Offset, 0)}
+	if slices.ContainsFunc(keys, func(k sortKey) bool { return k.nullable }) {
+		page, args := valueSortedPageSQL(keys, where, after)
+		return page, append(args, limit...), nil
+	}
+	// Keys on the resource's own columns: indexes give the order, and
+	// ORDER BY names the selected keys, so that SQLite computes each once.
 	sel := &builder{sep: ", "}
 	sel.add("r.type, r.id, v.version, v.last_updated, v.method, v.body")
 	for i, k := range keys {
 		sel.add(fmt.Sprintf("%s AS k%d", k.expr, i), k.args...)
 	}
-	cond := &builder{sep: " AND "}
-	cond.add(where.sql(), where.args...)
-	if q.Cursor != "" {
-		if q.Offset > 0 {
-			return "", nil, fmt.Errorf("a cursor and an offset (%d) together", q.Offset)
-		}
-		values, typ, id, err := decodeCursor(keys, q.Cursor)
-		if err != nil {
-			return "", nil, err
-		}
-		after, afterArgs := afterSQL(keys, values, q.Types, typ, id)
-		cond.add(after, afterArgs...)
-	}
+	cond, condArgs := after(keys, "r")
 	page := `SELECT ` + sel.sql() + `
 		FROM resources r JOIN versions v ON v.seq = r.seq
-		WHERE ` + cond.sql() + ` ORDER BY ` + orderBy(keys) + ` LIMIT ? OFFSET ?`
-	args := append(append(append([]any{}, sel.args...), cond.args...), q.Count+1, max(q.Offset, 0))
+		WHERE ` + where.sql() + cond + ` ORDER BY ` + orderBy(keys, "r") + ` LIMIT ? OFFSET ?`
+	args := slices.Concat(sel.args, where.args, condArgs, limit)
 	return page, args, nil
+}
+
+// valueSortedPageSQL selects a page sorted on parameter values. Each value
+// is a subquery per resource, so the matches and their sort values are
+// computed once (m), the page is cut from them (p) and only its rows are
+// joined to their bodies: the sort never carries a body.
+func valueSortedPageSQL(keys []sortKey, where *builder, after func([]sortKey, string) (string, []any)) (string, []any) {
+	sel := &builder{sep: ", "}
+	sel.add("r.type, r.id, r.seq")
+	named := make([]sortKey, len(keys))
+	var names []string
+	for i, k := range keys {
+		name := fmt.Sprintf("k%d", i)
+		sel.add(k.expr+" AS "+name, k.args...)
+		named[i] = sortKey{param: k.param, expr: "m." + name, desc: k.desc, nullable: k.nullable}
+		names = append(names, "p."+name)
+	}
+	cond, condArgs := after(named, "m")
+	page := `WITH m AS MATERIALIZED (SELECT ` + sel.sql() + ` FROM resources r WHERE ` + where.sql() + `),
+		p AS (SELECT * FROM m WHERE 1` + cond + ` ORDER BY ` + orderBy(keys, "m") + ` LIMIT ? OFFSET ?)
+		SELECT p.type, p.id, v.version, v.last_updated, v.method, v.body, ` + strings.Join(names, ", ") + `
+		FROM p JOIN versions v ON v.seq = p.seq ORDER BY ` + orderBy(keys, "p")
+	return page, slices.Concat(sel.args, where.args, condArgs)
 }
 
 // builder accumulates an SQL fragment and its bound arguments; values never
@@ -350,14 +386,18 @@ func missing(c store.Condition, types []string) (string, []any, error) {
 		" UNION ALL SELECT rid FROM idx_range WHERE param = ?" + typeFilter + ")", args, nil
 }
 
-// orderBy returns the ORDER BY list: the sort keys (by their names in the
-// select list), then type and id so that ties, and so pages, are stable.
+// orderBy returns the ORDER BY list of rows of table: the sort keys (by
+// their names in the select list), then type and id so that ties, and so
+// pages, are stable.
 // Without keys, type and id alone: the (type, id) index yields that order
 // without sorting.
-func orderBy(keys []sortKey) string {
+func orderBy(keys []sortKey, table string) string {
 	var terms []string
 	for i, k := range keys {
 		term := fmt.Sprintf("k%d", i)
+		if table != "r" {
+			term = table + "." + term
+		}
 		if k.desc {
 			term += " DESC"
 		}
@@ -366,5 +406,5 @@ func orderBy(keys []sortKey) string {
 		}
 		terms = append(terms, term)
 	}
-	return strings.Join(append(terms, "r.type", "r.id"), ", ")
+	return strings.Join(append(terms, table+".type", table+".id"), ", ")
 }

@@ -10,6 +10,11 @@
 // matches one entry. The index tables have no rowid: their primary key is
 // the search index, so an entry costs two B-tree inserts, not three.
 //
+// A search is one SELECT over resources r: each condition is a subquery on
+// an index table yielding rowids (chains and _has nest whole searches the
+// same way), and a cursor page starts strictly after the previous page's
+// last (sort values, type, id), so paging by cursor is stable under writes.
+//
 // The file runs in WAL mode. One writer connection commits (BEGIN IMMEDIATE,
 // so writers queue instead of deadlocking), a pool of reader connections
 // serves reads concurrently, and a background connection copies the WAL back

@@ -125,6 +125,7 @@ func TestClosed(t *testing.T) {
 // matching something arbitrary.
 func TestInvalidQuery(t *testing.T) {
 	s := open(t)
+	wrong := []store.Clause{{Any: []store.Condition{{Param: "code", Op: "approximately"}}}}
 	for _, tc := range []struct {
 		name string
 		cond store.Condition
@@ -133,6 +134,10 @@ func TestInvalidQuery(t *testing.T) {
 		{"range operator on _id", store.Condition{Param: store.ParamID, Op: store.OpGt}},
 		{"text operator on _lastUpdated", store.Condition{Param: store.ParamLastUpdated, Op: store.OpExact, Text: "x"}},
 		{"missing with a bad value", store.Condition{Param: "code", Op: store.OpMissing, Text: "maybe"}},
+		{"unknown operator in a chain", store.Condition{Param: "subject", Chain: &store.Query{Clauses: wrong}}},
+		{"unknown operator in a nested _has", store.Condition{Has: &store.Reverse{Param: "subject", Query: store.Query{
+			Clauses: []store.Clause{{Any: []store.Condition{{Has: &store.Reverse{Param: "encounter", Query: store.Query{Clauses: wrong}}}}}},
+		}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := s.Search(context.Background(), store.Query{Count: 1, Clauses: []store.Clause{{Any: []store.Condition{tc.cond}}}})
@@ -140,6 +145,43 @@ func TestInvalidQuery(t *testing.T) {
 				t.Fatal("search succeeded, want an error")
 			}
 		})
+	}
+}
+
+// TestCursorMisuse checks that a cursor is refused with an offset, with
+// another sort than its own, and when it does not come from the store.
+func TestCursorMisuse(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	for i := range 3 {
+		if err := s.Commit(ctx, []store.Write{benchWrite("Patient", fmt.Sprint(i), 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	byFamily := []store.SortKey{{Param: "family"}}
+	first, err := s.Search(ctx, store.Query{Types: []string{"Patient"}, Sort: byFamily, Count: 1})
+	if err != nil || first.Next == "" {
+		t.Fatalf("first page = %+v, %v; want a Next", first, err)
+	}
+	for _, tc := range []struct {
+		name string
+		q    store.Query
+	}{
+		{"with an offset", store.Query{Types: []string{"Patient"}, Sort: byFamily, Count: 1, Offset: 1, Cursor: first.Next}},
+		{"of another direction", store.Query{Types: []string{"Patient"}, Sort: []store.SortKey{{Param: "family", Descending: true}}, Count: 1, Cursor: first.Next}},
+		{"of another parameter", store.Query{Types: []string{"Patient"}, Sort: []store.SortKey{{Param: "gender"}}, Count: 1, Cursor: first.Next}},
+		{"without sort", store.Query{Types: []string{"Patient"}, Count: 1, Cursor: first.Next}},
+		{"cut short", store.Query{Types: []string{"Patient"}, Sort: byFamily, Count: 1, Cursor: first.Next[:len(first.Next)-2]}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if res, err := s.Search(ctx, tc.q); err == nil {
+				t.Errorf("search = %v, want an error", res.Resources)
+			}
+		})
+	}
+	next, err := s.Search(ctx, store.Query{Types: []string{"Patient"}, Sort: byFamily, Count: 1, Cursor: first.Next})
+	if err != nil || len(next.Resources) != 1 || next.Resources[0].ID != "1" {
+		t.Errorf("second page = %+v, %v; want Patient/1", next, err)
 	}
 }
 
