@@ -11,8 +11,9 @@ const (
 	g  = "http://unitsofmeasure.org|g"
 	kg = "http://unitsofmeasure.org|kg"
 
-	systolic  = "http://loinc.org|8480-6"
-	diastolic = "http://loinc.org|8462-4"
+	// Composite texts: the first component, "$", the second's unit.
+	systolic  = "http://loinc.org|8480-6$http://unitsofmeasure.org|mm[Hg]"
+	diastolic = "http://loinc.org|8462-4$http://unitsofmeasure.org|mm[Hg]"
 )
 
 // quantity returns a quantity entry: a value range and its "system|code" unit.
@@ -20,10 +21,11 @@ func quantity(param, unit string, low, high float64) store.IndexEntry {
 	return store.IndexEntry{Param: param, Kind: store.KindQuantity, Text: unit, Low: low, High: high}
 }
 
-// composite returns a composite entry whose first component is text and
-// whose second is the range [low, high).
-func composite(param, first string, low, high float64) store.IndexEntry {
-	return store.IndexEntry{Param: param, Kind: store.KindComposite, Text: first, Low: low, High: high}
+// composite returns the entry of a composite parameter as package
+// fhir/search makes it: the kind of its second component (here a
+// quantity), its range, and a Text naming both components.
+func composite(param, text string, low, high float64) store.IndexEntry {
+	return store.IndexEntry{Param: param, Kind: store.KindQuantity, Text: text, Low: low, High: high}
 }
 
 // unitCond is a range condition that also requires the entry's Text.
@@ -47,6 +49,9 @@ func testSearchRangeText(t *testing.T, open func(t *testing.T) store.Store) {
 			composite("component-code-value-quantity", diastolic, 80, 81)),
 		newWrite("Observation", "c2", 1, at(5000), "POST",
 			composite("component-code-value-quantity", systolic, 90, 91)),
+		newWrite("Observation", "d1", 1, at(5500), "POST",
+			store.IndexEntry{Param: "code-value-date", Kind: store.KindDate, Text: "http://loinc.org|21112-8$", Low: 1000, High: 2000},
+			store.IndexEntry{Param: "code-value-date", Kind: store.KindDate, Text: "http://loinc.org|11778-8$", Low: 5000, High: 6000}),
 		newWrite("Observation", "gone", 1, at(6000), "POST", quantity("value-quantity", mg, 10, 11)),
 		deletion("Observation", "gone", 2, at(7000)),
 	} {
@@ -71,12 +76,15 @@ func testSearchRangeText(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ne with unit", unitCond("value-quantity", store.OpNe, mg, 10, 11), []string{"Observation/q3"}},
 		{"overlap with unit", unitCond("value-quantity", store.OpOverlap, g, 9, 12), []string{"Observation/q2"}},
 		{"not with unit", not(unitCond("value-quantity", store.OpEq, mg, 10, 11)),
-			[]string{"Observation/q2", "Observation/q3", "Observation/q4", "Observation/c1", "Observation/c2"}},
+			[]string{"Observation/q2", "Observation/q3", "Observation/q4", "Observation/c1", "Observation/c2", "Observation/d1"}},
 		{"composite first component", unitCond(bp, store.OpGe, systolic, 100, 101), []string{"Observation/c1"}},
 		{"composite other component", unitCond(bp, store.OpGe, diastolic, 100, 101), nil},
 		{"composite lt", unitCond(bp, store.OpLt, diastolic, 100, 101), []string{"Observation/c1"}},
 		{"composite lt first", unitCond(bp, store.OpLt, systolic, 100, 101), []string{"Observation/c2"}},
 		{"composite without text", rangeCond(bp, store.OpLt, 100, 101), []string{"Observation/c1", "Observation/c2"}},
+		{"date with text", unitCond("code-value-date", store.OpGe, "http://loinc.org|21112-8$", 4000, 4001), nil},
+		{"date with other text", unitCond("code-value-date", store.OpGe, "http://loinc.org|11778-8$", 4000, 4001), []string{"Observation/d1"}},
+		{"date without text", rangeCond("code-value-date", store.OpLt, 1500, 1501), []string{"Observation/d1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkSearch(t, s, store.Query{Types: obs, Count: 100, Clauses: []store.Clause{clause(tc.cond)}}, tc.want)

@@ -38,6 +38,9 @@ import (
 //   - A range condition with Text matches only an entry holding both the
 //     range and that Text (one quantity with its unit), not a range on one
 //     entry and the Text on another.
+//   - Every range entry keeps its Text (package fhir/search indexes a
+//     composite as its second component's kind, "first$second" as Text).
+//   - With a cursor, Total still counts every match, not those after it.
 //   - A cursor that the backend did not make is an error, never a page.
 //   - Reindex of a deleted resource may fail or do nothing, but the resource
 //     stays deleted and unversioned.
