@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -61,7 +62,10 @@ type Options struct {
 	// DefaultPageSize and MaxPageSize bound search and history pages
 	// (defaults 20 and 1000).
 	DefaultPageSize, MaxPageSize int
-	Logger                       *slog.Logger
+	// MaxIncluded bounds the resources _include and _revinclude add to one
+	// search page (default 1000); beyond it the page carries a warning.
+	MaxIncluded int
+	Logger      *slog.Logger
 }
 
 // Server serves the FHIR R4 REST API over a store.
@@ -94,6 +98,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxPageSize <= 0 {
 		opts.MaxPageSize = 1000
+	}
+	if opts.MaxIncluded <= 0 {
+		opts.MaxIncluded = 1000
 	}
 	if opts.DefaultPageSize > opts.MaxPageSize {
 		opts.DefaultPageSize = opts.MaxPageSize
@@ -156,11 +163,14 @@ func (s *Server) routes() []route {
 		}},
 		{"/:type/_history", map[string]routeHandler{http.MethodGet: h("history-type", s.historyType)}},
 		{"/:type/:id", map[string]routeHandler{
-			http.MethodGet:    h("read", s.read),
+			http.MethodGet:    h("read", s.readOrOperation),
 			http.MethodHead:   h("read", s.read),
 			http.MethodPut:    h("update", s.update),
 			http.MethodPatch:  h("patch", s.patch),
 			http.MethodDelete: h("delete", s.delete),
+		}},
+		{"/:type/:id/:comp", map[string]routeHandler{
+			http.MethodGet: h("search-compartment", s.compartmentSearch),
 		}},
 		{"/:type/:id/_history", map[string]routeHandler{http.MethodGet: h("history-instance", s.historyInstance)}},
 		{"/:type/:id/_history/:vid", map[string]routeHandler{
@@ -180,13 +190,21 @@ var allMethods = []string{
 func (s *Server) Mount(e *echo.Echo) {
 	g := e.Group("/fhir")
 	for _, rt := range s.routes() {
-		for _, method := range allMethods {
-			rh, ok := rt.methods[method]
-			if !ok {
-				g.Add(method, rt.path, s.methodNotAllowed)
-				continue
+		paths := []string{rt.path}
+		if rt.path == "" {
+			// Clients address the base both as [base] and [base]/ (fhir-kit-client
+			// posts Bundles to the latter).
+			paths = append(paths, "/")
+		}
+		for _, path := range paths {
+			for _, method := range allMethods {
+				rh, ok := rt.methods[method]
+				if !ok {
+					g.Add(method, path, s.methodNotAllowed)
+					continue
+				}
+				g.Add(method, path, s.wrap(rh))
 			}
-			g.Add(method, rt.path, s.wrap(rh))
 		}
 	}
 	g.RouteNotFound("/*", s.notFound)
@@ -200,13 +218,13 @@ func (s *Server) wrap(rh routeHandler) echo.HandlerFunc {
 		if err := checkFormat(c.Request()); err != nil {
 			return s.fail(c, err)
 		}
-		if typ := c.Param("type"); typ != "" && !model.IsResourceType(typ) {
+		if typ := c.Param("type"); typ != "" && !model.IsResourceType(typ) && !isOperation(typ) {
 			return s.fail(c, newError(http.StatusNotFound, codeNotSupported, "unknown resource type %q", typ))
 		}
-		if op := operation(c); op != "" {
+		if op := operation(c); op != "" && !servedOperation(c.Request().Method, op) {
 			return s.fail(c, newError(http.StatusNotFound, codeNotSupported, "operation %s is not supported", op))
 		}
-		if id := c.Param("id"); id != "" && !validID(id) {
+		if id := c.Param("id"); id != "" && !isOperation(id) && !validID(id) {
 			return s.fail(c, badRequest(codeValue, "invalid resource id %q", id))
 		}
 		if err := rh.handle(c); err != nil {
@@ -216,15 +234,35 @@ func (s *Server) wrap(rh routeHandler) echo.HandlerFunc {
 	}
 }
 
-// operation returns the $operation a URL names in place of a type or an
-// id, "" when none: no operation is served yet, so they answer 404.
+// operation returns the $operation a URL names in place of a type, an id
+// or a compartment type, "" when none.
 func operation(c echo.Context) string {
-	for _, name := range []string{"type", "id"} {
+	for _, name := range []string{"type", "id", "comp"} {
 		if v := c.Param(name); strings.HasPrefix(v, "$") {
 			return v
 		}
 	}
 	return ""
+}
+
+func isOperation(segment string) bool { return strings.HasPrefix(segment, "$") }
+
+// servedOperations are the operations wired, by method.
+var servedOperations = map[string][]string{
+	http.MethodGet:  {opEverything},
+	http.MethodPost: {opReindex},
+}
+
+func servedOperation(method, op string) bool {
+	return slices.Contains(servedOperations[method], op)
+}
+
+// readOrOperation serves GET [base]/Type/id, and GET [base]/Patient/$everything.
+func (s *Server) readOrOperation(c echo.Context) error {
+	if c.Param("id") == opEverything {
+		return s.everythingType(c)
+	}
+	return s.read(c)
 }
 
 func (s *Server) methodNotAllowed(c echo.Context) error {

@@ -14,7 +14,6 @@ import (
 	"github.com/telehub/telehub/fhir/fhirpatch"
 	"github.com/telehub/telehub/fhir/jsonpatch"
 	"github.com/telehub/telehub/fhir/model"
-	"github.com/telehub/telehub/fhir/search"
 	"github.com/telehub/telehub/store"
 )
 
@@ -220,7 +219,7 @@ func (s *Server) current(ctx context.Context, typ, id string) (*store.Resource, 
 // most limit+1 so that callers can tell "more than limit". Every criterion
 // must be understood: ignoring one would widen the match.
 func (s *Server) match(ctx context.Context, typ string, criteria url.Values, limit int) ([]store.Resource, error) {
-	plan := search.Parse(typ, criteria)
+	plan := s.registry.Parse(typ, criteria)
 	if len(plan.Ignored) > 0 {
 		ig := plan.Ignored[0]
 		return nil, badRequest(codeNotSupported, "search parameter %q cannot be used as a condition: %s", ig.Param, ig.Message)
@@ -267,11 +266,15 @@ func checkIfMatch(ifMatch string, current *store.Resource) error {
 }
 
 // parseETag reads W/"3", "3" or 3.
+// parseETag reads an entity tag naming a version: W/"n" or "n" (RFC 9110
+// §8.8.3; the quotes are part of the syntax, so W/2 is refused).
 func parseETag(tag string) (int64, bool) {
 	tag = strings.TrimSpace(tag)
 	tag = strings.TrimPrefix(tag, "W/")
-	tag = strings.Trim(tag, `"`)
-	v, err := strconv.ParseInt(tag, 10, 64)
+	if len(tag) < 3 || tag[0] != '"' || tag[len(tag)-1] != '"' {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(tag[1:len(tag)-1], 10, 64)
 	return v, err == nil && v > 0
 }
 
@@ -324,7 +327,8 @@ func applyPatch(body, patch []byte, fhirPatch bool) ([]byte, error) {
 		var pe *fhirpatch.Error
 		if errors.As(err, &pe) {
 			if pe.Operation < 0 {
-				return nil, newError(http.StatusUnprocessableEntity, codeProcessing, "FHIRPath Patch: %s", pe.Message)
+				// The Parameters document itself is unusable: a bad request.
+				return nil, badRequest(codeInvalid, "FHIRPath Patch: %s", pe.Message)
 			}
 			return nil, newError(http.StatusUnprocessableEntity, codeProcessing, "FHIRPath Patch operation %d: %s", pe.Operation, pe.Message)
 		}
@@ -333,6 +337,11 @@ func applyPatch(body, patch []byte, fhirPatch bool) ([]byte, error) {
 	patched, err := jsonpatch.Apply(body, patch)
 	var pe *jsonpatch.Error
 	if errors.As(err, &pe) {
+		if pe.Malformed {
+			// RFC 5789 §2.2: a malformed patch document is a bad request; 422
+			// is for a well-formed patch that cannot be applied.
+			return nil, badRequest(codeInvalid, "JSON Patch: %s", pe.Error())
+		}
 		return nil, newError(http.StatusUnprocessableEntity, codeProcessing, "JSON Patch: %s", pe.Error())
 	}
 	return patched, err
