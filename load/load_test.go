@@ -455,6 +455,9 @@ func TestSearchesOnLoadedPopulation(t *testing.T) {
 	var ins []string
 	dup, heartRates := 0, 0
 	for r := range g.Resources() {
+		if r.Type != "Patient" && r.Type != "Observation" {
+			continue
+		}
 		var doc struct {
 			Identifier []struct{ System, Value string }
 			Name       []struct{ Family string }
@@ -481,6 +484,9 @@ func TestSearchesOnLoadedPopulation(t *testing.T) {
 				heartRates++
 			}
 		}
+	}
+	if len(ins) == 0 || dup == 0 || heartRates == 0 {
+		t.Fatalf("the population lacks what is searched: %d INS, %d Dup… names, %d heart rates", len(ins), dup, heartRates)
 	}
 	tests := []struct {
 		query string
