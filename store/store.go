@@ -31,6 +31,9 @@ var (
 	// ErrTransactionsUnsupported: the backend cannot commit several writes
 	// atomically (MongoDB without a replica set).
 	ErrTransactionsUnsupported = errors.New("store: multi-resource transactions are not supported by this backend")
+	// ErrTooCostly: the backend refuses a search it cannot run within its
+	// limits (callers answer 400 too-costly and ask for a more selective query).
+	ErrTooCostly = errors.New("store: search too costly")
 )
 
 // Store is the only way to persistence. Implementations are safe for concurrent use.

@@ -2,7 +2,6 @@ package mongo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -18,7 +17,7 @@ import (
 // conditions and sub-queries matching more than 100,000 keys in all.
 // The search is refused rather than sent as a huge query (MongoDB refuses
 // commands over 16 MB); a more selective condition is the remedy.
-var ErrTooManyMatches = errors.New("store: mongo: search matches too many resources to plan; add a more selective condition")
+var ErrTooManyMatches = fmt.Errorf("%w: mongo: search matches too many resources to plan; add a more selective condition", store.ErrTooCostly)
 
 // limits bound what one search may carry from its first queries (range
 // entries, chained and reverse-chained sub-queries) into the final one.

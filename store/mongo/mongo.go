@@ -1,7 +1,7 @@
 // Package mongo is the MongoDB backend of store.Store, for production and
 // scale-out. It is written against the subset of MongoDB that FerretDB v1 also
 // implements (its tests run on FerretDB in-process): single-document writes,
-// find with sort/skip/limit, countDocuments, distinct and plain query operators.
+// find with sort/skip/limit, countDocuments and plain query operators.
 // It needs no $elemMatch on sub-documents, $lookup, change streams or, except
 // for multi-write commits, transactions.
 //
@@ -26,21 +26,50 @@
 // same version collide.
 //
 // ranges holds the date, number and quantity entries, one document per
-// (resource version, entry): param, low, high and, for a quantity, its unit.
-// A range condition needs low and high of the same entry (e.g. "eq" is
-// low >= L and high <= H); without $elemMatch on sub-documents, keeping each
-// entry in its own document is what keeps the pair together. A search first
-// asks ranges for the version keys that match (distinct vk), then matches
-// them against resources.vk: an entry of a superseded version, or of a write
-// that lost its compare-and-set, carries a version key that no current
-// document has, so it can never match, even before it is cleaned up. The
-// price: a range condition costs a first query, and its matching keys travel
-// to the client and back inside the second one, so a range condition that
-// matches hundreds of thousands of resources exceeds MongoDB's 16 MB
-// document limit and fails; combine it with a selective condition.
+// (resource version, entry): param, low, high and the entry's Text (a
+// quantity's unit); a composite entry is stored both there, for range
+// conditions, and in tx, for text conditions. A range condition needs low,
+// high and Text of the same entry (e.g. "eq" is low >= L and high <= H);
+// without $elemMatch on sub-documents, keeping each entry in its own
+// document is what keeps them together. A search first asks ranges for the
+// version keys that match, then matches them against resources.vk: an entry
+// of a superseded version or index, or of a write that lost its
+// compare-and-set, carries a version key that no current document has, so
+// it can never match, even before it is cleaned up.
 //
 // Sorting reads resources.sk.<param>, a field per param: on MongoDB such a
 // sort is done in memory after the filter, not from an index.
+//
+// # Search plans
+//
+// Without $lookup, whatever a search needs from other documents is fetched
+// first and carried into the final query as a list of keys:
+//
+//   - a range condition: the version keys of the matching range entries;
+//   - a chain (subject:Patient.name=x): the keys "Type/id" of the current
+//     resources matching the chained query (which may hold chains, _has and
+//     range conditions itself, run the same way), matched as the text
+//     entries "param\x1fType/id" of the references;
+//   - a reverse chain (_has): the resources matching its query that have an
+//     entry for its param; the "Type/id" of their references are then
+//     matched as resource keys.
+//
+// This keeps every query a plain filter, index-friendly on MongoDB, at the
+// price of bounds: a chain or _has query may match at most 10,000 resources,
+// and one search may carry at most 100,000 keys in all (a MongoDB command
+// is limited to 16 MB). Beyond either, Search fails with ErrTooManyMatches
+// instead of sending a huge filter: add a more selective condition. Range
+// entries are read in batches, so the limit is hit before any reply is too
+// large.
+//
+// Paging by cursor is a keyset filter: the cursor holds the sort values,
+// type and id of the last resource of a page (and a digest of the search it
+// belongs to), and the next page is the resources strictly after it in the
+// search's total order, whatever was written in between. A resource without
+// a value for a sort param sorts last; its sort fields are missing, which
+// MongoDB orders as null, and the filter says so explicitly. All values of
+// one sort param must be of one kind (text or range), as the index of one
+// param is.
 //
 // # Reads
 //
@@ -65,6 +94,13 @@
 // orphaned history document is recognised by the next writer of that version
 // (the current document is still at the previous version and the orphan is
 // older than a minute) and removed.
+//
+// Reindex replaces the index of the current version in place: new range
+// entries under a fresh version key, then one update of the current
+// document filtered on the version and the old key, then the old entries
+// are removed. On FerretDB, whose filtered updates are not atomic, a
+// reindex racing a write of the next version of the same resource can in
+// principle overwrite it; on MongoDB the filtered update is atomic.
 //
 // Several writes in one Commit run the same steps inside a multi-document
 // transaction, which MongoDB offers on replica sets and sharded clusters

@@ -113,12 +113,23 @@ func typeFilter(types []string) bson.D {
 func (p *planner) conditionFilter(ctx context.Context, c store.Condition, types []string) (bson.D, error) {
 	f, err := p.positiveFilter(ctx, c, types)
 	if err != nil {
-		return nil, fmt.Errorf("%s:%s: %w", c.Param, c.Op, err)
+		return nil, fmt.Errorf("%s: %w", conditionName(c), err)
 	}
 	if c.Not {
 		return bson.D{{Key: "$nor", Value: bson.A{f}}}, nil
 	}
 	return f, nil
+}
+
+// conditionName names a condition in errors.
+func conditionName(c store.Condition) string {
+	switch {
+	case c.Chain != nil:
+		return c.Param + " (chained)"
+	case c.Has != nil:
+		return "_has:" + c.Has.Param
+	}
+	return fmt.Sprintf("%s:%s", c.Param, c.Op)
 }
 
 func (p *planner) positiveFilter(ctx context.Context, c store.Condition, types []string) (bson.D, error) {
