@@ -19,8 +19,9 @@ import (
 // reference for text kinds, the unit ("", "system|code" or "code") for
 // quantities, and empty for dates and numbers. A query value "a$b" becomes
 // one condition on that Text, with the second component's operator and range.
-// Only two-component composites are indexed (the three-component ones of
-// MolecularSequence are not).
+// The first component is paired in its "system|code", "|code" and "code"
+// forms, not "system|" alone. Only two-component composites are indexed (the
+// three-component ones of MolecularSequence are not).
 //
 // The store compares Text on the same entry as the range for range kinds
 // (store.Condition), so composites are indexed by default; Parse applies
@@ -44,24 +45,31 @@ func (n normaliser) compositeEntries(p *Param, second *Param, item Value, out []
 	if !ok || len(p.Components) != 2 || second == nil {
 		return out
 	}
+	// The second component first: most composites of an element select
+	// nothing there (an Observation has one kind of value), and then the
+	// first component's tokens need not be computed.
+	seconds, ok := componentValues(m, p.Components[1].Expression)
+	if !ok || len(seconds) == 0 {
+		return out
+	}
+	var values []store.IndexEntry
+	for _, v := range seconds {
+		values = n.entries(second, v, values)
+	}
+	if len(values) == 0 {
+		return out
+	}
 	firsts, ok := componentValues(m, p.Components[0].Expression)
 	if !ok {
 		return out
 	}
-	seconds, ok := componentValues(m, p.Components[1].Expression)
-	if !ok {
-		return out
-	}
-	var tokens, values []store.IndexEntry
+	var tokens []store.IndexEntry
 	for _, v := range firsts {
 		tokens = tokenEntries(p.Components[0].Code, v, tokens)
 	}
-	for _, v := range seconds {
-		values = n.entries(second, v, values)
-	}
 	for _, t := range tokens {
-		if t.Param != p.Components[0].Code {
-			continue // the ":text" entries
+		if t.Param != p.Components[0].Code || strings.HasSuffix(t.Text, "|") {
+			continue // the ":text" entries, and "system|" (a code is wanted)
 		}
 		for _, v := range values {
 			if v.Param != second.Code {

@@ -42,12 +42,12 @@ func TestCompositeEntries(t *testing.T) {
 			t.Errorf("entry %s %q low %v present = %v, want %v", tt.param, tt.text, tt.low, got, tt.want)
 		}
 	}
-	plain, err := NewExtractor(DefaultRegistry()).Extract("Observation", readExample(t, "Observation-blood-pressure"))
+	plain, err := NewExtractor(DefaultRegistry(), WithoutComposites()).Extract("Observation", readExample(t, "Observation-blood-pressure"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if slices.ContainsFunc(plain, func(e store.IndexEntry) bool { return e.Param == "component-code-value-quantity" }) {
-		t.Error("composites indexed without WithComposites")
+		t.Error("composites indexed with WithoutComposites")
 	}
 }
 
@@ -78,15 +78,10 @@ func TestCompositeClause(t *testing.T) {
 			t.Fatal(err)
 		}
 		plan := r.Parse(tt.typ, params)
-		if len(plan.Deferred) != 1 || plan.Deferred[0].Composite == nil {
-			t.Fatalf("%s: Deferred = %+v", tt.query, plan.Deferred)
+		if len(plan.Ignored) != 0 || len(plan.Query.Clauses) != 1 {
+			t.Fatalf("%s: Ignored = %+v, clauses %+v", tt.query, plan.Ignored, plan.Query.Clauses)
 		}
-		clause, err := r.CompositeClause(tt.typ, plan.Deferred[0].Composite)
-		if err != nil {
-			t.Errorf("%s: %v", tt.query, err)
-			continue
-		}
-		if !reflect.DeepEqual(clause.Any, tt.want) {
+		if clause := plan.Query.Clauses[0]; !reflect.DeepEqual(clause.Any, tt.want) {
 			t.Errorf("%s: clause = %+v\nwant %+v", tt.query, clause.Any, tt.want)
 		}
 	}

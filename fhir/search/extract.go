@@ -126,7 +126,11 @@ func referenceStub(ref string) (any, bool) {
 
 // Extract returns the index entries of one resource (its canonical JSON).
 func (x *Extractor) Extract(resourceType string, body []byte) ([]store.IndexEntry, error) {
-	doc, err := decodeResource(body)
+	decode := decodeResource // the narrative is only needed for _text
+	if x.fullText {
+		decode = decodeJSON
+	}
+	doc, err := decode(body)
 	if err != nil {
 		return nil, fmt.Errorf("search: extract %s: %w", resourceType, err)
 	}
@@ -162,8 +166,9 @@ func (x *Extractor) extract(resourceType string, resource map[string]any, onErro
 			entries = tokenEntries(paramIdentifier, Value{Data: id, Type: "Identifier"}, entries)
 		}
 	}
+	var composites compositeInputs
 	for _, cp := range params {
-		items, err := cp.expr.Evaluate(resource, x.opts...)
+		items, err := composites.evaluate(cp, resource, x.opts)
 		if err != nil {
 			if onError != nil {
 				onError(fmt.Errorf("search: extract %s %s: %w", resourceType, cp.param.Code, err))
@@ -189,6 +194,35 @@ func (x *Extractor) extract(resourceType string, resource map[string]any, onErro
 		entries = textEntries(resource, entries)
 	}
 	return entries
+}
+
+// compositeInputs remembers, during one extraction, what the composite
+// parameters' expressions selected: most share theirs ("Observation" for the
+// five code-value-* of an Observation), and evaluating one is most of a
+// composite's cost.
+type compositeInputs []struct {
+	expr  string
+	items fhirpath.Collection
+}
+
+// evaluate evaluates cp's expression, once per distinct expression for composites.
+func (c *compositeInputs) evaluate(cp compiledParam, resource map[string]any, opts []fhirpath.Option) (fhirpath.Collection, error) {
+	if cp.second == nil {
+		return cp.expr.Evaluate(resource, opts...)
+	}
+	for _, in := range *c {
+		if in.expr == cp.param.Expression {
+			return in.items, nil
+		}
+	}
+	items, err := cp.expr.Evaluate(resource, opts...)
+	if err == nil {
+		*c = append(*c, struct {
+			expr  string
+			items fhirpath.Collection
+		}{cp.param.Expression, items})
+	}
+	return items, err
 }
 
 // boundCodeEntries indexes a plain code whose element is bound to one code

@@ -225,22 +225,35 @@ func TestExtractAllExamples(t *testing.T) {
 	t.Logf("%d examples, %d index entries", len(files), total)
 }
 
+// BenchmarkExtract measures extraction with everything indexed (the
+// default), without _text/_content, and without composites either (what
+// was indexed before composites and full text were on by default).
 func BenchmarkExtract(b *testing.B) {
-	x := NewExtractor(DefaultRegistry())
-	for _, bc := range []struct{ file, typ string }{
-		{"Patient-example", "Patient"},
-		{"Observation-example", "Observation"},
-		{"Observation-blood-pressure", "Observation"},
-	} {
-		body := readExample(b, bc.file)
-		b.Run(bc.file, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := x.Extract(bc.typ, body); err != nil {
-					b.Fatal(err)
+	configs := []struct {
+		name string
+		opts []ExtractorOption
+	}{
+		{"default", nil},
+		{"no-fulltext", []ExtractorOption{WithoutFullText()}},
+		{"no-fulltext-no-composites", []ExtractorOption{WithoutFullText(), WithoutComposites()}},
+	}
+	for _, cfg := range configs {
+		x := NewExtractor(DefaultRegistry(), cfg.opts...)
+		for _, bc := range []struct{ file, typ string }{
+			{"Patient-example", "Patient"},
+			{"Observation-example", "Observation"},
+			{"Observation-blood-pressure", "Observation"},
+		} {
+			body := readExample(b, bc.file)
+			b.Run(cfg.name+"/"+bc.file, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := x.Extract(bc.typ, body); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 

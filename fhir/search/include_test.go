@@ -1,8 +1,11 @@
 package search
 
 import (
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/telehub/telehub/store"
 )
 
 func TestParseInclude(t *testing.T) {
@@ -38,5 +41,33 @@ func TestParseInclude(t *testing.T) {
 		case got != tt.want:
 			t.Errorf("ParseInclude(%q, %q, %q) = %+v, want %+v", tt.typ, tt.name, tt.value, got, tt.want)
 		}
+	}
+}
+
+func TestRevIncludeQuery(t *testing.T) {
+	t.Parallel()
+	r := DefaultRegistry()
+	has := func(q store.Query, param, text string) bool {
+		return len(q.Clauses) == 1 && slices.Contains(q.Clauses[0].Any, store.Condition{Param: param, Op: store.OpExact, Text: text})
+	}
+	q := r.RevIncludeQuery(Include{Reverse: true, SourceType: "Observation", Param: "subject", TargetType: "Patient"},
+		[]string{"Patient/1", "Group/2"})
+	if !slices.Equal(q.Types, []string{"Observation"}) || len(q.Clauses[0].Any) != 1 || !has(q, "subject", "Patient/1") {
+		t.Errorf("Observation:subject:Patient = %+v", q)
+	}
+	q = r.RevIncludeQuery(Include{Reverse: true, SourceType: "Observation", Param: "*"}, []string{"Patient/1"})
+	if !has(q, "subject", "Patient/1") || !has(q, "performer", "Patient/1") || has(q, "code", "Patient/1") {
+		t.Errorf("Observation:* = %+v", q)
+	}
+	q = r.RevIncludeQuery(Include{Reverse: true, SourceType: "*", Param: "*"}, []string{"Patient/1"})
+	if q.Types != nil || !has(q, "subject", "Patient/1") || !has(q, "patient", "Patient/1") {
+		t.Errorf("* = types %v, %d conditions", q.Types, len(q.Clauses[0].Any))
+	}
+	q = r.RevIncludeQuery(Include{Reverse: true, SourceType: "Observation", Param: "subject"}, nil)
+	if !has(q, store.ParamID, "") {
+		t.Errorf("no refs = %+v, want a query matching nothing", q)
+	}
+	if _, err := r.IncludeTargets(Include{Reverse: true, SourceType: "Observation", Param: "subject"}, nil); err == nil {
+		t.Error("IncludeTargets accepted a _revinclude")
 	}
 }

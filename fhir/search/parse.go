@@ -198,21 +198,6 @@ func (r *Registry) parseClauses(resourceType, name, value string, depth int) ([]
 	return []store.Clause{clause}, nil
 }
 
-// parseClause parses a parameter that must give a single clause (the last
-// link of a chain, the condition of a _has).
-func (r *Registry) parseClause(resourceType, name, value string, depth int) (store.Clause, error) {
-	clauses, err := r.parseClauses(resourceType, name, value, depth)
-	if err != nil {
-		return store.Clause{}, err
-	}
-	if len(clauses) == 1 {
-		return clauses[0], nil
-	}
-	// Several clauses must all hold: as one clause, only through a nested
-	// query on the same resource, which the store has no form for.
-	return store.Clause{}, fmt.Errorf("%s: cannot be combined with a chain or _has (it needs %d conditions at once)", name, len(clauses))
-}
-
 func unknownParam(resourceType, code string) error {
 	if resourceType == "" {
 		return fmt.Errorf("unknown search parameter %q for a search across all types", code)
@@ -648,16 +633,6 @@ func (r *Registry) compositeClause(resourceType string, param *Param, value stri
 		comp.Alternatives = append(comp.Alternatives, parts)
 	}
 	return r.CompositeClause(resourceType, comp)
-}
-
-// lookupAny finds code on the first of types that has it.
-func (r *Registry) lookupAny(types []string, code string) (*Param, bool) {
-	for _, typ := range types {
-		if p, ok := r.Lookup(typ, code); ok {
-			return p, true
-		}
-	}
-	return nil, false
 }
 
 // splitOr splits a value on its unescaped commas; escapes stay for the

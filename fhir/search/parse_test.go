@@ -1,6 +1,7 @@
 package search
 
 import (
+	"encoding/json"
 	"net/url"
 	"reflect"
 	"strings"
@@ -169,25 +170,38 @@ func TestParseIgnored(t *testing.T) {
 		{"Observation", "value-quantity=5|http://unitsofmeasure.org", `is not number|system|code`, false},
 		{"Patient", "gender:missing=maybe", `not true or false`, false},
 		{"Patient", "name:below=x", `modifier :below is not supported on string parameters`, false},
-		{"Patient", "gender:in=http://vs", `modifier :in is not supported on token parameters`, false},
 		{"Patient", "identifier:of-type=MR|7", `is not system|code|value`, false},
 		{"Observation", "subject:Medication=1", `Medication is not a target type`, false},
 		{"Observation", "subject:Patient=Group/1", `names another type`, false},
 		{"Location", "near=1|2|3|km", `special parameters (near) are not supported`, false},
-		{"Patient", "_text=x", `search parameter "_text" is not supported`, false},
-		{"Patient", "_content=x", `search parameter "_content" is not supported`, false},
 		{"Patient", "phonetic=smith", `search parameter "phonetic" is not supported`, false},
-		{"Observation", "subject.name=peter", "chained parameters are not yet supported", true},
-		{"Observation", "subject:Patient.organization.name=acme", "chained parameters are not yet supported", true},
 		{"Observation", "subject.nope=1", `unknown search parameter "nope"`, false},
 		{"Observation", "code.name=1", `chaining needs a reference parameter`, false},
-		{"Patient", "_has:Observation:patient:code=1234-5", "_has: reverse chaining is not yet supported", true},
-		{"Patient", "_has:Observation:patient:_has:AuditEvent:entity:agent=x", "_has: reverse chaining is not yet supported", true},
 		{"Patient", "_has:Observation:code:code=1", "code is not a reference parameter", false},
 		{"Patient", "_has:observation=1", "want _has:Type:reference:parameter", false},
-		{"Observation", "code-value-quantity=http://loinc.org|8480-6$gt100", "composite parameters are not yet supported", true},
 		{"Observation", "code-value-quantity=http://loinc.org|8480-6", "has 1 parts, want 2", false},
 		{"", "_type=Patient,Nope", `unknown resource type "Nope"`, false},
+		{"Patient", "gender:in=http://vs", `value set "http://vs" is unknown or cannot be expanded`, false},
+		{"Patient", "gender:not-in=http://hl7.org/fhir/ValueSet/administrative-gender,http://x", `takes one value set, not 2`, false},
+		{"Observation", "code:below=1234", `is not system|code`, false},
+		{"Observation", "code:below=http://loinc.org|1234", `no hierarchy is known for code system http://loinc.org`, false},
+		{"Patient", "_text:exact=x", `modifier :exact is not supported`, false},
+		{"Patient", "_content=peter smith,jones", `each must be one word`, false},
+		{"Patient", "_content=---", `no words`, false},
+		{"Patient", "_filter=name eq x", `_filter is not supported`, false},
+		{"Patient", "_query=current", `_query (named queries) is not supported`, false},
+		{"Patient", "_list=42", `the list is read by the caller`, true},
+		{"Observation", "subject:Patient.nope=1", `unknown search parameter "nope" for Patient`, false},
+		{"Observation", "subject:Medication.code=1", `Medication is not a target type of subject`, false},
+		{"Observation", "subject:text.name=1", `modifier :text cannot start a chain`, false},
+		{"Observation", "subject.organization.nope=1", `unknown search parameter "nope" for Organization`, false},
+		{"Observation", "subject:Patient.birthdate=yesterday", `invalid date "yesterday"`, false},
+		{"Patient", "_has:Observation:encounter:code=1", `Observation.encounter cannot point to Patient`, false},
+		{"Patient", "_has:Nope:patient:code=1", `unknown resource type "Nope"`, false},
+		{"Patient", "_has:Observation:patient:nope=1", `unknown search parameter "nope" for Observation`, false},
+		{"Patient", "_has:Observation:patient:_has:Nope:x:y=1", `unknown resource type "Nope"`, false},
+		{"Patient", "link.link.link.link.link.name=x", `nest at most 4 deep`, false},
+		{"Observation", "component-code-value-quantity=http://loinc.org|8480-6$high", `invalid quantity "high"`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.typ+"?"+tt.query, func(t *testing.T) {
@@ -210,39 +224,65 @@ func TestParseIgnored(t *testing.T) {
 	}
 }
 
-func TestParseDeferredForms(t *testing.T) {
+// TestParseChainsAndHas checks the store conditions of chains and _has.
+func TestParseChainsAndHas(t *testing.T) {
 	t.Parallel()
-	plan := Parse("Observation", url.Values{
-		"subject:Patient.organization.name": {"acme,b\\,c"},
-		"code-value-quantity":               {"http://loinc.org|8480-6$gt100,x$lt5"},
-	})
-	plan2 := Parse("Patient", url.Values{"_has:Observation:patient:code:not": {"1234-5"}})
-	var chain *Chain
-	var comp *Composite
-	for _, d := range plan.Deferred {
-		if d.Chain != nil {
-			chain = d.Chain
+	exact := func(param, text string) store.Clause {
+		return store.Clause{Any: []store.Condition{{Param: param, Op: store.OpExact, Text: text}}}
+	}
+	prefix := func(param string, texts ...string) store.Clause {
+		var c store.Clause
+		for _, text := range texts {
+			c.Any = append(c.Any, store.Condition{Param: param, Op: store.OpPrefix, Text: text})
 		}
-		if d.Composite != nil {
-			comp = d.Composite
+		return c
+	}
+	chain := func(param string, types []string, clauses ...store.Clause) store.Clause {
+		return store.Clause{Any: []store.Condition{{Param: param, Chain: &store.Query{Types: types, Clauses: clauses}}}}
+	}
+	has := func(typ, ref string, clauses ...store.Clause) store.Clause {
+		return store.Clause{Any: []store.Condition{{Has: &store.Reverse{Param: ref, Query: store.Query{Types: []string{typ}, Clauses: clauses}}}}}
+	}
+	tests := []struct {
+		typ, name, value string
+		want             []store.Clause
+	}{
+		{"Observation", "subject:Patient.name", "peter", []store.Clause{
+			chain("subject", []string{"Patient"}, prefix("name", "peter"))}},
+		{"Observation", "subject:Patient.organization.name", "acme,b\\,c", []store.Clause{
+			chain("subject", []string{"Patient"}, chain("organization", []string{"Organization"}, prefix("name", "acme", "b,c")))}},
+		// Several targets, no modifier: every target with a "name" string parameter (Group has none).
+		{"Observation", "subject.name", "peter", []store.Clause{
+			chain("subject", []string{"Location", "Patient"}, prefix("name", "peter"))}},
+		{"Observation", "patient.organization.name", "acme", []store.Clause{
+			chain("patient", []string{"Patient"}, chain("organization", []string{"Organization"}, prefix("name", "acme")))}},
+		{"Encounter", "subject:Patient._has:Observation:patient:code", "1234-5", []store.Clause{
+			chain("subject", []string{"Patient"}, has("Observation", "patient", exact("code", "1234-5")))}},
+		{"Patient", "_has:Observation:patient:code", "1234-5", []store.Clause{
+			has("Observation", "patient", exact("code", "1234-5"))}},
+		{"Patient", "_has:Observation:subject:_has:Provenance:target:agent", "Practitioner/1", []store.Clause{
+			has("Observation", "subject", has("Provenance", "target", exact("agent", "Practitioner/1")))}},
+		{"Patient", "_has:Observation:patient:subject:Patient.name", "x", []store.Clause{
+			has("Observation", "patient", chain("subject", []string{"Patient"}, prefix("name", "x")))}},
+		{"Observation", "subject:Patient._text", "chest pain", []store.Clause{
+			chain("subject", []string{"Patient"}, prefix("_text", "chest"), prefix("_text", "pain"))}},
+	}
+	for _, tt := range tests {
+		plan := Parse(tt.typ, url.Values{tt.name: {tt.value}})
+		if len(plan.Ignored) > 0 {
+			t.Errorf("%s?%s: ignored %+v", tt.typ, tt.name, plan.Ignored)
+			continue
+		}
+		if !reflect.DeepEqual(plan.Query.Clauses, tt.want) {
+			t.Errorf("%s?%s=%s:\n got %s\nwant %s", tt.typ, tt.name, tt.value, dump(plan.Query.Clauses), dump(tt.want))
 		}
 	}
-	wantChain := &Chain{
-		Links:  []ChainLink{{Param: "subject", TargetType: "Patient"}, {Param: "organization", TargetType: "Organization"}},
-		Param:  "name",
-		Values: []string{"acme", "b,c"},
-	}
-	if !reflect.DeepEqual(chain, wantChain) {
-		t.Errorf("chain = %+v, want %+v", chain, wantChain)
-	}
-	if comp == nil || comp.Param != "code-value-quantity" || len(comp.Components) != 2 ||
-		!reflect.DeepEqual(comp.Alternatives, [][]string{{"http://loinc.org|8480-6", "gt100"}, {"x", "lt5"}}) {
-		t.Errorf("composite = %+v", comp)
-	}
-	wantHas := &Has{Type: "Observation", Reference: "patient", Param: "code", Modifier: "not", Values: []string{"1234-5"}}
-	if len(plan2.Deferred) != 1 || !reflect.DeepEqual(plan2.Deferred[0].Has, wantHas) {
-		t.Errorf("has = %+v, want %+v", plan2.Deferred, wantHas)
-	}
+}
+
+// dump renders clauses with their nested queries.
+func dump(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 func TestParseSystemTypes(t *testing.T) {
@@ -270,6 +310,20 @@ func TestParseSort(t *testing.T) {
 		keys, issues := ParseSort(tt.typ, tt.value)
 		if !reflect.DeepEqual(keys, tt.keys) || len(issues) != tt.issues {
 			t.Errorf("ParseSort(%q, %q) = %+v, %+v; want %+v and %d issues", tt.typ, tt.value, keys, issues, tt.keys, tt.issues)
+		}
+	}
+}
+
+// BenchmarkParseChain measures parsing a two-link chain and a nested _has.
+func BenchmarkParseChain(b *testing.B) {
+	params := url.Values{
+		"general-practitioner:Practitioner.name":                {"acme"},
+		"_has:Observation:subject:_has:Provenance:target:agent": {"Practitioner/1"},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if plan := Parse("Patient", params); len(plan.Query.Clauses) != 2 {
+			b.Fatalf("plan %+v", plan)
 		}
 	}
 }

@@ -43,12 +43,13 @@ type Param struct {
 	Components []Component
 }
 
-// Supported reports whether Parse applies the parameter (rather than listing
-// it in Plan.Ignored): it has an expression the store can index, or it is
-// one the store resolves itself (_id, _lastUpdated). Composite parameters
-// are parsed but deferred (Plan.Deferred) until the store supports them;
-// special ones (Location near) and phonetic ones (no phonetic matching) are
-// not supported.
+// Supported reports whether the parameter is indexed and searched as a
+// single value (and so can be sorted on): it has an expression the store can
+// index, or it is one the store resolves itself (_id, _lastUpdated).
+// Composite parameters are indexed and searched as pairs (composite.go), and
+// _text and _content as words (words.go), but are not Supported in this
+// sense; special ones (Location near) and phonetic ones (no phonetic
+// matching) are not supported at all.
 func (p *Param) Supported() bool {
 	switch {
 	case p.Code == store.ParamID || p.Code == store.ParamLastUpdated:
@@ -75,6 +76,9 @@ type Registry struct {
 	byType map[string]map[string]*Param
 	common map[string]*Param // Resource and DomainResource parameters
 	types  []string
+	// compiled caches the expressions IncludeTargets evaluates, by
+	// "Type.code" (*fhirpath.Expression, or the compile error).
+	compiled sync.Map
 }
 
 // DefaultRegistry returns the registry of the FHIR R4 specification's search

@@ -35,11 +35,27 @@ func TestSearchRoundTrip(t *testing.T) {
 		"Condition/example":           "Condition-example",
 		"Encounter/example":           "Encounter-example",
 		"MedicationRequest/medrx0302": "MedicationRequest-medrx0302",
+		"Organization/1":              "Organization-1",
+		"Organization/f001":           "Organization-f001",
+	}
+	// Resources the examples lack: one with no gender and a short narrative,
+	// one pointing to an Observation (for nested _has).
+	inline := map[string]string{
+		"Patient/anon": `{"resourceType":"Patient","id":"anon","text":{"status":"generated",` +
+			`"div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>Chest pain &amp; fever</p></div>"}}`,
+		"Provenance/p1": `{"resourceType":"Provenance","id":"p1","target":[{"reference":"Observation/blood-pressure"}],` +
+			`"recorded":"2020-01-01T00:00:00Z","agent":[{"who":{"reference":"Practitioner/1"}}]}`,
+	}
+	for ref := range inline {
+		examples[ref] = ""
 	}
 	var writes []store.Write
 	for ref, file := range examples {
 		typ, id, _ := strings.Cut(ref, "/")
-		body := readExample(t, file)
+		body := []byte(inline[ref])
+		if file != "" {
+			body = readExample(t, file)
+		}
 		entries, err := x.Extract(typ, body)
 		if err != nil {
 			t.Fatalf("%s: %v", file, err)
@@ -74,7 +90,7 @@ func TestSearchRoundTrip(t *testing.T) {
 		{"Patient", "birthdate=gt1974-12", nil},
 		{"Patient", "birthdate=1975", nil},
 		{"Patient", "gender=male&name=peter", []string{"example"}},
-		{"Patient", "gender:not=male", []string{"pat2"}},
+		{"Patient", "gender:not=male", []string{"anon", "pat2"}},
 		{"Patient", "address-city=pleasant", []string{"example"}},
 		{"Patient", "organization=Organization/1", []string{"example", "pat2"}},
 		{"Patient", "organization:Organization=1", []string{"example", "pat2"}},
@@ -96,6 +112,64 @@ func TestSearchRoundTrip(t *testing.T) {
 		{"Condition", "onset-date=ge2012-05-24", []string{"example"}},
 		{"Encounter", "class=IMP", []string{"example"}},
 		{"MedicationRequest", "code=http://www.nlm.nih.gov/research/umls/rxnorm|1049640", nil},
+		// Chains, one and two links, with and without a :Type modifier.
+		{"Observation", "subject:Patient.name=peter", []string{"blood-pressure", "example"}},
+		{"Observation", "subject.name=peter", []string{"blood-pressure", "example"}},
+		{"Observation", "subject:Patient.name=pieter", []string{"f001"}},
+		{"Observation", "subject:Patient.name=nobody", nil},
+		{"Observation", "subject:Patient.organization.name=gastro", []string{"blood-pressure", "example"}},
+		{"Observation", "patient.organization.name=burgers", []string{"f001"}},
+		{"Observation", "patient.organization.name=burgers,gastro", []string{"blood-pressure", "example", "f001"}},
+		{"Observation", "patient.organization.name=nowhere", nil},
+		{"Observation", "patient.organization:Organization.name=gastro&code=http://loinc.org|29463-7", []string{"example"}},
+		// _has, simple and nested.
+		{"Patient", "_has:Observation:patient:code=http://loinc.org|29463-7", []string{"example"}},
+		{"Patient", "_has:Observation:patient:code=15074-8", []string{"f001"}},
+		{"Patient", "_has:Observation:patient:code=0000-0", nil},
+		{"Patient", "_has:Observation:subject:_has:Provenance:target:agent=Practitioner/1", []string{"example"}},
+		{"Patient", "_has:Observation:subject:_has:Provenance:target:agent=Practitioner/2", nil},
+		{"Organization", "_has:Patient:organization:_has:Observation:patient:code=15074-8", []string{"f001"}},
+		// Composites: a code and a value of the same component.
+		{"Observation", "component-code-value-quantity=http://loinc.org|8480-6$gt100", []string{"blood-pressure"}},
+		{"Observation", "component-code-value-quantity=http://loinc.org|8480-6$lt100", nil},
+		{"Observation", "component-code-value-quantity=http://loinc.org|8462-4$lt100", []string{"blood-pressure"}},
+		{"Observation", "component-code-value-quantity=8480-6$107|http://unitsofmeasure.org|mm[Hg]", []string{"blood-pressure"}},
+		{"Observation", "component-code-value-quantity=8480-6$107||mm[Hg]", []string{"blood-pressure"}},
+		{"Observation", "component-code-value-quantity=8480-6$107|http://unitsofmeasure.org|kg", nil},
+		{"Observation", "component-code-value-quantity=8480-6$60", nil},
+		{"Observation", "code-value-quantity=http://loinc.org|29463-7$185|http://unitsofmeasure.org|[lb_av]", []string{"example"}},
+		// Quantities with a unit: system and code, code only, canonical UCUM.
+		{"Observation", "value-quantity=185||[lb_av]", []string{"example"}},
+		{"Observation", "value-quantity=185||kg", nil},
+		{"Observation", "value-quantity=6.3|http://unitsofmeasure.org|mmol/L", []string{"f001"}},
+		{"Observation", "value-quantity=ge6000|http://unitsofmeasure.org|umol/L", []string{"f001"}},
+		{"Observation", "value-quantity=ge7000|http://unitsofmeasure.org|umol/L", nil},
+		{"Observation", "value-quantity=6.3|http://unitsofmeasure.org|mg", nil},
+		// Codes of bound code elements, with their system.
+		{"Patient", "gender=http://hl7.org/fhir/administrative-gender|male", []string{"example", "f001"}},
+		{"Patient", "gender=http://hl7.org/fhir/administrative-gender|", []string{"example", "f001", "pat2"}},
+		{"Patient", "gender=http://example.org/other|male", nil},
+		{"Observation", "status=http://hl7.org/fhir/observation-status|final", []string{"blood-pressure", "example", "f001"}},
+		// :in, :not-in on a required value set; :below, :above on a hierarchy.
+		{"Patient", "gender:in=http://hl7.org/fhir/ValueSet/administrative-gender", []string{"example", "f001", "pat2"}},
+		{"Patient", "gender:not-in=http://hl7.org/fhir/ValueSet/administrative-gender", []string{"anon"}},
+		{"Encounter", "status:in=http://hl7.org/fhir/ValueSet/encounter-status", []string{"example"}},
+		{"Encounter", "class:below=http://terminology.hl7.org/CodeSystem/v3-ActCode|_ActEncounterCode", []string{"example"}},
+		{"Encounter", "class:below=http://terminology.hl7.org/CodeSystem/v3-ActCode|IMP", []string{"example"}},
+		{"Encounter", "class:below=http://terminology.hl7.org/CodeSystem/v3-ActCode|ACUTE", nil},
+		{"Encounter", "class:above=http://terminology.hl7.org/CodeSystem/v3-ActCode|ACUTE", []string{"example"}},
+		{"Encounter", "class:above=http://terminology.hl7.org/CodeSystem/v3-ActCode|_ActEncounterCode", nil},
+		// _text (narrative words) and _content (every string's words).
+		{"Patient", "_text=chest", []string{"anon"}},
+		{"Patient", "_text=FEV chest", []string{"anon"}},
+		{"Patient", "_text=chest,heuvel", []string{"anon", "f001"}},
+		{"Patient", "_text=chest heuvel", nil},
+		{"Patient", "_text=amp", nil},
+		{"Patient", "_content=getrouwd", []string{"f001"}},
+		{"Patient", "_content=pieter", []string{"f001"}},
+		{"Patient", "_content=chest", nil},
+		{"Observation", "_content=systolic", []string{"blood-pressure"}},
+		{"Observation", "subject:Patient._content=pieter", []string{"f001"}},
 	}
 	for _, tt := range tests {
 		params, err := url.ParseQuery(tt.query)
@@ -121,6 +195,133 @@ func TestSearchRoundTrip(t *testing.T) {
 		slices.Sort(got)
 		if !slices.Equal(got, tt.want) {
 			t.Errorf("%s?%s = %v, want %v", tt.typ, tt.query, got, tt.want)
+		}
+	}
+	// _list, once the caller has read the List, and an empty one.
+	for _, refs := range [][]string{{"Patient/pat2", "Patient/f001", "Observation/f001"}, nil} {
+		plan := Parse("Patient", url.Values{"_list": {"l1"}, "gender": {"male"}})
+		plan.ApplyList(refs)
+		if got, want := ids(ctx, t, st, plan.Query), []string{"Patient/f001"}; refs == nil && got != nil || refs != nil && !slices.Equal(got, want) {
+			t.Errorf("_list of %v = %v", refs, got)
+		}
+	}
+	t.Run("compartment", func(t *testing.T) { roundTripCompartment(ctx, t, st) })
+	t.Run("include", func(t *testing.T) { roundTripInclude(ctx, t, st) })
+}
+
+// ids runs q and returns the sorted "Type/id" of its matches.
+func ids(ctx context.Context, t *testing.T, st store.Store, q store.Query) []string {
+	t.Helper()
+	q.Count = 100
+	res, err := st.Search(ctx, q)
+	if err != nil {
+		t.Fatalf("search %+v: %v", q, err)
+	}
+	var got []string
+	for _, r := range res.Resources {
+		got = append(got, r.Type+"/"+r.ID)
+	}
+	slices.Sort(got)
+	return got
+}
+
+func roundTripCompartment(ctx context.Context, t *testing.T, st store.Store) {
+	tests := []struct {
+		compartment, id, typ string
+		want                 []string
+	}{
+		{"Patient", "example", "Observation", []string{"Observation/blood-pressure", "Observation/example"}},
+		{"Patient", "f001", "Observation", []string{"Observation/f001"}},
+		{"Patient", "example", "Encounter", []string{"Encounter/example"}},
+		{"Patient", "pat2", "Observation", nil},
+		{"Practitioner", "1", "Provenance", []string{"Provenance/p1"}},
+	}
+	for _, tt := range tests {
+		clause, ok := CompartmentClause(tt.compartment, tt.id, tt.typ)
+		if !ok {
+			t.Errorf("%s/%s/%s: no compartment clause", tt.compartment, tt.id, tt.typ)
+			continue
+		}
+		q := store.Query{Types: []string{tt.typ}, Clauses: []store.Clause{clause}}
+		if got := ids(ctx, t, st, q); !slices.Equal(got, tt.want) {
+			t.Errorf("%s/%s/%s = %v, want %v", tt.compartment, tt.id, tt.typ, got, tt.want)
+		}
+	}
+}
+
+func roundTripInclude(ctx context.Context, t *testing.T, st store.Store) {
+	r := DefaultRegistry()
+	res, err := st.Search(ctx, store.Query{Types: []string{"Observation"}, Count: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		typ, name, value string
+		want             []string
+	}{
+		{"Observation", "_include", "Observation:subject", []string{"Patient/example", "Patient/f001"}},
+		{"Observation", "_include", "Observation:patient:Patient", []string{"Patient/example", "Patient/f001"}},
+		{"Observation", "_include", "Observation:subject:Group", nil},
+		{"Observation", "_include", "Observation:based-on", nil},
+		{"Observation", "_include", "Observation:*", []string{"Encounter/example", "Patient/example", "Patient/f001",
+			"Practitioner/example", "Practitioner/f005"}},
+		{"Observation", "_include", "*", []string{"Encounter/example", "Patient/example", "Patient/f001",
+			"Practitioner/example", "Practitioner/f005"}},
+		{"Observation", "_include", "Observation:performer:Practitioner", []string{"Practitioner/example", "Practitioner/f005"}},
+		{"Observation", "_include:iterate", "Patient:organization", nil},
+	}
+	for _, tt := range tests {
+		inc, err := r.ParseInclude(tt.typ, tt.name, tt.value)
+		if err != nil {
+			t.Fatalf("%s=%s: %v", tt.name, tt.value, err)
+		}
+		got, err := r.IncludeTargets(inc, res.Resources)
+		if err != nil {
+			t.Fatalf("%s=%s: %v", tt.name, tt.value, err)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s=%s: targets %v, want %v", tt.name, tt.value, got, tt.want)
+		}
+	}
+	// :iterate: the patients included, then their organizations.
+	patients := ids(ctx, t, st, store.Query{Types: []string{"Patient"}, Clauses: []store.Clause{{Any: []store.Condition{
+		{Param: store.ParamID, Op: store.OpExact, Text: "example"}, {Param: store.ParamID, Op: store.OpExact, Text: "f001"}}}}})
+	var pats []store.Resource
+	for _, ref := range patients {
+		typ, id, _ := strings.Cut(ref, "/")
+		p, err := st.Read(ctx, typ, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pats = append(pats, *p)
+	}
+	inc, _ := r.ParseInclude("Observation", "_include:iterate", "Patient:organization")
+	orgs, err := r.IncludeTargets(inc, pats)
+	if slices.Sort(orgs); err != nil || !slices.Equal(orgs, []string{"Organization/1", "Organization/f001"}) {
+		t.Errorf("iterated organizations = %v, %v", orgs, err)
+	}
+
+	revTests := []struct {
+		typ, value string
+		refs       []string
+		want       []string
+	}{
+		{"Patient", "Observation:subject", []string{"Patient/example"}, []string{"Observation/blood-pressure", "Observation/example"}},
+		{"Patient", "Observation:patient", []string{"Patient/example", "Patient/f001"},
+			[]string{"Observation/blood-pressure", "Observation/example", "Observation/f001"}},
+		{"Patient", "Observation:*", []string{"Patient/f001"}, []string{"Observation/f001"}},
+		{"Patient", "Observation:subject:Group", []string{"Patient/example"}, nil},
+		{"Patient", "Encounter:subject", []string{"Patient/pat2"}, nil},
+		{"Observation", "Provenance:target", []string{"Observation/blood-pressure"}, []string{"Provenance/p1"}},
+	}
+	for _, tt := range revTests {
+		inc, err := r.ParseInclude(tt.typ, "_revinclude", tt.value)
+		if err != nil {
+			t.Fatalf("_revinclude=%s: %v", tt.value, err)
+		}
+		if got := ids(ctx, t, st, r.RevIncludeQuery(inc, tt.refs)); !slices.Equal(got, tt.want) {
+			t.Errorf("_revinclude=%s of %v = %v, want %v", tt.value, tt.refs, got, tt.want)
 		}
 	}
 }

@@ -26,23 +26,40 @@
 //     server's base made relative) plus the bare id, urn:uuid and other
 //     absolute URLs as they are, canonicals with and without "|version";
 //     Reference.identifier as tokens under "<code>:identifier";
-//   - uris as they are.
+//   - uris as they are;
+//   - composites as "first$second" pairs taken from one element (see
+//     composite.go); plain codes of elements bound (required) to a value set
+//     of one code system also as "system|code" (BoundSystem);
+//   - the words of the narrative under "_text" and of every string value
+//     under "_content", folded (see words.go; WithoutFullText leaves them
+//     out).
 //
 // _id and _lastUpdated are not indexed: the store resolves them on the
-// resource itself. Composite parameters are indexed only on request
-// (WithComposites, see composite.go); special (Location near) and phonetic
-// parameters are not supported.
+// resource itself. Special (Location near) and phonetic parameters are not
+// supported.
 //
 // Parse turns a search URL into a store.Query: repeated parameters are ANDed
 // (one clause each), comma-separated values ORed (a "\," is a literal comma);
 // number, date and quantity values take the prefixes eq ne gt lt ge le sa eb
-// ap; the modifiers :missing (all types), :not, :text and :of-type (tokens), :exact
-// and :contains (strings), :identifier and :[type] (references), :above and
-// :below (uris) map onto the store's operators. A string matches by prefix of
-// its folded form. Unknown parameters, unsupported modifiers and malformed
-// values are listed in Plan.Ignored; chains, _has and composites are parsed
-// into Plan.Deferred (and listed as ignored) until the store can run them.
-// ParseSort and ParseInclude parse _sort and _include/_revinclude.
+// ap, quantities an optional "|system|code" or "||code" unit; the modifiers
+// :missing (all types), :not, :text, :of-type, :in, :not-in, :above and :below
+// (tokens; value sets and code hierarchies from the specification's
+// terminology, see terminology.go), :exact and :contains (strings),
+// :identifier and :[type] (references), :above and :below (uris) map onto
+// the store's operators. A string matches by prefix of its folded form.
+// Chains ("subject:Patient.organization.name=x", any depth up to
+// maxChainDepth) become store.Condition.Chain, reverse chains ("_has:...",
+// nested) store.Condition.Has, composites ("a$b") a range or text condition
+// on the pair, _text and _content one prefix condition per word. _list is
+// parsed into Plan.Deferred for the caller to resolve (Plan.ApplyList);
+// _filter and _query are not supported. Unknown parameters, unsupported
+// modifiers and malformed values are listed in Plan.Ignored.
+//
+// ParseSort and ParseInclude parse _sort and _include/_revinclude;
+// Registry.IncludeTargets and Registry.RevIncludeQuery run them on a page.
+// CompartmentClause, CompartmentTypes and CompartmentParams give the
+// compartment searches (Patient/123/Observation, Patient/123/*) their
+// clauses, from the specification's CompartmentDefinitions.
 package search
 
 import (
@@ -99,10 +116,11 @@ type Plan struct {
 	// the Bundle's self link.
 	Applied url.Values
 	// Ignored lists parameters that were unknown or malformed, or are not
-	// supported yet.
+	// supported.
 	Ignored []Issue
-	// Deferred holds the parameters parsed but not applied because the store
-	// cannot run them yet (chains, _has, composites); each is also in Ignored.
+	// Deferred holds the parameters parsed but not applied because the
+	// caller must resolve them first (_list, see ApplyList); each is also in
+	// Ignored until then.
 	Deferred []Deferred
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/telehub/telehub/store"
 )
@@ -25,15 +26,31 @@ const maxWordLen = 64
 
 // words appends the folded words of s to out: runs of letters and digits.
 func words(s string, out []string) []string {
-	for _, w := range strings.FieldsFunc(Fold(s), notWordRune) {
-		if len(w) <= maxWordLen {
-			out = append(out, w)
+	s = Fold(s)
+	start := -1
+	for i, r := range s {
+		word := r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9') ||
+			r >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r))
+		switch {
+		case word && start < 0:
+			start = i
+		case !word && start >= 0:
+			out = appendWord(out, s[start:i])
+			start = -1
 		}
+	}
+	if start >= 0 {
+		out = appendWord(out, s[start:])
 	}
 	return out
 }
 
-func notWordRune(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }
+func appendWord(out []string, w string) []string {
+	if len(w) > maxWordLen {
+		return out
+	}
+	return append(out, w)
+}
 
 // distinct sorts words and drops the repeated ones, in place.
 func distinct(ws []string) []string {
