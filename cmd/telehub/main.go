@@ -2,6 +2,7 @@
 //
 //	telehub [serve] [flags]   run the server (the default subcommand)
 //	telehub bench [flags]     measure a server's throughput, latency and memory
+//	telehub load [flags]      load a deterministic synthetic population through the FHIR API
 //	telehub help              list the subcommands
 //
 // Every subcommand documents its flags with -h.
@@ -13,6 +14,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/telehub/telehub/load"
 )
 
 func main() {
@@ -25,6 +28,7 @@ type subcommand func(ctx context.Context, args []string, env func(string) string
 var subcommands = map[string]subcommand{
 	"serve": runServe,
 	"bench": runBench,
+	"load":  load.Main,
 }
 
 // run dispatches to a subcommand; with none, or with flags first, it serves.
@@ -51,6 +55,7 @@ func usage(w io.Writer) {
 Subcommands:
   serve   run the FHIR server (the default)
   bench   measure a server's throughput, latency and memory
+  load    load a deterministic synthetic population through the FHIR API
 
 Run "telehub <subcommand> -h" for its flags.
 `)
