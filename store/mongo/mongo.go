@@ -37,6 +37,17 @@
 // compare-and-set, carries a version key that no current document has, so
 // it can never match, even before it is cleaned up.
 //
+// records holds the store.Records, TeleHub's own state, one document per
+// (kind, key) with _id kind+"\x1f"+key: generation (drawn anew at each
+// creation), version, value and expiry (a date, for MongoDB's TTL index;
+// FerretDB has none and keeps expired records, which reads skip). As with
+// history, an insert decides between writers: a change of a stored record
+// first inserts into recordclaims a document whose _id names the record's
+// state (_id, generation, version) and its successor, and only the writer
+// whose claim went in updates or deletes the record, with a filter on that
+// state, then removes its claim. A claim left by a writer that died is
+// removed once older than a minute.
+//
 // Sorting reads resources.sk.<param>, a field per param: on MongoDB such a
 // sort is done in memory after the filter, not from an index.
 //
@@ -256,7 +267,7 @@ func (s *Store) createIndexes(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	return s.createRecordIndexes(ctx)
 }
 
 // SupportsTransactions reports whether Commit accepts several writes: true on
