@@ -43,6 +43,9 @@ func (s *Store) Reindex(ctx context.Context, typ, id string, version int64, inde
 		if err := w.insertIndex(rid, typ, index); err != nil {
 			return fmt.Errorf("store: reindex %s/%s: index: %w", typ, id, err)
 		}
+		if err := w.flushIndex(); err != nil {
+			return fmt.Errorf("store: reindex %s/%s: index: %w", typ, id, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: reindex %s/%s: commit: %w", typ, id, err)

@@ -362,3 +362,46 @@ func BenchmarkSearchToken(b *testing.B) {
 		}
 	})
 }
+
+// TestIndexWithinOneCommit checks the index entries a commit queues: when
+// a resource is written twice (or written, then deleted) in one commit,
+// only its last version is findable, and many entries (more than one
+// multi-row INSERT holds) are all stored.
+func TestIndexWithinOneCommit(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	family := func(id string, version int64, name string) store.Write {
+		return store.Write{Type: "Patient", ID: id, Version: version, LastUpdated: time.Now(), Method: "PUT",
+			Body:  []byte(`{"resourceType":"Patient"}`),
+			Index: []store.IndexEntry{{Param: "family", Kind: store.KindString, Text: name}, {Param: "birthdate", Kind: store.KindDate, Low: float64(version), High: float64(version) + 1}}}
+	}
+	deleted := family("d", 2, "")
+	deleted.Deleted, deleted.Index = true, nil
+	writes := []store.Write{family("u", 1, "first"), family("d", 1, "gone"), family("u", 2, "second"), deleted}
+	for i := range 300 {
+		writes = append(writes, family(fmt.Sprint("many", i), 1, "many"))
+	}
+	if err := s.Commit(ctx, writes); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		cond store.Condition
+		want int
+	}{
+		{store.Condition{Param: "family", Op: store.OpExact, Text: "first"}, 0},
+		{store.Condition{Param: "family", Op: store.OpExact, Text: "second"}, 1},
+		{store.Condition{Param: "family", Op: store.OpExact, Text: "gone"}, 0},
+		{store.Condition{Param: "birthdate", Op: store.OpGe, Low: 2, High: 3}, 1},
+		{store.Condition{Param: "family", Op: store.OpExact, Text: "many"}, 300},
+	}
+	for _, tt := range tests {
+		res, err := s.Search(ctx, store.Query{Types: []string{"Patient"}, Count: 1000, Total: true,
+			Clauses: []store.Clause{{Any: []store.Condition{tt.cond}}}})
+		if err != nil {
+			t.Fatalf("search %+v: %v", tt.cond, err)
+		}
+		if len(res.Resources) != tt.want {
+			t.Errorf("search %s %q %v: %d resources, want %d", tt.cond.Param, tt.cond.Text, tt.cond.Low, len(res.Resources), tt.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -17,7 +18,7 @@ type statements struct {
 	current, insertVersion, insertResource  *sql.Stmt // on the writer
 	state                                   *sql.Stmt
 	updateResource, deleteText, deleteRange *sql.Stmt
-	// insertText[n-1] and insertRange[n-1] insert n index entries at once.
+	// insertText[k] and insertRange[k] insert 1<<k index entries at once.
 	insertText, insertRange []*sql.Stmt
 }
 
@@ -48,13 +49,13 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 		}
 		*p.dst = stmt
 	}
-	for rows := 1; rows <= maxRowsPerInsert; rows++ {
-		text, err := writer.PrepareContext(ctx, insertSQL("idx_text (rid, type, param, text)", 4, rows))
+	for rows := 1; rows <= maxRowsPerInsert; rows *= 2 {
+		text, err := writer.PrepareContext(ctx, insertSQL("idx_text (param, text, type, rid)", 4, rows))
 		if err != nil {
 			return err
 		}
 		st.insertText = append(st.insertText, text)
-		ranges, err := writer.PrepareContext(ctx, insertSQL("idx_range (rid, type, param, low, high, text)", 6, rows))
+		ranges, err := writer.PrepareContext(ctx, insertSQL("idx_range (param, type, low, high, text, rid)", 6, rows))
 		if err != nil {
 			return err
 		}
@@ -95,6 +96,9 @@ func (s *Store) Commit(ctx context.Context, writes []store.Write) (err error) {
 			return err
 		}
 	}
+	if err := w.flushIndex(); err != nil {
+		return fmt.Errorf("store: commit %d writes: index: %w", len(writes), err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit %d writes: %w", len(writes), err)
 	}
@@ -103,12 +107,29 @@ func (s *Store) Commit(ctx context.Context, writes []store.Write) (err error) {
 }
 
 // txWriter applies writes inside one transaction, binding the prepared
-// statements to it once.
+// statements to it once. It holds back the index entries of the whole
+// transaction and inserts them at the end, in key order (flushIndex).
 type txWriter struct {
 	ctx   context.Context
 	tx    *sql.Tx
 	st    *statements
 	bound map[*sql.Stmt]*sql.Stmt
+
+	text    []textRow
+	ranges  []rangeRow
+	pending map[int64]bool // rids with entries in text or ranges
+}
+
+// textRow and rangeRow are index entries waiting for flushIndex.
+type textRow struct {
+	param, text, typ string
+	rid              int64
+}
+
+type rangeRow struct {
+	param, typ, text string
+	low, high        float64
+	rid              int64
 }
 
 func (w *txWriter) stmt(s *sql.Stmt) *sql.Stmt {
@@ -182,6 +203,13 @@ func (w *txWriter) write(wr *store.Write) error {
 }
 
 func (w *txWriter) clearIndex(rid int64) error {
+	if w.pending[rid] {
+		// Written earlier in this transaction: its entries are not in the
+		// tables yet.
+		w.text = slices.DeleteFunc(w.text, func(r textRow) bool { return r.rid == rid })
+		w.ranges = slices.DeleteFunc(w.ranges, func(r rangeRow) bool { return r.rid == rid })
+		delete(w.pending, rid)
+	}
 	if _, err := w.exec(w.st.deleteText, rid); err != nil {
 		return err
 	}
@@ -189,21 +217,49 @@ func (w *txWriter) clearIndex(rid int64) error {
 	return err
 }
 
-// insertIndex stores the entries: text kinds in idx_text, numbers, dates and
-// quantities (with their unit) in idx_range, and composites in idx_text for
-// text operators and, when they have a range, in idx_range with their first
-// component. Each table gets one multi-row INSERT: a statement costs SQLite
-// more than a row.
+// insertIndex queues the entries: text kinds for idx_text, numbers, dates
+// and quantities (with their unit) for idx_range, and composites for
+// idx_text for text operators and, when they have a range, for idx_range
+// with their first component.
 func (w *txWriter) insertIndex(rid int64, typ string, entries []store.IndexEntry) error {
-	var text, ranges []any
+	if len(entries) == 0 {
+		return nil
+	}
 	for _, e := range entries {
 		if inRangeTable(e) {
-			ranges = append(ranges, rid, typ, e.Param, e.Low, e.High, e.Text)
+			w.ranges = append(w.ranges, rangeRow{param: e.Param, typ: typ, text: e.Text, low: e.Low, high: e.High, rid: rid})
 		}
 		if inTextTable(e) {
-			text = append(text, rid, typ, e.Param, e.Text)
+			w.text = append(w.text, textRow{param: e.Param, text: e.Text, typ: typ, rid: rid})
 		}
 	}
+	if w.pending == nil {
+		w.pending = map[int64]bool{}
+	}
+	w.pending[rid] = true
+	return nil
+}
+
+// flushIndex inserts the queued entries sorted by primary key, with
+// multi-row INSERTs: in key order consecutive rows land on the same B-tree
+// pages, and a statement costs SQLite more than a row.
+func (w *txWriter) flushIndex() error {
+	slices.SortFunc(w.text, func(a, b textRow) int {
+		return cmp.Or(cmp.Compare(a.param, b.param), cmp.Compare(a.text, b.text), cmp.Compare(a.typ, b.typ), cmp.Compare(a.rid, b.rid))
+	})
+	slices.SortFunc(w.ranges, func(a, b rangeRow) int {
+		return cmp.Or(cmp.Compare(a.param, b.param), cmp.Compare(a.typ, b.typ), cmp.Compare(a.low, b.low),
+			cmp.Compare(a.high, b.high), cmp.Compare(a.text, b.text), cmp.Compare(a.rid, b.rid))
+	})
+	text := make([]any, 0, 4*len(w.text))
+	for _, r := range w.text {
+		text = append(text, r.param, r.text, r.typ, r.rid)
+	}
+	ranges := make([]any, 0, 6*len(w.ranges))
+	for _, r := range w.ranges {
+		ranges = append(ranges, r.param, r.typ, r.low, r.high, r.text, r.rid)
+	}
+	w.text, w.ranges, w.pending = w.text[:0], w.ranges[:0], nil
 	if err := w.insertRows(w.st.insertText, 4, text); err != nil {
 		return err
 	}
@@ -224,15 +280,21 @@ func inTextTable(e store.IndexEntry) bool {
 	return !inRangeTable(e) || e.Kind == store.KindComposite
 }
 
-// maxRowsPerInsert is the largest multi-row INSERT prepared: a resource
-// rarely has more entries, and more rows take several statements.
-const maxRowsPerInsert = 32
+// maxRowsPerInsert is the largest multi-row INSERT prepared (a power of
+// two); the statements for 1, 2, 4, … rows insert any number of rows in a
+// handful of executions.
+const maxRowsPerInsert = 128
 
-// insertRows inserts values, width per row, with inserts[n-1] inserting n rows.
+// insertRows inserts values, width per row, with inserts[k] inserting 1<<k
+// rows.
 func (w *txWriter) insertRows(inserts []*sql.Stmt, width int, values []any) error {
 	for len(values) > 0 {
-		rows := min(len(values)/width, maxRowsPerInsert)
-		if _, err := w.exec(inserts[rows-1], values[:rows*width]...); err != nil {
+		k := len(inserts) - 1
+		for (1<<k)*width > len(values) {
+			k--
+		}
+		rows := 1 << k
+		if _, err := w.exec(inserts[k], values[:rows*width]...); err != nil {
 			return err
 		}
 		values = values[rows*width:]
