@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,7 +40,7 @@ func parseBenchConfig(args []string, output io.Writer) (benchConfig, error) {
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "",
 		"write a CPU profile of the run (embedded server and load generator) to this `file`, for go tool pprof")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: telehub bench [flags]\n\n"+
+		fmt.Fprint(fs.Output(), "Usage: telehub bench [flags]\n       telehub bench search [flags]   (search latency on a synthetic population: see its -h)\n\n"+
 			"Drives a FHIR server over HTTP: creates (1 and N clients), transaction Bundles (1 and N clients),\n"+
 			"reads (N clients), and prints throughput, latency and the server's peak memory.\n"+
 			"Without --url the load generator and the server share the machine, and so its CPUs.\n\nFlags:\n")
@@ -59,8 +61,11 @@ func parseBenchConfig(args []string, output io.Writer) (benchConfig, error) {
 	return cfg, nil
 }
 
-// runBench is `telehub bench`.
-func runBench(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) int {
+// runBench is `telehub bench`, and `telehub bench search` (see runBenchSearch).
+func runBench(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "search" {
+		return runBenchSearch(ctx, args[1:], env, stdout, stderr)
+	}
 	cfg, err := parseBenchConfig(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -118,27 +123,35 @@ func startEmbedded(ctx context.Context, stderr io.Writer) (*server, func(), erro
 	if err != nil {
 		return nil, nil, fmt.Errorf("temporary data directory: %w", err)
 	}
+	srv, shutdown, err := startEmbeddedOn(ctx, dir, stderr)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return srv, func() { shutdown(); os.RemoveAll(dir) }, nil
+}
+
+// startEmbeddedOn starts a server on a loopback port and the data directory
+// dir, which it leaves in place; shutdown stops the server.
+func startEmbeddedOn(ctx context.Context, dir string, stderr io.Writer) (*server, func(), error) {
 	cfg, err := parseServeConfig([]string{"--addr", "127.0.0.1:0", "--data", dir, "--log-level", "warn"},
 		func(string) string { return "" }, io.Discard)
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, nil, err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv, err := startServer(ctx, cfg, logger)
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, nil, err
 	}
-	cleanup := func() {
+	shutdown := func() {
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 		defer cancel()
 		if err := srv.shutdown(shutdownCtx); err != nil {
 			fmt.Fprintf(stderr, "embedded server shutdown: %v\n", err)
 		}
-		os.RemoveAll(dir)
 	}
-	return srv, cleanup, nil
+	return srv, shutdown, nil
 }
 
 // startCPUProfile profiles the process into path until the returned function runs.
@@ -155,4 +168,170 @@ func startCPUProfile(path string) (func(), error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+type benchSearchConfig struct {
+	URL         string
+	DataDir     string
+	Keep        bool
+	NoLoad      bool
+	Population  bench.Population
+	Duration    time.Duration
+	Concurrency int
+}
+
+func parseBenchSearchConfig(args []string, output io.Writer) (benchSearchConfig, error) {
+	var cfg benchSearchConfig
+	fs := flag.NewFlagSet("telehub bench search", flag.ContinueOnError)
+	fs.SetOutput(output)
+	fs.StringVar(&cfg.URL, "url", "",
+		"FHIR base `URL` of a running server (default: start an embedded server on --data)")
+	fs.IntVar(&cfg.Population.Resources, "resources", 1_000_000, "size of the synthetic population, in resources")
+	fs.Int64Var(&cfg.Population.Seed, "seed", 1, "random seed of the population")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long each kind of query runs")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 4, "clients issuing queries at once")
+	fs.StringVar(&cfg.DataDir, "data", "",
+		"data `directory` of the embedded server, kept after the run (default: a temporary one, removed unless --keep)")
+	fs.BoolVar(&cfg.Keep, "keep", false,
+		"without --data, use and keep a data directory named for the seed and size in the temporary directory, so the next run skips the load")
+	fs.BoolVar(&cfg.NoLoad, "no-load", false, "with --url, do not load: the server already holds the population")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: telehub bench search [flags]\n\n"+
+			"Loads a synthetic population (skipped when the data directory already holds it), then measures\n"+
+			"p50/p99 latency and throughput of token, string prefix, date range, chained, _revinclude,\n"+
+			"_sort with paging and _summary=count searches, and the server's peak memory.\n\nFlags:\n")
+		printFlags(fs, nil)
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.Duration <= 0 || cfg.Concurrency <= 0 || cfg.Population.Resources <= 0 {
+		return cfg, errors.New("--duration, --concurrency and --resources must be positive")
+	}
+	if cfg.URL != "" && (cfg.DataDir != "" || cfg.Keep) {
+		return cfg, errors.New("--data and --keep are for the embedded server: they cannot be used with --url")
+	}
+	if cfg.URL == "" && cfg.NoLoad {
+		return cfg, errors.New("--no-load is for a running server (--url); the embedded one detects a loaded --data")
+	}
+	return cfg, nil
+}
+
+// runBenchSearch is `telehub bench search`.
+func runBenchSearch(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := parseBenchSearchConfig(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "telehub bench search: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := benchmarkSearch(ctx, cfg, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "telehub bench search: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func benchmarkSearch(ctx context.Context, cfg benchSearchConfig, stdout, stderr io.Writer) error {
+	run := bench.SearchConfig{Config: bench.Config{URL: cfg.URL, Duration: cfg.Duration, Concurrency: cfg.Concurrency}}
+	loaded := cfg.NoLoad
+	dir := ""
+	if cfg.URL == "" {
+		var cleanup func()
+		var err error
+		dir, cleanup, err = searchDataDir(cfg)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		if loaded, err = alreadyLoaded(dir, cfg.Population); err != nil {
+			return err
+		}
+		srv, shutdown, err := startEmbeddedOn(ctx, dir, stderr)
+		if err != nil {
+			return err
+		}
+		defer shutdown()
+		run.URL = srv.baseURL
+		run.Memory = bench.SelfPeakRSS
+		fmt.Fprintf(stderr, "embedded server (SQLite in %s) at %s\n", dir, srv.baseURL)
+	}
+	if loaded {
+		fmt.Fprintf(stdout, "population (seed %d, %d resources) already loaded: load skipped\n",
+			cfg.Population.Seed, cfg.Population.Resources)
+	} else if err := loadForSearch(ctx, run.URL, dir, cfg.Population, stdout, stderr); err != nil {
+		return err
+	}
+	res, err := bench.RunSearch(ctx, run)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout)
+	return res.WriteTable(stdout)
+}
+
+// searchDataDir chooses the embedded server's data directory: --data as
+// given, a directory named for the population with --keep, or a temporary
+// one that cleanup removes.
+func searchDataDir(cfg benchSearchConfig) (dir string, cleanup func(), err error) {
+	switch {
+	case cfg.DataDir != "":
+		return cfg.DataDir, func() {}, os.MkdirAll(cfg.DataDir, 0o750)
+	case cfg.Keep:
+		dir = filepath.Join(os.TempDir(),
+			fmt.Sprintf("telehub-bench-search-%d-%d", cfg.Population.Seed, cfg.Population.Resources))
+		return dir, func() {}, os.MkdirAll(dir, 0o750)
+	}
+	dir, err = os.MkdirTemp("", "telehub-bench-search-")
+	if err != nil {
+		return "", nil, fmt.Errorf("temporary data directory: %w", err)
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
+}
+
+// alreadyLoaded reports whether dir holds p; a directory loaded with
+// another population is refused rather than mixed with p.
+func alreadyLoaded(dir string, p bench.Population) (bool, error) {
+	got, ok, err := bench.LoadedPopulation(dir)
+	switch {
+	case err != nil:
+		return false, err
+	case !ok:
+		return false, nil
+	case got != p:
+		return false, fmt.Errorf("%s holds another population (seed %d, %d resources): choose another --data",
+			dir, got.Seed, got.Resources)
+	}
+	return true, nil
+}
+
+// loadForSearch loads p, reporting progress every tenth on stderr and the
+// rate on stdout, and records the load in dir (if any) once complete.
+func loadForSearch(ctx context.Context, url, dir string, p bench.Population, stdout, stderr io.Writer) error {
+	fmt.Fprintf(stderr, "loading %d resources (seed %d) into %s\n", p.Resources, p.Seed, url)
+	var tenths atomic.Int64
+	start := time.Now()
+	progress := func(done, total int64) {
+		tenth := 10 * done / max(total, 1)
+		if old := tenths.Load(); tenth > old && tenths.CompareAndSwap(old, tenth) {
+			fmt.Fprintf(stderr, "  %3d%%  %d resources  %.0f s\n", 10*tenth, done, time.Since(start).Seconds())
+		}
+	}
+	summary, err := bench.LoadPopulation(ctx, url, p, progress)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "loaded %d resources in %.1f s: %.0f resources/s (%s Bundles)\n",
+		summary.Resources, summary.Elapsed.Seconds(), summary.Rate(), summary.Mode)
+	if dir == "" {
+		return nil
+	}
+	return bench.MarkLoaded(dir, p)
 }

@@ -26,6 +26,14 @@ type serveConfig struct {
 	LogFormat             string
 	LogLevel              string
 	ShutdownTimeout       time.Duration
+	// RegistrationToken is the initial access token of dynamic client
+	// registration; empty disables registration.
+	RegistrationToken string
+	// BootstrapClient is "id:secret" of a confidential client ensured at
+	// start-up; empty for none.
+	BootstrapClient string
+	// Demo asks for the demo client and accounts on a store that has none.
+	Demo demoMode
 }
 
 // envFlag ties a flag to the environment variable it falls back to.
@@ -51,6 +59,14 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) []envFlag {
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second,
 		"on SIGTERM or SIGINT, how long in-flight requests may take to finish")
+	fs.StringVar(&cfg.RegistrationToken, "registration-token", "",
+		"initial access `token` dynamic client registration (RFC 7591, POST /auth/register) requires; empty disables registration")
+	fs.StringVar(&cfg.BootstrapClient, "bootstrap-client", "",
+		"`id:secret` of a confidential client (client_credentials, client_secret_basic, every system/ scope) created at start-up\n"+
+			"if absent; the secret needs 16 characters or more. Prefer the environment variable: flags show in process lists")
+	fs.Var(&cfg.Demo, "demo",
+		"create and print a demo SMART app and demo user accounts when the store has no client nor user yet:\n"+
+			"true, false, or auto (only for the embedded SQLite store, and only when it holds no resource either)")
 	return []envFlag{
 		{"addr", "TELEHUB_ADDR"},
 		{"data", "TELEHUB_DATA"},
@@ -63,6 +79,9 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) []envFlag {
 		{"log-format", "TELEHUB_LOG_FORMAT"},
 		{"log-level", "TELEHUB_LOG_LEVEL"},
 		{"shutdown-timeout", "TELEHUB_SHUTDOWN_TIMEOUT"},
+		{"registration-token", "TELEHUB_REGISTRATION_TOKEN"},
+		{"bootstrap-client", "TELEHUB_BOOTSTRAP_CLIENT"},
+		{"demo", "TELEHUB_DEMO"},
 	}
 }
 
@@ -75,7 +94,9 @@ func parseServeConfig(args []string, env func(string) string, output io.Writer) 
 	envs := newServeFlags(fs, &cfg)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: telehub serve [flags]\n\n"+
-			"Runs the FHIR R4 server: FHIR at /fhir, probes at /healthz and /readyz, Prometheus metrics at /metrics.\n"+
+			"Runs the FHIR R4 server: FHIR at /fhir, probes at /healthz and /readyz, Prometheus metrics at /metrics,\n"+
+			"and the SMART authorization server: /auth/..., /.well-known/openid-configuration, /.well-known/jwks.json\n"+
+			"and /fhir/.well-known/smart-configuration. The FHIR API does not enforce access tokens yet.\n"+
 			"Each flag falls back to an environment variable, then to its default.\n\nFlags:\n")
 		printFlags(fs, envs)
 	}
@@ -155,6 +176,16 @@ func (c serveConfig) validate() error {
 	if _, err := newLogger(io.Discard, c.LogFormat, c.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
+	if c.BaseURL != "" && !strings.HasSuffix(strings.TrimRight(c.BaseURL, "/"), "/fhir") {
+		// The authorization server lives beside the FHIR endpoint, at the
+		// base URL without /fhir, and FHIR is always served at /fhir.
+		errs = append(errs, fmt.Errorf("--base-url %q must end with /fhir", c.BaseURL))
+	}
+	if c.BootstrapClient != "" {
+		if id, secret, ok := strings.Cut(c.BootstrapClient, ":"); !ok || id == "" || len(secret) < 16 {
+			errs = append(errs, errors.New("--bootstrap-client must be id:secret with a secret of 16 characters or more"))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -194,6 +225,46 @@ func (c serveConfig) baseURL(listening net.Addr) string {
 		host = "localhost"
 	}
 	return "http://" + net.JoinHostPort(host, port) + "/fhir"
+}
+
+// serverURL is the server's public root, the issuer of its tokens: the FHIR
+// base URL without its /fhir.
+func serverURL(fhirBase string) string {
+	return strings.TrimSuffix(fhirBase, "/fhir")
+}
+
+// demoMode is --demo: auto (the default), true or false.
+type demoMode string
+
+func (d *demoMode) String() string {
+	if *d == "" {
+		return "auto"
+	}
+	return string(*d)
+}
+
+func (d *demoMode) Set(value string) error {
+	switch value {
+	case "auto", "true", "false":
+		*d = demoMode(value)
+		return nil
+	}
+	return fmt.Errorf("want true, false or auto, got %q", value)
+}
+
+// IsBoolFlag lets --demo alone mean --demo=true.
+func (d *demoMode) IsBoolFlag() bool { return true }
+
+// enabled resolves auto for the store kind: the demo is for a first try of
+// the embedded store, not for a shared production database.
+func (d demoMode) enabled(storeKind string) bool {
+	switch d {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	return storeKind == storeSQLite
 }
 
 // newLogger builds the process logger from --log-format and --log-level.

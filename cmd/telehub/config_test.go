@@ -39,6 +39,12 @@ func TestParseServeConfig(t *testing.T) {
 		}},
 		{"flag beats environment", []string{"--addr", ":7000"}, map[string]string{"TELEHUB_ADDR": ":9000", "TELEHUB_DATA": "/srv"},
 			func(c *serveConfig) { c.Addr, c.DataDir = ":7000", "/srv" }},
+		{"authorization server", []string{"--demo"}, map[string]string{
+			"TELEHUB_REGISTRATION_TOKEN": "reg-token", "TELEHUB_BOOTSTRAP_CLIENT": "ops:0123456789abcdef", "TELEHUB_DEMO": "false",
+		}, func(c *serveConfig) {
+			c.RegistrationToken, c.BootstrapClient, c.Demo = "reg-token", "ops:0123456789abcdef", "true"
+		}},
+		{"demo from the environment", nil, map[string]string{"TELEHUB_DEMO": "auto"}, func(c *serveConfig) { c.Demo = "auto" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,6 +81,10 @@ func TestParseServeConfigRejects(t *testing.T) {
 		{"page size above the maximum", []string{"--page-size", "2000"}, nil, "--page-size"},
 		{"unknown log format", []string{"--log-format", "xml"}, nil, "--log-format"},
 		{"unknown log level", []string{"--log-level", "loud"}, nil, "--log-level"},
+		{"base URL not ending with /fhir", []string{"--base-url", "https://fhir.example.org/api"}, nil, "must end with /fhir"},
+		{"bootstrap client without secret", nil, map[string]string{"TELEHUB_BOOTSTRAP_CLIENT": "ops"}, "--bootstrap-client"},
+		{"bootstrap client with a short secret", []string{"--bootstrap-client", "ops:short"}, nil, "16 characters"},
+		{"unknown demo mode", []string{"--demo=yes"}, nil, "want true, false or auto"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

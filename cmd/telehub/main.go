@@ -3,6 +3,7 @@
 //	telehub [serve] [flags]   run the server (the default subcommand)
 //	telehub bench [flags]     measure a server's throughput, latency and memory
 //	telehub load [flags]      load a deterministic synthetic population through the FHIR API
+//	telehub admin …           manage user accounts, OAuth clients and signing keys
 //	telehub help              list the subcommands
 //
 // Every subcommand documents its flags with -h.
@@ -29,6 +30,7 @@ var subcommands = map[string]subcommand{
 	"serve": runServe,
 	"bench": runBench,
 	"load":  load.Main,
+	"admin": runAdmin,
 }
 
 // run dispatches to a subcommand; with none, or with flags first, it serves.
@@ -56,6 +58,8 @@ Subcommands:
   serve   run the FHIR server (the default)
   bench   measure a server's throughput, latency and memory
   load    load a deterministic synthetic population through the FHIR API
+  admin   manage user accounts, OAuth clients and signing keys (admin user add, admin client add,
+          admin keys rotate)
 
 Run "telehub <subcommand> -h" for its flags.
 `)

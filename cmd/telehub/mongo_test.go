@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -50,4 +51,27 @@ func TestServeMongoStore(t *testing.T) {
 	}
 	ready, _ := http.NewRequest(http.MethodGet, p.url("/readyz"), nil)
 	send(t, client, ready, http.StatusOK)
+}
+
+// TestAuthorizationServerOnMongo runs the authorization server's state on
+// the MongoDB backend: the demo is off by default there, the admin commands
+// work on the store URI, and a started server serves their client.
+func TestAuthorizationServerOnMongo(t *testing.T) {
+	t.Parallel()
+	uri := mongotest.Start(t) + "telehub_cmd_auth_test"
+	code, out, errs := admin(t, map[string]string{"TELEHUB_STORE": uri}, "client", "add", "--id", "svc", "--scope", "system/*.rs")
+	secret := printedSecret.FindStringSubmatch(out)
+	if code != 0 || secret == nil {
+		t.Fatalf("client add on mongo: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	p := startInProcess(t, map[string]string{"TELEHUB_BOOTSTRAP_CLIENT": "backend:" + bootstrapSecret}, "--store", uri)
+	if p.demo != "" {
+		t.Errorf("demo on MongoDB without --demo:\n%s", p.demo)
+	}
+	for _, c := range []struct{ id, secret string }{{"svc", secret[1]}, {"backend", bootstrapSecret}} {
+		status, tok := p.token(url.Values{"grant_type": {"client_credentials"}, "scope": {"system/Patient.rs"}}, c.id, c.secret)
+		if status != http.StatusOK {
+			t.Errorf("client_credentials for %s: %d %v", c.id, status, tok)
+		}
+	}
 }

@@ -14,7 +14,7 @@ import (
 // runServe is `telehub serve`: it serves until SIGTERM or SIGINT, then shuts
 // down gracefully. Exit code 0 after a clean shutdown, 1 on failure, 2 on
 // bad flags.
-func runServe(ctx context.Context, args []string, env func(string) string, _, stderr io.Writer) int {
+func runServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
 	cfg, err := parseServeConfig(args, env, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -35,6 +35,9 @@ func runServe(ctx context.Context, args []string, env func(string) string, _, st
 	if err != nil {
 		logger.Error("start failed", "error", err)
 		return 1
+	}
+	if err := srv.startDemo(ctx, cfg, stdout); err != nil {
+		logger.Error("demo set-up failed", "error", err)
 	}
 
 	select {

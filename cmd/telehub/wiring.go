@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/telehub/telehub/fhir"
 	"github.com/telehub/telehub/ops"
+	"github.com/telehub/telehub/smart"
 	"github.com/telehub/telehub/store"
 	"github.com/telehub/telehub/store/mongo"
 	"github.com/telehub/telehub/store/sqlite"
@@ -27,6 +29,9 @@ type server struct {
 	http     *http.Server
 	listener net.Listener
 	baseURL  string
+	auth     *smart.Server
+	// fresh: the store held no OAuth client nor user account at start-up.
+	fresh bool
 	// served receives the result of http.Server.Serve once it returns.
 	served chan error
 }
@@ -49,6 +54,9 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger) (*se
 		return nil, err
 	}
 	handler, err := s.handler(cfg)
+	if err == nil {
+		err = s.prepareAuth(ctx, cfg)
+	}
 	if err != nil {
 		listener.Close()
 		s.store.Close()
@@ -95,7 +103,7 @@ func openStore(ctx context.Context, kind, target string) (store.Store, error) {
 }
 
 // handler builds the echo instance: operational middleware and endpoints,
-// then the FHIR routes under /fhir.
+// the FHIR routes under /fhir, and the authorization server's.
 func (s *server) handler(cfg serveConfig) (http.Handler, error) {
 	operations, err := ops.New(ops.Options{Logger: s.logger, Ready: s.store, InteractionKey: fhir.InteractionKey})
 	if err != nil {
@@ -114,12 +122,40 @@ func (s *server) handler(cfg serveConfig) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.auth, err = newAuthServer(s.store, s.baseURL, cfg.RegistrationToken, operations.Logger())
+	if err != nil {
+		return nil, err
+	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	operations.Register(e)
 	api.Mount(e)
+	s.auth.Mount(e)
 	return e, nil
+}
+
+// prepareAuth notes whether the store is fresh (before anything registers
+// a client), then ensures the bootstrap client.
+func (s *server) prepareAuth(ctx context.Context, cfg serveConfig) error {
+	rs, err := recordsOf(s.store)
+	if err != nil {
+		return err
+	}
+	has, err := hasAccounts(ctx, rs)
+	if err != nil {
+		return err
+	}
+	s.fresh = !has
+	if cfg.BootstrapClient == "" {
+		return nil
+	}
+	if err := s.auth.EnsureBootstrapClient(ctx, cfg.BootstrapClient); err != nil {
+		return fmt.Errorf("bootstrap client: %w", err)
+	}
+	id, _, _ := strings.Cut(cfg.BootstrapClient, ":")
+	s.logger.Info("bootstrap client ready", "client_id", id)
+	return nil
 }
 
 // errShutdownTimeout reports requests still running when the shutdown timeout expired.
