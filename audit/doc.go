@@ -1,0 +1,85 @@
+// Package audit records TeleHub's audit trail: one FHIR R4 AuditEvent, shaped
+// after IHE BALP (Basic Audit Log Patterns), for every RESTful interaction,
+// login, token issue and revocation, consent decision and break-the-glass
+// access, kept in the same store as the clinical data so that a patient can
+// search AuditEvent?patient=… like any other resource.
+//
+// # Builders
+//
+// Read, Search, Create, Update, Delete, Login, TokenIssued, TokenRevoked,
+// ConsentDecision and BreakTheGlass turn small typed inputs (who: Agent;
+// what: Target or a query; the patient; the Outcome) into an Event. The
+// RESTful ones follow BALP: type "rest" (audit-event-type), subtype from
+// restful-interaction, action C/R/U/D/E, the client as Source Role ID
+// (DICOM 110153), the server as Destination Role ID (110152), the user as a
+// requestor agent, the patient entity (audit-entity-type 1, object-role 1),
+// the data entity (2, 4) or the query entity (2, 24, the query in base64).
+// The security events use DICOM's User Authentication (110114, Login
+// 110122) and Security Alert (110113); what BALP does not name (token
+// issue/revocation, consent decision, break-the-glass) is coded in
+// https://telehub.dev/fhir/CodeSystem/audit-event-subtype.
+//
+// An event's JSON is produced in canonical form (what model.Parse then
+// Marshal would give) and its index entries directly from the typed event
+// (what search.Extract would give, without full text), not by parsing and
+// extracting at run time: both would cost more CPU than the read being
+// audited. The tests hold them together: every builder's output validates
+// through model.Parse and comes back byte for byte from Marshal, and its
+// index equals Extract's.
+//
+// # Recording: fail-closed group commit
+//
+// A Recorder has one writer goroutine. Record hands it an event and blocks
+// until the event is durably committed, returning the error otherwise, so
+// the request being audited fails when its audit cannot be written. The
+// writer takes every event waiting at that moment and writes them in one
+// store.Commit (one transaction, one fsync for all); on a store without
+// transactions it writes them one by one. Reads run at thousands per second
+// and each needs an audit record: one transaction per event would cost more
+// than the read itself.
+//
+// # The chain
+//
+// Every event the Recorder writes carries two extensions:
+//
+//   - https://telehub.dev/fhir/StructureDefinition/audit-sequence
+//     (valueDecimal, an integer): its position in the chain, from 1;
+//   - https://telehub.dev/fhir/StructureDefinition/audit-hash
+//     (valueBase64Binary): SHA-256(previous event's hash || the event's
+//     stored JSON without this extension), the previous hash of event 1
+//     being 32 zero bytes.
+//
+// The hash extension is always the last member of the extension array, so
+// "the JSON without it" is the stored bytes with exactly that member cut
+// out; any change to any byte of an event, meta included, breaks its hash,
+// and a change that re-hashes one event breaks the next one's.
+//
+// The event's id is derived from its sequence ("audit-<n>", see EventID) and
+// every event is created at version 1. That makes the store's own
+// compare-and-set the serialisation point between several TeleHub nodes
+// sharing a store: two nodes that both try to append sequence n both create
+// AuditEvent/audit-n, and the loser gets store.ErrConflict, re-reads the
+// tail and retries with the next free sequence numbers. The chain head
+// (sequence and hash of the last event) is kept as a store.Records record
+// (kind "audit.chain", key "head"), advanced with compare-and-set after each
+// batch. The head is not what serialises the writers (the event ids are), so
+// it need not share the events' transaction; that is why a record was
+// chosen over a resource committed in the same batch: it works the same on
+// a backend without multi-write transactions (MongoDB standalone), and it is
+// never visible through FHIR (a resource would show in system-wide history
+// and search). A node that finds events beyond the head (another node
+// crashed between its batch and its head update) rolls forward over them.
+// The head anchors the end of the chain: deleting the last events is
+// detected because the head still names them.
+//
+// Each chained event also has an index entry SequenceParam (a number) so
+// that Verify can find chained events beyond a gap.
+//
+// Verify walks the chain from 1, recomputes each hash, and reports the first
+// break: a modified event (hash mismatch, or a version other than 1: chained
+// events are written once), a missing sequence number (deleted), an event
+// at the wrong position (reordered), or a head that does not match.
+//
+// AuditEvents cannot be updated or deleted through the API: the REST layer
+// asks IsProtected.
+package audit

@@ -1,0 +1,385 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net"
+	"time"
+)
+
+// Code systems the events use.
+const (
+	systemEventType     = "http://terminology.hl7.org/CodeSystem/audit-event-type"
+	systemRESTful       = "http://hl7.org/fhir/restful-interaction"
+	systemDICOM         = "http://dicom.nema.org/resources/ontology/DCM"
+	systemParticipation = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+	systemEntityType    = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
+	systemObjectRole    = "http://terminology.hl7.org/CodeSystem/object-role"
+	systemSourceType    = "http://terminology.hl7.org/CodeSystem/security-source-type"
+	systemActReason     = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+	// SubtypeSystem codes the events BALP does not name.
+	SubtypeSystem = "https://telehub.dev/fhir/CodeSystem/audit-event-subtype"
+	// ClientIDSystem is the identifier system of OAuth client ids (agent.who.identifier).
+	ClientIDSystem = "https://telehub.dev/fhir/sid/client-id"
+)
+
+// Outcome is AuditEvent.outcome.
+type Outcome string
+
+// The outcomes TeleHub records.
+const (
+	Success        Outcome = "0"  // the action succeeded
+	MinorFailure   Outcome = "4"  // refused or failed for a reason the client caused (4xx)
+	SeriousFailure Outcome = "8"  // the server failed (5xx)
+	MajorFailure   Outcome = "12" // the server is unusable
+)
+
+// OutcomeOf maps an HTTP status to an Outcome.
+func OutcomeOf(status int) Outcome {
+	switch {
+	case status < 400:
+		return Success
+	case status < 500:
+		return MinorFailure
+	default:
+		return SeriousFailure
+	}
+}
+
+// Agent is who acted: the user, the client application and the network
+// address it came from. Any of them may be empty.
+type Agent struct {
+	// User is the user's FHIR reference (the fhirUser claim), e.g. "Practitioner/12".
+	User string
+	// UserName is a display name for the user (the login name when there is no fhirUser).
+	UserName string
+	// Client is the OAuth client id of the application.
+	Client string
+	// Address is the client's network address (IP or host name).
+	Address string
+}
+
+// Target is the resource an interaction touched.
+type Target struct {
+	Type    string
+	ID      string
+	Version int64 // 0: the current version
+}
+
+func (t Target) reference() string {
+	if t.ID == "" {
+		return t.Type
+	}
+	ref := t.Type + "/" + t.ID
+	if t.Version > 0 {
+		ref += fmt.Sprintf("/_history/%d", t.Version)
+	}
+	return ref
+}
+
+// Event is one AuditEvent ready to be recorded (see Recorder.Record).
+type Event struct {
+	resource auditEvent
+}
+
+// JSON returns the event as an R4 AuditEvent without id, meta or chain
+// extensions (what the Recorder adds).
+func (e Event) JSON() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // queries hold '&': keep them readable
+	if err := enc.Encode(e.resource); err != nil {
+		return nil, fmt.Errorf("audit: marshal event: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// The JSON shapes of an AuditEvent, members in R4 order. omitempty keeps
+// empty values out: FHIR JSON refuses them.
+type auditEvent struct {
+	ResourceType   string      `json:"resourceType"`
+	Type           coding      `json:"type"`
+	Subtype        []coding    `json:"subtype,omitempty"`
+	Action         string      `json:"action,omitempty"`
+	Recorded       string      `json:"recorded"`
+	Outcome        Outcome     `json:"outcome,omitempty"`
+	OutcomeDesc    string      `json:"outcomeDesc,omitempty"`
+	PurposeOfEvent []concept   `json:"purposeOfEvent,omitempty"`
+	Agent          []agentJSON `json:"agent"`
+	Source         sourceJSON  `json:"source"`
+	Entity         []entity    `json:"entity,omitempty"`
+}
+
+type coding struct {
+	System  string `json:"system,omitempty"`
+	Code    string `json:"code,omitempty"`
+	Display string `json:"display,omitempty"`
+}
+
+type concept struct {
+	Coding []coding `json:"coding,omitempty"`
+	Text   string   `json:"text,omitempty"`
+}
+
+type identifier struct {
+	System string `json:"system,omitempty"`
+	Value  string `json:"value,omitempty"`
+}
+
+type reference struct {
+	Reference  string      `json:"reference,omitempty"`
+	Identifier *identifier `json:"identifier,omitempty"`
+	Display    string      `json:"display,omitempty"`
+}
+
+type network struct {
+	Address string `json:"address"`
+	Type    string `json:"type"`
+}
+
+type agentJSON struct {
+	Type         *concept   `json:"type,omitempty"`
+	Who          *reference `json:"who,omitempty"`
+	Name         string     `json:"name,omitempty"`
+	Requestor    bool       `json:"requestor"`
+	Network      *network   `json:"network,omitempty"`
+	PurposeOfUse []concept  `json:"purposeOfUse,omitempty"`
+}
+
+type sourceJSON struct {
+	Site     string    `json:"site,omitempty"`
+	Observer reference `json:"observer"`
+	Type     []coding  `json:"type,omitempty"`
+}
+
+type entity struct {
+	What        *reference `json:"what,omitempty"`
+	Type        *coding    `json:"type,omitempty"`
+	Role        *coding    `json:"role,omitempty"`
+	Description string     `json:"description,omitempty"`
+	Query       string     `json:"query,omitempty"`
+	Detail      []detail   `json:"detail,omitempty"`
+}
+
+type detail struct {
+	Type        string `json:"type"`
+	ValueString string `json:"valueString"`
+}
+
+// The entity type and role codings carry no display: each display would be
+// one more index row (":text") per entity, on the busiest write path.
+var (
+	typeREST         = coding{System: systemEventType, Code: "rest", Display: "Restful Operation"}
+	typeUserAuth     = coding{System: systemDICOM, Code: "110114", Display: "User Authentication"}
+	typeSecurity     = coding{System: systemDICOM, Code: "110113", Display: "Security Alert"}
+	roleSource       = concept{Coding: []coding{{System: systemDICOM, Code: "110153", Display: "Source Role ID"}}}
+	roleDestination  = concept{Coding: []coding{{System: systemDICOM, Code: "110152", Display: "Destination Role ID"}}}
+	roleRecipient    = concept{Coding: []coding{{System: systemParticipation, Code: "IRCP", Display: "information recipient"}}}
+	roleAuthor       = concept{Coding: []coding{{System: systemParticipation, Code: "AUT", Display: "author (originator)"}}}
+	entityPerson     = coding{System: systemEntityType, Code: "1"}
+	entitySystem     = coding{System: systemEntityType, Code: "2"}
+	roleEntPatient   = coding{System: systemObjectRole, Code: "1"}
+	roleEntResource  = coding{System: systemObjectRole, Code: "4"}
+	roleEntQuery     = coding{System: systemObjectRole, Code: "24"}
+	roleEntSecurity  = coding{System: systemObjectRole, Code: "13"}
+	purposeEmergency = concept{Coding: []coding{{System: systemActReason, Code: "ETREAT", Display: "Emergency Treatment"}}}
+	serverSource     = sourceJSON{
+		Observer: reference{Display: "TeleHub"},
+		Type:     []coding{{System: systemSourceType, Code: "4", Display: "Application Server"}},
+	}
+)
+
+// newEvent starts an event recorded now.
+func newEvent(typ coding, subtype coding, action string, outcome Outcome, who Agent, userRole concept) auditEvent {
+	return auditEvent{
+		ResourceType: "AuditEvent",
+		Type:         typ,
+		Subtype:      []coding{subtype},
+		Action:       action,
+		Recorded:     time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+		Outcome:      outcome,
+		Agent:        agents(who, userRole),
+		Source:       serverSource,
+	}
+}
+
+// agents lists the user (when known), the client application (the Source
+// Role ID, BALP's pattern even when data flows to the client) and the server.
+func agents(who Agent, userRole concept) []agentJSON {
+	var out []agentJSON
+	hasUser := who.User != "" || who.UserName != ""
+	if hasUser {
+		a := agentJSON{Type: &userRole, Name: who.UserName, Requestor: true}
+		if who.User != "" {
+			a.Who = &reference{Reference: who.User}
+		}
+		out = append(out, a)
+	}
+	if who.Client != "" || who.Address != "" || !hasUser {
+		a := agentJSON{Type: &roleSource, Requestor: !hasUser}
+		if who.Client != "" {
+			a.Who = &reference{Identifier: &identifier{System: ClientIDSystem, Value: who.Client}}
+		}
+		if who.Address != "" {
+			a.Network = &network{Address: who.Address, Type: networkType(who.Address)}
+		}
+		out = append(out, a)
+	}
+	return append(out, agentJSON{Type: &roleDestination, Who: &reference{Display: "TeleHub"}, Requestor: false})
+}
+
+// networkType codes an address as an IP address ("2") or a machine name ("1").
+func networkType(address string) string {
+	host := address
+	if h, _, err := net.SplitHostPort(address); err == nil {
+		host = h
+	}
+	if net.ParseIP(host) != nil {
+		return "2"
+	}
+	return "1"
+}
+
+func patientEntity(patient string) entity {
+	return entity{What: &reference{Reference: patient}, Type: &entityPerson, Role: &roleEntPatient}
+}
+
+func withPatient(e *auditEvent, patient string) {
+	if patient != "" {
+		e.Entity = append(e.Entity, patientEntity(patient))
+	}
+}
+
+func restful(code, action string, who Agent, what Target, patient string, outcome Outcome, userRole concept) Event {
+	e := newEvent(typeREST, coding{System: systemRESTful, Code: code}, action, outcome, who, userRole)
+	withPatient(&e, patient)
+	if what.Type != "" {
+		e.Entity = append(e.Entity, entity{What: &reference{Reference: what.reference()}, Type: &entitySystem, Role: &roleEntResource})
+	}
+	return Event{resource: e}
+}
+
+// Read audits a read (or a vread when what.Version is set) of what, about
+// patient ("Patient/id", or "" when none).
+func Read(who Agent, what Target, patient string, outcome Outcome) Event {
+	code := "read"
+	if what.Version > 0 {
+		code = "vread"
+	}
+	return restful(code, "R", who, what, patient, outcome, roleRecipient)
+}
+
+// Create audits the creation of what.
+func Create(who Agent, what Target, patient string, outcome Outcome) Event {
+	return restful("create", "C", who, what, patient, outcome, roleAuthor)
+}
+
+// Update audits an update (or patch) of what.
+func Update(who Agent, what Target, patient string, outcome Outcome) Event {
+	return restful("update", "U", who, what, patient, outcome, roleAuthor)
+}
+
+// Delete audits the deletion of what.
+func Delete(who Agent, what Target, patient string, outcome Outcome) Event {
+	return restful("delete", "D", who, what, patient, outcome, roleAuthor)
+}
+
+// Search audits a search of resourceType ("" for a whole-system search)
+// with query (the query string as received, e.g. "code=1234&_count=10").
+// BALP codes a query as action E (execute) with the query in base64.
+func Search(who Agent, resourceType, query, patient string, outcome Outcome) Event {
+	code := "search-type"
+	if resourceType == "" {
+		code = "search-system"
+	}
+	e := newEvent(typeREST, coding{System: systemRESTful, Code: code}, "E", outcome, who, roleRecipient)
+	withPatient(&e, patient)
+	q := entity{Type: &entitySystem, Role: &roleEntQuery, Description: query}
+	if resourceType != "" {
+		q.Description = resourceType + "?" + query
+	}
+	if query != "" {
+		q.Query = base64.StdEncoding.EncodeToString([]byte(query))
+	}
+	e.Entity = append(e.Entity, q)
+	return Event{resource: e}
+}
+
+// Login audits a login attempt; reason says why it failed (or how it
+// succeeded, e.g. the authentication method) and may be empty.
+func Login(success bool, who Agent, reason string) Event {
+	outcome := Success
+	if !success {
+		outcome = MinorFailure
+	}
+	e := newEvent(typeUserAuth, coding{System: systemDICOM, Code: "110122", Display: "Login"}, "E", outcome, who, roleAuthor)
+	e.OutcomeDesc = reason
+	return Event{resource: e}
+}
+
+// TokenIssued audits the issue of an access token to who.Client for
+// who.User, with its scopes, in the context of patient (or "").
+func TokenIssued(who Agent, scopes, patient string) Event {
+	e := newEvent(typeUserAuth, coding{System: SubtypeSystem, Code: "token-issued", Display: "Access token issued"}, "C", Success, who, roleRecipient)
+	withPatient(&e, patient)
+	if scopes != "" {
+		e.Entity = append(e.Entity, entity{Type: &entitySystem, Role: &roleEntSecurity, Description: "access token",
+			Detail: []detail{{Type: "scope", ValueString: scopes}}})
+	}
+	return Event{resource: e}
+}
+
+// TokenRevoked audits the revocation of a token (tokenID: its jti or a
+// fingerprint, never the token itself) by who.
+func TokenRevoked(who Agent, tokenID string) Event {
+	e := newEvent(typeUserAuth, coding{System: SubtypeSystem, Code: "token-revoked", Display: "Token revoked"}, "D", Success, who, roleAuthor)
+	t := entity{Type: &entitySystem, Role: &roleEntSecurity, Description: "token"}
+	if tokenID != "" {
+		t.Detail = []detail{{Type: "jti", ValueString: tokenID}}
+	}
+	e.Entity = append(e.Entity, t)
+	return Event{resource: e}
+}
+
+// ConsentDecision audits a consent decision about patient's data: consent
+// is the Consent that decided ("Consent/id", or "" when none applied), what
+// the data asked for, permit the decision.
+func ConsentDecision(who Agent, patient, consent string, what Target, permit bool) Event {
+	decision := "deny"
+	if permit {
+		decision = "permit"
+	}
+	e := newEvent(typeSecurity, coding{System: SubtypeSystem, Code: "consent-decision", Display: "Consent decision"}, "E", Success, who, roleRecipient)
+	e.OutcomeDesc = decision
+	withPatient(&e, patient)
+	if consent != "" {
+		e.Entity = append(e.Entity, entity{What: &reference{Reference: consent}, Type: &entitySystem, Role: &roleEntSecurity,
+			Detail: []detail{{Type: "decision", ValueString: decision}}})
+	}
+	if what.Type != "" {
+		e.Entity = append(e.Entity, entity{What: &reference{Reference: what.reference()}, Type: &entitySystem, Role: &roleEntResource})
+	}
+	return Event{resource: e}
+}
+
+// BreakTheGlass audits an emergency access to patient's data overriding
+// consent, with the reason the user gave; the purpose of the event and of
+// the requesting agent is ETREAT.
+func BreakTheGlass(who Agent, patient, reason string) Event {
+	e := newEvent(typeSecurity, coding{System: SubtypeSystem, Code: "break-the-glass", Display: "Break-the-glass access"}, "E", Success, who, roleRecipient)
+	e.PurposeOfEvent = []concept{purposeEmergency}
+	for i := range e.Agent {
+		if e.Agent[i].Requestor {
+			e.Agent[i].PurposeOfUse = []concept{purposeEmergency}
+		}
+	}
+	e.OutcomeDesc = reason
+	withPatient(&e, patient)
+	return Event{resource: e}
+}
+
+// IsProtected reports whether resources of type typ are audit records, which
+// the REST layer must never update, patch or delete.
+func IsProtected(typ string) bool { return typ == "AuditEvent" }

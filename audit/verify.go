@@ -1,0 +1,139 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/telehub/telehub/store"
+)
+
+// BreakKind says how the chain is broken.
+type BreakKind string
+
+// The breaks Verify reports.
+const (
+	// Modified: the event's bytes do not hash to its stated hash, its stated
+	// hash does not follow from the previous event, or it was rewritten (a
+	// version other than 1).
+	Modified BreakKind = "modified"
+	// Missing: no event (or a deleted one) at a sequence number the chain
+	// reaches: the head names it, or a later chained event exists.
+	Missing BreakKind = "missing"
+	// Reordered: the event stored at this position states another sequence.
+	Reordered BreakKind = "reordered"
+	// HeadMismatch: the head names a hash its event does not have.
+	HeadMismatch BreakKind = "head-mismatch"
+)
+
+// Report is the result of Verify.
+type Report struct {
+	// Verified is the number of events checked (the chain's length when OK).
+	Verified int64
+	// Head is the sequence the chain head names (0: no head yet). A head
+	// below Verified is not a break: the node that wrote the later events
+	// stopped before advancing it, and the next Recorder rolls it forward.
+	Head int64
+	// Break is the first break found, nil when the chain is intact.
+	Break *Break
+}
+
+// OK reports whether the chain is intact.
+func (r Report) OK() bool { return r.Break == nil }
+
+// Break is the first place the chain is broken.
+type Break struct {
+	Sequence int64
+	ID       string // the event's id
+	Kind     BreakKind
+	Detail   string
+}
+
+func (b *Break) String() string {
+	return fmt.Sprintf("%s at sequence %d (AuditEvent/%s): %s", b.Kind, b.Sequence, b.ID, b.Detail)
+}
+
+// Verify walks the chain in sequence order, recomputing every hash, and
+// reports the first break. The error is for a store that cannot be read;
+// a broken chain is a Report with Break set.
+func Verify(ctx context.Context, st store.Store) (Report, error) {
+	records, ok := st.(store.Records)
+	if !ok {
+		return Report{}, fmt.Errorf("audit: verify: store %T keeps no records", st)
+	}
+	headLink, _, err := readHead(ctx, records)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{Head: headLink.seq}
+	prev := genesis
+	for seq := int64(1); ; seq++ {
+		res, err := st.Read(ctx, resourceType, EventID(seq))
+		if errors.Is(err, store.ErrNotFound) || (err == nil && res.Deleted) {
+			b, err := endOfChain(ctx, st, seq, headLink.seq)
+			rep.Break = b
+			return rep, err
+		}
+		if err != nil {
+			return rep, fmt.Errorf("audit: verify: read %s: %w", EventID(seq), err)
+		}
+		next, b := checkEvent(res, seq, prev)
+		if b != nil {
+			rep.Break = b
+			return rep, nil
+		}
+		rep.Verified = seq
+		if seq == headLink.seq && next.hash != headLink.hash {
+			rep.Break = &Break{Sequence: seq, ID: EventID(seq), Kind: HeadMismatch, Detail: "the chain head states another hash for this event"}
+			return rep, nil
+		}
+		prev = next
+	}
+}
+
+// checkEvent checks the stored event at seq against the previous link.
+func checkEvent(res *store.Resource, seq int64, prev link) (link, *Break) {
+	brk := func(kind BreakKind, detail string, args ...any) (link, *Break) {
+		return link{}, &Break{Sequence: seq, ID: res.ID, Kind: kind, Detail: fmt.Sprintf(detail, args...)}
+	}
+	stated, statedHash, covered, err := chainFields(res.Body)
+	if err != nil {
+		return brk(Modified, "%v", err)
+	}
+	if stated != seq {
+		return brk(Reordered, "the event states sequence %d", stated)
+	}
+	if chainHash(prev.hash, covered) != statedHash {
+		return brk(Modified, "the hash does not match the event's content and the previous event's hash")
+	}
+	if res.VersionID != 1 {
+		return brk(Modified, "version %d: chained events are written once", res.VersionID)
+	}
+	return link{seq: seq, hash: statedHash}, nil
+}
+
+// endOfChain decides whether a missing event at seq is the chain's end or
+// a deletion: it is a deletion when the head reaches it or a chained event
+// exists after it.
+func endOfChain(ctx context.Context, st store.Store, seq, head int64) (*Break, error) {
+	missing := &Break{Sequence: seq, ID: EventID(seq), Kind: Missing}
+	if seq <= head {
+		missing.Detail = fmt.Sprintf("the chain head names sequence %d", head)
+		return missing, nil
+	}
+	later, err := st.Search(ctx, store.Query{
+		Types: []string{resourceType},
+		Clauses: []store.Clause{{Any: []store.Condition{{
+			Param: SequenceParam, Op: store.OpSa, Low: float64(seq), High: float64(seq) + 1,
+		}}}},
+		Count: 1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit: verify: look for events after %d: %w", seq, err)
+	}
+	if len(later.Resources) > 0 {
+		missing.Detail = fmt.Sprintf("AuditEvent/%s comes later in the chain", later.Resources[0].ID)
+		return missing, nil
+	}
+	return nil, nil
+}
