@@ -19,14 +19,15 @@ type Resource struct {
 	contained *rpb.ContainedResource
 	msg       protoreflect.Message // the resource inside contained
 	typ       string
+	body      []byte       // the client's JSON, compacted: the canonical form's source
+	stamp     *versionMeta // set by SetMeta
 }
 
-// codec holds the library's unmarshaller and marshaller. Both keep only
-// configuration set at construction and are safe for concurrent use, so one
-// of each serves the whole process.
+// codec holds the library's unmarshaller. It keeps only configuration set
+// at construction and is safe for concurrent use, so one serves the whole
+// process.
 type codec struct {
 	unmarshaller *jsonformat.Unmarshaller
-	marshaller   *jsonformat.Marshaller
 	types        map[string]protoreflect.FieldDescriptor // resource type -> ContainedResource field
 	typeNames    []string
 }
@@ -38,11 +39,7 @@ func newCodec() (*codec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model: new unmarshaller: %w", err)
 	}
-	m, err := jsonformat.NewMarshaller(false, "", "", fhirversion.R4)
-	if err != nil {
-		return nil, fmt.Errorf("model: new marshaller: %w", err)
-	}
-	c := &codec{unmarshaller: u, marshaller: m, types: map[string]protoreflect.FieldDescriptor{}}
+	c := &codec{unmarshaller: u, types: map[string]protoreflect.FieldDescriptor{}}
 	oneof := (&rpb.ContainedResource{}).ProtoReflect().Descriptor().Oneofs().ByName("oneof_resource")
 	fields := oneof.Fields()
 	for i := range fields.Len() {
@@ -108,10 +105,13 @@ func (r *Resource) SetID(id string) {
 // SetMeta sets meta.versionId and meta.lastUpdated (UTC, millisecond
 // precision), keeping the rest of meta.
 func (r *Resource) SetMeta(versionID int64, lastUpdated time.Time) {
+	lastUpdated = lastUpdated.UTC().Truncate(time.Millisecond)
+	r.stamp = &versionMeta{versionID: versionID, lastUpdated: lastUpdated}
+	// The proto follows, for code that reads the typed model.
 	meta := r.meta()
 	meta.VersionId = &dpb.Id{Value: fmt.Sprint(versionID)}
 	meta.LastUpdated = &dpb.Instant{
-		ValueUs:   lastUpdated.UTC().Truncate(time.Millisecond).UnixMicro(),
+		ValueUs:   lastUpdated.UnixMicro(),
 		Timezone:  "Z",
 		Precision: dpb.Instant_MILLISECOND,
 	}
@@ -127,12 +127,12 @@ func (r *Resource) meta() *dpb.Meta {
 // evaluates paths over the typed model.
 func (r *Resource) Proto() *rpb.ContainedResource { return r.contained }
 
-func newResource(cr *rpb.ContainedResource) (*Resource, error) {
+func newResource(cr *rpb.ContainedResource, body []byte) (*Resource, error) {
 	m := cr.ProtoReflect()
 	oneof := m.Descriptor().Oneofs().ByName("oneof_resource")
 	f := m.WhichOneof(oneof)
 	if f == nil {
 		return nil, newError("", "the resource is empty", false)
 	}
-	return &Resource{contained: cr, msg: m.Get(f).Message(), typ: string(f.Message().Name())}, nil
+	return &Resource{contained: cr, msg: m.Get(f).Message(), typ: string(f.Message().Name()), body: body}, nil
 }

@@ -147,7 +147,7 @@ func TestResourceAccessors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"active":true,"id":"p2","meta":{"lastUpdated":"2024-05-06T07:08:07.123Z","source":"urn:src","tag":[{"code":"t"}],"versionId":"3"},"resourceType":"Patient"}`
+	want := `{"resourceType":"Patient","id":"p2","meta":{"versionId":"3","lastUpdated":"2024-05-06T07:08:07.123Z","source":"urn:src","tag":[{"code":"t"}]},"active":true}`
 	if string(got) != want {
 		t.Errorf("Marshal =\n%s\nwant\n%s", got, want)
 	}
@@ -165,7 +165,7 @@ func TestSetMetaWithoutMeta(t *testing.T) {
 	}
 	r.SetMeta(1, time.Unix(0, 0))
 	got, _ := r.Marshal()
-	want := `{"code":{"text":"x"},"meta":{"lastUpdated":"1970-01-01T00:00:00.000Z","versionId":"1"},"resourceType":"Basic"}`
+	want := `{"resourceType":"Basic","meta":{"versionId":"1","lastUpdated":"1970-01-01T00:00:00.000Z"},"code":{"text":"x"}}`
 	if string(got) != want {
 		t.Errorf("Marshal = %s, want %s", got, want)
 	}

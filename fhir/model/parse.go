@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -8,14 +9,23 @@ import (
 )
 
 // Parse parses and validates one R4 resource (JSON). Errors a client caused
-// are *Error.
+// are *Error. The resource keeps a compacted copy of body, the source of its
+// canonical form (Marshal).
 func Parse(body []byte) (*Resource, error) {
-	nulls, err := checkEnvelope(body)
+	// Compacting also checks the syntax, and every later pass reads fewer
+	// bytes.
+	var compact bytes.Buffer
+	compact.Grow(len(body))
+	if err := json.Compact(&compact, body); err != nil {
+		return nil, syntaxError(body)
+	}
+	compacted := compact.Bytes()
+	nulls, err := checkEnvelope(compacted)
 	if err != nil {
 		return nil, err
 	}
 	c := mustCodec()
-	msg, err := c.unmarshaller.Unmarshal(withoutArrayNulls(body, nulls))
+	msg, err := c.unmarshaller.Unmarshal(withoutArrayNulls(compacted, nulls))
 	if err != nil {
 		return nil, convertError(err)
 	}
@@ -23,11 +33,12 @@ func Parse(body []byte) (*Resource, error) {
 	if !ok {
 		return nil, fmt.Errorf("model: parse: unexpected message %T", msg)
 	}
-	return newResource(cr)
+	return newResource(cr, compacted)
 }
 
 // checkEnvelope rejects what the library reports poorly or lets through:
-// malformed JSON, a body that is not an object, a missing or unknown
+// malformed JSON (already ruled out by Parse, checked again for other
+// callers), a body that is not an object, a missing or unknown
 // resourceType, and the FHIR JSON rules checkStrict enforces.
 // It returns the offsets of the nulls in primitive arrays.
 func checkEnvelope(body []byte) ([]int, error) {
@@ -72,11 +83,9 @@ func resourceTypeName(raw json.RawMessage) (string, error) {
 	return name, nil
 }
 
-// Marshal returns the canonical compact JSON the store keeps and reads serve.
+// Marshal returns the canonical compact JSON the store keeps and reads
+// serve: the parsed body with resourceType, id and meta first, and the id
+// and meta SetID and SetMeta gave.
 func (r *Resource) Marshal() ([]byte, error) {
-	b, err := mustCodec().marshaller.Marshal(r.contained)
-	if err != nil {
-		return nil, fmt.Errorf("model: marshal %s/%s: %w", r.typ, r.ID(), err)
-	}
-	return b, nil
+	return r.canonical(), nil
 }

@@ -140,7 +140,24 @@ func roundTrip(body []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("marshal produced bad JSON: %w", err)
 	}
+	// The canonical form is a fixed point: a client writing back what it
+	// read gets the same bytes.
+	again, err := Parse(out)
+	if err != nil {
+		return "", fmt.Errorf("the canonical form does not parse: %w", err)
+	}
+	if !bytes.Equal(mustMarshal(again), out) {
+		return "canonical form not stable under Parse → Marshal", nil
+	}
 	return firstDifference("", withoutVersionMeta(want), withoutVersionMeta(got)), nil
+}
+
+func mustMarshal(r *Resource) []byte {
+	b, err := r.Marshal()
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // knownRoundTripFailures lists the spec examples that do not survive

@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
-	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 )
@@ -40,10 +38,6 @@ func startCheckpointer(db *sql.DB) *checkpointer {
 // committed counts n committed versions and wakes the checkpointer every
 // checkpointEvery versions.
 func (c *checkpointer) committed(n int) {
-	checkpointEvery := int64(checkpointEvery)
-	if v, err := strconv.Atoi(os.Getenv("H18_CKPT")); err == nil {
-		checkpointEvery = int64(v)
-	}
 	after := c.written.Add(int64(n))
 	if (after-int64(n))/checkpointEvery == after/checkpointEvery {
 		return

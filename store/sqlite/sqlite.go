@@ -8,7 +8,9 @@
 // current versions, keyed by the resource's rowid; a range entry keeps its
 // text (a quantity's unit) in the same row, so that a condition on both
 // matches one entry. The index tables have no rowid: their primary key is
-// the search index, so an entry costs two B-tree inserts, not three.
+// the search index, so an entry costs two B-tree inserts, not three. A
+// commit queues the entries of all its writes and inserts them at the end,
+// sorted by primary key, in multi-row INSERTs.
 //
 // A search is one SELECT over resources r: each condition is a subquery on
 // an index table yielding rowids (chains and _has nest whole searches the
@@ -27,7 +29,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"runtime"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -167,9 +168,6 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
-	if ps := os.Getenv("H18_PAGE"); ps != "" {
-		q.Add("_pragma", "page_size("+ps+")")
-	}
 	q.Add("_pragma", "cache_size(-32000)")
 	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walBackstopPages))
