@@ -138,12 +138,12 @@ func (p *planner) positiveFilter(ctx context.Context, c store.Condition, types [
 		return p.chainFilter(ctx, c.Param, *c.Chain)
 	case c.Has != nil:
 		return p.reverseChainFilter(ctx, *c.Has)
+	case c.Op == store.OpMissing:
+		return missingFilter(c)
 	case c.Param == store.ParamID:
 		return textFilter("i", "", c.Op, c.Text)
 	case c.Param == store.ParamLastUpdated:
 		return rangeFilter("lu", "lu1", c.Op, c.Low, c.High)
-	case c.Op == store.OpMissing:
-		return missingFilter(c)
 	case isTextOp(c.Op):
 		return textFilter("tx", c.Param+textSep, c.Op, c.Text)
 	}
@@ -173,7 +173,17 @@ func textFilter(field, prefix string, op store.Op, text string) (bson.D, error) 
 }
 
 // missingFilter: Text "true" wants no entry for the param, "false" at least one.
+// The special parameters are never missing: every resource has an id and a
+// lastUpdated.
 func missingFilter(c store.Condition) (bson.D, error) {
+	if c.Param == store.ParamID || c.Param == store.ParamLastUpdated {
+		switch c.Text {
+		case "true":
+			return bson.D{{Key: "_id", Value: bson.D{{Key: "$exists", Value: false}}}}, nil
+		case "false":
+			return bson.D{}, nil
+		}
+	}
 	switch c.Text {
 	case "true":
 		return bson.D{{Key: "ps", Value: bson.D{{Key: "$ne", Value: c.Param}}}}, nil

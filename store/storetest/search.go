@@ -135,6 +135,9 @@ func testSearch(t *testing.T, open func(t *testing.T) store.Store) {
 		{"contains underscore is literal", obs, []store.Clause{clause(cond("name", store.OpContains, "o_d"))}, nil},
 		{"missing true", obs, []store.Clause{clause(cond("date", store.OpMissing, "true"))}, []string{"Observation/o3"}},
 		{"missing false", obs, []store.Clause{clause(cond("date", store.OpMissing, "false"))}, []string{"Observation/o1", "Observation/o2"}},
+		// Every resource has an id and a lastUpdated: never missing.
+		{"_lastUpdated missing true", obs, []store.Clause{clause(cond(store.ParamLastUpdated, store.OpMissing, "true"))}, nil},
+		{"_id missing false", obs, []store.Clause{clause(cond(store.ParamID, store.OpMissing, "false"))}, []string{"Observation/o1", "Observation/o2", "Observation/o3"}},
 		{"missing true everywhere", nil, []store.Clause{clause(cond("gender", store.OpMissing, "true"))},
 			[]string{"Observation/o1", "Observation/o2", "Observation/o3"}},
 		{"not token", obs, []store.Clause{clause(not(cond("code", store.OpExact, "1234")))}, []string{"Observation/o2"}},
