@@ -101,10 +101,11 @@ type page struct {
 	more          bool
 }
 
-// pageLinks adds self, previous and next links. The position travels in the
-// URL as _offset, plus _cursor when the store gave one: opaque to clients,
-// which follow links, and stateless for the server. Previous pages are
-// reached by offset.
+// pageLinks adds self, previous and next links. A next link continues by
+// the store's cursor when it gives one (_cursor: opaque to clients, which
+// follow links, stateless for the server, and stable while others write),
+// by _offset otherwise. Previous links exist only on pages reached by
+// _offset: a cursor runs forwards only, which the specification allows.
 func pageLinks(b *bundleOut, base string, params url.Values, pg page) {
 	link := func(relation string, off int, cursor string) {
 		p := url.Values{}
@@ -121,11 +122,15 @@ func pageLinks(b *bundleOut, base string, params url.Values, pg page) {
 		b.Link = append(b.Link, linkOut{Relation: relation, URL: base + "?" + p.Encode()})
 	}
 	link("self", pg.offset, pg.cursor)
-	if pg.offset > 0 && pg.count > 0 {
+	if pg.cursor == "" && pg.offset > 0 && pg.count > 0 {
 		link("previous", max(0, pg.offset-pg.count), "")
 	}
-	if pg.more && pg.count > 0 {
-		link("next", pg.offset+pg.count, pg.next)
+	switch {
+	case !pg.more || pg.count == 0:
+	case pg.next != "":
+		link("next", 0, pg.next)
+	default:
+		link("next", pg.offset+pg.count, "")
 	}
 }
 

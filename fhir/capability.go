@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/telehub/telehub/fhir/model"
@@ -33,19 +34,29 @@ type capabilityRest struct {
 	Mode        string               `json:"mode"`
 	Resource    []capabilityResource `json:"resource"`
 	Interaction []codeOut            `json:"interaction"`
+	Operation   []operationOut       `json:"operation,omitempty"`
+	Compartment []string             `json:"compartment,omitempty"`
+}
+
+type operationOut struct {
+	Name       string `json:"name"`
+	Definition string `json:"definition"`
 }
 
 type capabilityResource struct {
-	Type              string        `json:"type"`
-	Interaction       []codeOut     `json:"interaction"`
-	Versioning        string        `json:"versioning"`
-	ReadHistory       bool          `json:"readHistory"`
-	UpdateCreate      bool          `json:"updateCreate"`
-	ConditionalCreate bool          `json:"conditionalCreate"`
-	ConditionalRead   string        `json:"conditionalRead"`
-	ConditionalUpdate bool          `json:"conditionalUpdate"`
-	ConditionalDelete string        `json:"conditionalDelete"`
-	SearchParam       []searchParam `json:"searchParam,omitempty"`
+	Type              string         `json:"type"`
+	Interaction       []codeOut      `json:"interaction"`
+	Versioning        string         `json:"versioning"`
+	ReadHistory       bool           `json:"readHistory"`
+	UpdateCreate      bool           `json:"updateCreate"`
+	ConditionalCreate bool           `json:"conditionalCreate"`
+	ConditionalRead   string         `json:"conditionalRead"`
+	ConditionalUpdate bool           `json:"conditionalUpdate"`
+	ConditionalDelete string         `json:"conditionalDelete"`
+	SearchInclude     []string       `json:"searchInclude,omitempty"`
+	SearchRevInclude  []string       `json:"searchRevInclude,omitempty"`
+	SearchParam       []searchParam  `json:"searchParam,omitempty"`
+	Operation         []operationOut `json:"operation,omitempty"`
 }
 
 type codeOut struct {
@@ -72,6 +83,13 @@ func buildCapability(baseURL string, transactions bool) ([]byte, error) {
 		for _, code := range typeInteractions {
 			res.Interaction = append(res.Interaction, codeOut{code})
 		}
+		if len(res.SearchParam) > 0 {
+			res.SearchInclude = []string{"*", typ + ":*"}
+			res.SearchRevInclude = []string{"*"}
+		}
+		if typ == "Patient" {
+			res.Operation = []operationOut{{Name: "everything", Definition: "http://hl7.org/fhir/OperationDefinition/Patient-everything"}}
+		}
 		rest.Resource = append(rest.Resource, res)
 	}
 	if transactions {
@@ -79,6 +97,11 @@ func buildCapability(baseURL string, transactions bool) ([]byte, error) {
 	}
 	for _, code := range []string{"batch", "search-system", "history-system"} {
 		rest.Interaction = append(rest.Interaction, codeOut{code})
+	}
+	// $reindex has no definition in the specification: it is this server's.
+	rest.Operation = []operationOut{{Name: "reindex", Definition: baseURL + "/OperationDefinition/reindex"}}
+	for _, comp := range compartments {
+		rest.Compartment = append(rest.Compartment, "http://hl7.org/fhir/CompartmentDefinition/"+strings.ToLower(comp))
 	}
 	cs := capabilityStatement{
 		ResourceType: "CapabilityStatement", Status: "active",

@@ -3,7 +3,8 @@ package fhir
 import (
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
+	"fmt"
+	"io"
 	"strings"
 
 	"github.com/telehub/telehub/store"
@@ -17,17 +18,31 @@ const cursorSep = "."
 
 // queryFingerprint identifies what a cursor depends on: types, clauses and sort.
 func queryFingerprint(q store.Query) string {
-	key, err := json.Marshal(struct {
-		Types   []string
-		Clauses []store.Clause
-		Sort    []store.SortKey
-	}{q.Types, q.Clauses, q.Sort})
-	if err != nil {
-		// Plain strings and numbers always marshal.
-		panic(err)
+	h := sha256.New()
+	writeQuery(h, q)
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:9])
+}
+
+// writeQuery writes the types, clauses and sort of q, chains and _has
+// included, in a form where different queries differ.
+func writeQuery(w io.Writer, q store.Query) {
+	fmt.Fprintf(w, "types%q sort%v clauses%d", q.Types, q.Sort, len(q.Clauses))
+	for _, c := range q.Clauses {
+		fmt.Fprintf(w, "[%d", len(c.Any))
+		for _, cond := range c.Any {
+			fmt.Fprintf(w, "(%q %q %q %v %v %t", cond.Param, cond.Op, cond.Text, cond.Low, cond.High, cond.Not)
+			if cond.Chain != nil {
+				fmt.Fprint(w, " chain ")
+				writeQuery(w, *cond.Chain)
+			}
+			if cond.Has != nil {
+				fmt.Fprintf(w, " has %q ", cond.Has.Param)
+				writeQuery(w, cond.Has.Query)
+			}
+			fmt.Fprint(w, ")")
+		}
+		fmt.Fprint(w, "]")
 	}
-	sum := sha256.Sum256(key)
-	return base64.RawURLEncoding.EncodeToString(sum[:9])
 }
 
 // wrapCursor makes the _cursor value of a next link.

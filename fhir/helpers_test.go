@@ -33,6 +33,12 @@ func newTestServer(t testing.TB, opts Options) *testServer {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return newTestServerOn(t, st, opts)
+}
+
+// newTestServerOn is a Server on st, mounted on echo.
+func newTestServerOn(t testing.TB, st store.Store, opts Options) *testServer {
+	t.Helper()
 	opts.Store = st
 	if opts.BaseURL == "" {
 		opts.BaseURL = testBase

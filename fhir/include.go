@@ -6,14 +6,9 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/telehub/telehub/fhir/model"
 	"github.com/telehub/telehub/fhir/search"
 	"github.com/telehub/telehub/store"
 )
-
-// maxIncluded bounds the resources _include and _revinclude add to one page;
-// beyond it the page says so with an OperationOutcome warning.
-const maxIncluded = 1000
 
 // maxIterations bounds the rounds of :iterate includes.
 const maxIterations = 4
@@ -29,9 +24,6 @@ func (s *Server) parseIncludes(typ string, params url.Values) (incs []search.Inc
 		}
 		for _, v := range values {
 			inc, err := s.registry.ParseInclude(typ, name, v)
-			if err == nil && inc.Reverse && inc.SourceType == "*" {
-				err = fmt.Errorf("%s=*: a reverse include needs a source type", name)
-			}
 			if err != nil {
 				issues = append(issues, search.Issue{Param: name, Message: err.Error()})
 				continue
@@ -48,15 +40,16 @@ type included struct {
 	resources []store.Resource
 	seen      map[string]bool // "Type/id" of matches and included resources
 	truncated bool
+	limit     int // at most this many resources; more set truncated
 }
 
 func resourceKey(r *store.Resource) string { return r.Type + "/" + r.ID }
 
 // include runs the includes over a page of matches: once over the matches,
 // then the :iterate ones over what the previous round added, until nothing
-// new comes or maxIncluded is reached.
+// new comes or the limit (Options.MaxIncluded) is reached.
 func (s *Server) include(ctx context.Context, incs []search.Include, matches []store.Resource) (*included, error) {
-	in := &included{seen: map[string]bool{}}
+	in := &included{seen: map[string]bool{}, limit: s.opts.MaxIncluded}
 	for i := range matches {
 		in.seen[resourceKey(&matches[i])] = true
 	}
@@ -70,7 +63,7 @@ func (s *Server) include(ctx context.Context, incs []search.Include, matches []s
 			if iteration > 0 && !inc.Iterate {
 				continue
 			}
-			found, err := s.includeOnce(ctx, inc, round, maxIncluded-len(in.resources)+1)
+			found, err := s.includeOnce(ctx, inc, round, in.limit-len(in.resources)+1)
 			if err != nil {
 				return nil, err
 			}
@@ -84,14 +77,14 @@ func (s *Server) include(ctx context.Context, incs []search.Include, matches []s
 	return in, nil
 }
 
-// add keeps the resources not seen yet, up to maxIncluded.
+// add keeps the resources not seen yet, up to the limit.
 func (in *included) add(found []store.Resource) {
 	for i := range found {
 		key := resourceKey(&found[i])
 		if in.seen[key] {
 			continue
 		}
-		if len(in.resources) == maxIncluded {
+		if len(in.resources) == in.limit {
 			in.truncated = true
 			return
 		}
@@ -103,23 +96,38 @@ func (in *included) add(found []store.Resource) {
 // includeOnce runs one include over sources, reading at most limit resources.
 func (s *Server) includeOnce(ctx context.Context, inc search.Include, sources []store.Resource, limit int) ([]store.Resource, error) {
 	if inc.Reverse {
-		refs := make([]string, len(sources))
-		for i := range sources {
-			refs[i] = resourceKey(&sources[i])
-		}
-		q := s.revIncludeQuery(inc, refs)
-		q.Count = limit
-		res, err := s.store.Search(ctx, q)
-		if err != nil {
-			return nil, fmt.Errorf("fhir: _revinclude %s:%s: %w", inc.SourceType, inc.Param, err)
-		}
-		return res.Resources, nil
+		return s.revInclude(ctx, inc, sources, limit)
 	}
-	targets, err := s.includeTargets(inc, sources)
+	targets, err := s.registry.IncludeTargets(inc, sources)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("fhir: _include %s:%s: %w", inc.SourceType, inc.Param, err)
 	}
 	return s.readRefs(ctx, targets, limit)
+}
+
+// revInclude reads at most limit resources referencing sources. The
+// references go to the store in chunks: one condition per reference and
+// parameter, and "*" stands for every reference parameter there is.
+func (s *Server) revInclude(ctx context.Context, inc search.Include, sources []store.Resource, limit int) ([]store.Resource, error) {
+	chunk := 200
+	if inc.Param == "*" {
+		chunk = 5
+	}
+	var out []store.Resource
+	for start := 0; start < len(sources) && len(out) < limit; start += chunk {
+		refs := make([]string, 0, chunk)
+		for i := start; i < min(start+chunk, len(sources)); i++ {
+			refs = append(refs, resourceKey(&sources[i]))
+		}
+		q := s.registry.RevIncludeQuery(inc, refs)
+		q.Count = limit - len(out)
+		res, err := s.store.Search(ctx, q)
+		if err != nil {
+			return nil, searchFailed(fmt.Sprintf("_revinclude %s:%s", inc.SourceType, inc.Param), err)
+		}
+		out = append(out, res.Resources...)
+	}
+	return out, nil
 }
 
 // readRefs reads the current resources named "Type/id", one search per type.
@@ -141,70 +149,9 @@ func (s *Server) readRefs(ctx context.Context, refs []string, limit int) ([]stor
 		q := store.Query{Types: []string{typ}, Clauses: []store.Clause{{Any: byType[typ]}}, Count: limit - len(out)}
 		res, err := s.store.Search(ctx, q)
 		if err != nil {
-			return nil, fmt.Errorf("fhir: _include %s: %w", typ, err)
+			return nil, searchFailed("_include of "+typ, err)
 		}
 		out = append(out, res.Resources...)
 	}
 	return out, nil
-}
-
-// includeTargets returns the "Type/id" references the include follows from
-// sources, without repeats. The references are read from the sources' index
-// entries, extracted again here (the store keeps them but does not return them).
-func (s *Server) includeTargets(inc search.Include, sources []store.Resource) ([]string, error) {
-	seen := map[string]bool{}
-	var out []string
-	for i := range sources {
-		r := &sources[i]
-		if inc.SourceType != "*" && r.Type != inc.SourceType {
-			continue
-		}
-		entries, err := s.extractor().Extract(r.Type, r.Body)
-		if err != nil {
-			return nil, fmt.Errorf("fhir: _include from %s/%s: %w", r.Type, r.ID, err)
-		}
-		for _, e := range entries {
-			if e.Kind != store.KindReference || inc.Param != "*" && e.Param != inc.Param {
-				continue
-			}
-			typ, id, ok := strings.Cut(e.Text, "/")
-			if !ok || !model.IsResourceType(typ) || !validID(id) || inc.TargetType != "" && typ != inc.TargetType {
-				continue
-			}
-			if !seen[e.Text] {
-				seen[e.Text] = true
-				out = append(out, e.Text)
-			}
-		}
-	}
-	return out, nil
-}
-
-// revIncludeQuery finds the resources of the include's source type that
-// reference any of refs through its parameter (every reference parameter of
-// the source type for "SourceType:*").
-func (s *Server) revIncludeQuery(inc search.Include, refs []string) store.Query {
-	params := []string{inc.Param}
-	if inc.Param == "*" {
-		params = params[:0]
-		for _, p := range s.registry.Params(inc.SourceType) {
-			if p.Kind == store.KindReference {
-				params = append(params, p.Code)
-			}
-		}
-	}
-	var clause store.Clause
-	for _, p := range params {
-		for _, ref := range refs {
-			if inc.TargetType != "" && !strings.HasPrefix(ref, inc.TargetType+"/") {
-				continue
-			}
-			clause.Any = append(clause.Any, store.Condition{Param: p, Op: store.OpExact, Text: ref})
-		}
-	}
-	if len(clause.Any) == 0 {
-		// Nothing can match: an impossible id keeps the query well formed.
-		clause.Any = []store.Condition{{Param: store.ParamID, Op: store.OpExact, Text: "\x00"}}
-	}
-	return store.Query{Types: []string{inc.SourceType}, Clauses: []store.Clause{clause}}
 }

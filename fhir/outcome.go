@@ -21,6 +21,7 @@ const (
 	codeInformation  = "informational"
 	codeDuplicate    = "duplicate"
 	codeTooLong      = "too-long"
+	codeBusinessRule = "business-rule"
 )
 
 // apiError is an error a client caused (or an internal one already

@@ -2,9 +2,11 @@ package fhir
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,25 +20,34 @@ import (
 
 // unservedParams are result-control parameters the parser leaves to the
 // caller and this server does not implement yet: reported as ignored.
-var unservedParams = []string{"_include", "_revinclude", "_contained", "_containedType"}
+var unservedParams = []string{"_contained", "_containedType"}
 
 // keptParams are the result-control parameters page links carry over.
-var keptParams = []string{"_summary", "_elements", "_sort", "_total"}
+// (_sort and _total are repeated as applied, see searchPlan.)
+var keptParams = []string{"_summary", "_elements"}
+
+// totalModes are the values of _total; without it the total is counted.
+var totalModes = map[string]bool{"none": true, "estimate": true, "accurate": true}
 
 func (s *Server) searchType(c echo.Context) error {
-	return s.answerSearch(c, c.Param("type"))
+	typ := c.Param("type")
+	if isOperation(typ) {
+		return s.notFound(c)
+	}
+	return s.answerSearch(c, searchSpec{typ: typ, base: s.opts.BaseURL + "/" + typ})
 }
 
 func (s *Server) searchSystem(c echo.Context) error {
-	return s.answerSearch(c, "")
+	return s.answerSearch(c, searchSpec{base: s.opts.BaseURL})
 }
 
-func (s *Server) answerSearch(c echo.Context, typ string) error {
+func (s *Server) answerSearch(c echo.Context, sp searchSpec) error {
 	params, err := s.searchParams(c)
 	if err != nil {
 		return err
 	}
-	body, err := s.search(c.Request().Context(), typ, params, parsePrefer(c.Request().Header).strict)
+	sp.params, sp.strict = params, parsePrefer(c.Request().Header).strict
+	body, err := s.search(c.Request().Context(), sp)
 	if err != nil {
 		return err
 	}
@@ -71,96 +82,237 @@ func (s *Server) searchParams(c echo.Context) (url.Values, error) {
 	return merged, nil
 }
 
-// search runs a type (typ set) or system search and encodes its searchset Bundle.
-func (s *Server) search(ctx context.Context, typ string, params url.Values, strict bool) ([]byte, error) {
-	plan, err := s.searchPlan(typ, params)
+// searchSpec is one search to answer: its parameters and what the URL path
+// fixes besides them (a compartment, a type list, the resource $everything
+// starts with).
+type searchSpec struct {
+	typ     string         // the searched type, "" across types
+	types   []string       // the types of a search across types, when restricted
+	clauses []store.Clause // criteria the path adds (a compartment)
+	base    string         // the URL of the search, for the Bundle links
+	params  url.Values
+	strict  bool
+	// lead is put first on the first page, as a match ($everything's Patient).
+	lead *store.Resource
+	// since is the _since of $everything, which lead must meet.
+	since string
+	// expand adds resources to a page of matches, at most limit (type-level
+	// $everything: the compartments of the Patients), as included resources.
+	expand func(ctx context.Context, matches []store.Resource, limit int) ([]store.Resource, error)
+	// linkExtra are parameters the page links repeat besides the criteria.
+	linkExtra url.Values
+}
+
+// searchRun is a parsed search.
+type searchRun struct {
+	plan     *search.Plan
+	includes []search.Include
+	link     url.Values // what the self link shows as applied
+}
+
+// search runs a search and encodes its searchset Bundle.
+func (s *Server) search(ctx context.Context, sp searchSpec) ([]byte, error) {
+	run, err := s.searchPlan(ctx, sp)
 	if err != nil {
 		return nil, err
 	}
-	if strict && len(plan.Ignored) > 0 {
-		ig := plan.Ignored[0]
-		return nil, badRequest(codeNotSupported, "search parameter %q not applied (Prefer: handling=strict): %s", ig.Param, ig.Message)
+	if ignored := run.plan.Ignored; sp.strict && len(ignored) > 0 {
+		return nil, badRequest(codeNotSupported, "search parameter %q not applied (Prefer: handling=strict): %s", ignored[0].Param, ignored[0].Message)
 	}
-	pg, err := s.paging(params)
+	res, pg, err := s.searchPage(ctx, run.plan.Query, sp.params)
 	if err != nil {
 		return nil, err
 	}
-	q := plan.Query
-	q.Count, q.Offset, q.Cursor, q.Total = pg.count, pg.offset, pg.cursor, params.Get("_total") != "none"
-	if pg.cursor != "" {
-		q.Offset = 0 // the cursor already stands for the offset
+	matches := res.Resources
+	if sp.lead != nil && pg.cursor == "" && pg.offset == 0 && pg.count > 0 {
+		matches = append([]store.Resource{*sp.lead}, matches...)
 	}
-	if params.Get("_summary") == "count" {
-		q.Count, q.Total, pg.count = 0, true, 0
-	}
-	res, err := s.store.Search(ctx, q)
+	inc, err := s.include(ctx, run.includes, matches)
 	if err != nil {
-		return nil, fmt.Errorf("fhir: search %s: %w", typ, err)
+		return nil, err
 	}
-	pg.more, pg.next = res.More, res.Next
+	if sp.expand != nil && !inc.truncated {
+		extra, err := sp.expand(ctx, res.Resources, inc.limit-len(inc.resources)+1)
+		if err != nil {
+			return nil, err
+		}
+		inc.add(extra)
+	}
 
 	b := newBundle("searchset")
 	if res.Total >= 0 {
 		total := res.Total
+		if sp.lead != nil {
+			total++
+		}
 		b.Total = &total
 	}
-	base := s.opts.BaseURL
-	if typ != "" {
-		base += "/" + typ
+	pageLinks(b, sp.base, run.link, pg)
+	if err := s.addEntries(b, matches, "match", sp.params); err != nil {
+		return nil, err
 	}
-	pageLinks(b, base, linkParams(plan, params), pg)
-	for i := range res.Resources {
-		r := &res.Resources[i]
-		body, err := shape(r.Body, params)
-		if err != nil {
-			return nil, err
-		}
-		b.Entry = append(b.Entry, entryOut{
-			FullURL: s.resourceURL(r.Type, r.ID), Resource: body, Search: &searchOut{Mode: "match"},
-		})
+	if err := s.addEntries(b, inc.resources, "include", sp.params); err != nil {
+		return nil, err
 	}
-	if len(plan.Ignored) > 0 {
-		b.Entry = append(b.Entry, entryOut{Resource: ignoredOutcome(plan.Ignored), Search: &searchOut{Mode: "outcome"}})
+	if outcome := searchOutcome(run.plan.Ignored, inc.truncated, s.opts.MaxIncluded); outcome != nil {
+		b.Entry = append(b.Entry, entryOut{Resource: outcome, Search: &searchOut{Mode: "outcome"}})
 	}
 	return b.marshal()
 }
 
-// searchPlan parses the criteria, _type and _sort of a search; what cannot
-// be applied is in plan.Ignored.
-func (s *Server) searchPlan(typ string, params url.Values) (*search.Plan, error) {
+// searchPage reads the page of q that the paging parameters ask for:
+// _count (0, or _summary=count: the total alone), _offset or _cursor, _total.
+func (s *Server) searchPage(ctx context.Context, q store.Query, params url.Values) (*store.SearchResult, page, error) {
+	pg, err := s.paging(params)
+	if err != nil {
+		return nil, pg, err
+	}
+	q.Count, q.Offset, q.Total = pg.count, pg.offset, params.Get("_total") != "none"
+	if pg.cursor != "" {
+		if q.Cursor, err = unwrapCursor(q, pg.cursor); err != nil {
+			return nil, pg, err
+		}
+		q.Offset, pg.offset = 0, 0 // the cursor stands for the position
+	}
+	if params.Get("_summary") == "count" {
+		q.Count, q.Total, pg.count = 0, true, 0
+	}
+	res := &store.SearchResult{Total: -1}
+	if q.Count > 0 || q.Total {
+		if res, err = s.store.Search(ctx, q); err != nil {
+			return nil, pg, searchFailed(fmt.Sprintf("search %v", q.Types), err)
+		}
+	}
+	pg.more, pg.next = res.More, wrapCursor(q, res.Next)
+	return res, pg, nil
+}
+
+// addEntries adds resources to a searchset with their search mode, shaped
+// by _summary and _elements.
+func (s *Server) addEntries(b *bundleOut, resources []store.Resource, mode string, params url.Values) error {
+	for i := range resources {
+		r := &resources[i]
+		body, err := shape(r.Body, params)
+		if err != nil {
+			return err
+		}
+		b.Entry = append(b.Entry, entryOut{
+			FullURL: s.resourceURL(r.Type, r.ID), Resource: body, Search: &searchOut{Mode: mode},
+		})
+	}
+	return nil
+}
+
+// searchPlan parses the criteria, _type, _list, _sort, _total and the
+// includes of a search; what cannot be applied is in plan.Ignored.
+func (s *Server) searchPlan(ctx context.Context, sp searchSpec) (*searchRun, error) {
 	criteria := url.Values{}
-	var types []string
-	for k, v := range params {
+	types := sp.types
+	var lists []string
+	for k, v := range sp.params {
+		base, _, _ := strings.Cut(k, ":")
 		switch {
-		case k == "_cursor":
+		case k == "_cursor", base == "_include", base == "_revinclude":
 			continue
-		case k == "_type" && typ == "":
-			for _, t := range strings.Split(strings.Join(v, ","), ",") {
-				if !model.IsResourceType(t) {
-					return nil, badRequest(codeNotSupported, "_type: unknown resource type %q", t)
-				}
-				types = append(types, t)
+		case k == "_list":
+			lists = append(lists, v...)
+			continue
+		case k == "_type" && sp.typ == "":
+			var err error
+			if types, err = s.typeParam(v, sp.types); err != nil {
+				return nil, err
 			}
 			continue
 		}
 		criteria[k] = v
 	}
-	plan := search.Parse(typ, criteria)
+	criteria, custom := s.splitCustom(sp.typ, criteria)
+	plan := s.registry.Parse(sp.typ, criteria)
+	s.applyCustom(sp.typ, custom, plan)
 	if len(types) > 0 {
 		plan.Query.Types = types
-		plan.Applied.Set("_type", strings.Join(types, ","))
+		if _, ok := sp.params["_type"]; ok {
+			plan.Applied.Set("_type", strings.Join(types, ","))
+		}
+	}
+	plan.Query.Clauses = append(plan.Query.Clauses, sp.clauses...)
+	for _, id := range lists {
+		if err := s.applyList(ctx, plan, id); err != nil {
+			return nil, err
+		}
 	}
 	for _, name := range unservedParams {
-		if _, ok := params[name]; ok {
+		if _, ok := sp.params[name]; ok {
 			plan.Ignored = append(plan.Ignored, search.Issue{Param: name, Message: "not supported by this server"})
 		}
 	}
-	if v := params.Get("_sort"); v != "" {
-		keys, issues := search.ParseSort(typ, v)
+	if v := sp.params.Get("_sort"); v != "" {
+		keys, issues := s.registry.ParseSort(sp.typ, v)
 		plan.Query.Sort = keys
 		plan.Ignored = append(plan.Ignored, issues...)
 	}
-	return plan, nil
+	if v := sp.params.Get("_total"); v != "" && !totalModes[v] {
+		plan.Ignored = append(plan.Ignored, search.Issue{Param: "_total", Message: fmt.Sprintf("%q is not none, estimate or accurate", v)})
+	}
+	run := &searchRun{plan: plan}
+	var incApplied url.Values
+	var issues []search.Issue
+	run.includes, incApplied, issues = s.parseIncludes(sp.typ, sp.params)
+	plan.Ignored = append(plan.Ignored, issues...)
+	run.link = linkParams(plan, sp.params)
+	for k, v := range incApplied {
+		run.link[k] = v
+	}
+	for k, v := range sp.linkExtra {
+		run.link[k] = v
+	}
+	if sort := sortParam(plan.Query.Sort); sort != "" {
+		run.link.Set("_sort", sort)
+	}
+	if v := sp.params.Get("_total"); totalModes[v] {
+		run.link.Set("_total", v)
+	}
+	return run, nil
+}
+
+// typeParam reads _type, keeping it within allowed when that is set.
+func (s *Server) typeParam(values, allowed []string) ([]string, error) {
+	var types []string
+	for _, t := range strings.Split(strings.Join(values, ","), ",") {
+		if !model.IsResourceType(t) {
+			return nil, badRequest(codeNotSupported, "_type: unknown resource type %q", t)
+		}
+		if len(allowed) > 0 && !slices.Contains(allowed, t) {
+			continue
+		}
+		types = append(types, t)
+	}
+	if len(types) == 0 {
+		// None of the asked types can match: an impossible type list.
+		types = []string{"-"}
+	}
+	return types, nil
+}
+
+// searchFailed is the error of a failed store search: 400 too-costly when
+// the store refuses it as such (the client can narrow it), internal otherwise.
+func searchFailed(what string, err error) error {
+	if errors.Is(err, store.ErrTooCostly) {
+		return badRequest(codeTooCostly, "%s is too costly for this server: add more selective criteria", what)
+	}
+	return fmt.Errorf("fhir: %s: %w", what, err)
+}
+
+// sortParam is the _sort value of sort keys.
+func sortParam(keys []store.SortKey) string {
+	fields := make([]string, len(keys))
+	for i, k := range keys {
+		fields[i] = k.Param
+		if k.Descending {
+			fields[i] = "-" + k.Param
+		}
+	}
+	return strings.Join(fields, ",")
 }
 
 // linkParams are the parameters page links repeat: the applied criteria
@@ -178,14 +330,24 @@ func linkParams(plan *search.Plan, params url.Values) url.Values {
 	return link
 }
 
-// ignoredOutcome lists the search parameters that were not applied.
-func ignoredOutcome(ignored []search.Issue) []byte {
-	issues := make([]issue, 0, len(ignored))
+// searchOutcome lists the search parameters that were not applied and
+// whether the included resources were cut; nil when there is nothing to say.
+func searchOutcome(ignored []search.Issue, truncated bool, maxIncluded int) []byte {
+	issues := make([]issue, 0, len(ignored)+1)
 	for _, ig := range ignored {
 		issues = append(issues, issue{
 			Severity: "warning", Code: codeNotSupported,
 			Diagnostics: fmt.Sprintf("search parameter %q was ignored: %s", ig.Param, ig.Message),
 		})
+	}
+	if truncated {
+		issues = append(issues, issue{
+			Severity: "warning", Code: codeTooCostly,
+			Diagnostics: fmt.Sprintf("_include and _revinclude were cut at %d resources on this page; ask for a smaller _count", maxIncluded),
+		})
+	}
+	if len(issues) == 0 {
+		return nil
 	}
 	return outcomeJSON(issues...)
 }

@@ -33,8 +33,10 @@ func TestSearch(t *testing.T) {
 		{"by identifier", "/fhir/Patient?identifier=" + mrn + "|Findme", nil, http.StatusOK, 1, false},
 		{"by _id", "/fhir/Patient?_id=" + id, nil, http.StatusOK, 1, false},
 		{"by family", "/fhir/Patient?family=findme", nil, http.StatusOK, 1, false},
-		{"_include reported as ignored", "/fhir/Patient?_include=Patient:organization", nil, http.StatusOK, 2, true},
-		{"_include strict", "/fhir/Patient?_include=Patient:organization", []string{"Prefer", "handling=strict"}, http.StatusBadRequest, 0, false},
+		{"bad _include reported as ignored", "/fhir/Patient?_include=Patient:shoe", nil, http.StatusOK, 2, true},
+		{"bad _include strict", "/fhir/Patient?_include=Patient:shoe", []string{"Prefer", "handling=strict"}, http.StatusBadRequest, 0, false},
+		{"bad _total ignored", "/fhir/Patient?_total=maybe", nil, http.StatusOK, 2, true},
+		{"bad _total strict", "/fhir/Patient?_total=maybe", []string{"Prefer", "handling=strict"}, http.StatusBadRequest, 0, false},
 		{"unknown sort key ignored", "/fhir/Patient?_sort=shoe-size", nil, http.StatusOK, 2, true},
 		{"all of a type", "/fhir/Patient", nil, http.StatusOK, 2, false},
 		{"unknown parameter ignored", "/fhir/Patient?shoe-size=42", nil, http.StatusOK, 2, true},
@@ -156,12 +158,15 @@ func TestSearchPaging(t *testing.T) {
 			}
 			seen[id] = true
 		}
-		if pages > 1 && r.link("previous") == "" {
-			t.Errorf("page %d has no previous link", pages)
+		if prev := r.link("previous"); prev != "" {
+			t.Errorf("page %d, reached by cursor, has a previous link %s", pages, prev)
 		}
 		if next := r.link("next"); next != "" {
 			if !strings.Contains(next, "identifier=") {
 				t.Errorf("next link %q lost the criteria", next)
+			}
+			if !strings.Contains(next, "_cursor=") || strings.Contains(next, "_offset=") {
+				t.Errorf("next link %q does not continue by cursor alone", next)
 			}
 			path = pathOf(t, next)
 		} else {
@@ -174,6 +179,14 @@ func TestSearchPaging(t *testing.T) {
 	r := ts.do(http.MethodGet, "/fhir/Patient?_count=100", "").mustStatus(t, http.StatusOK)
 	if n := len(r.entries()); n != 3 {
 		t.Errorf("_count over the maximum gave %d entries, want 3", n)
+	}
+	// Paging by _offset keeps previous links.
+	r = ts.do(http.MethodGet, "/fhir/Patient?_count=2&_offset=2", "").mustStatus(t, http.StatusOK)
+	if prev := r.link("previous"); !strings.Contains(prev, "_count=2") || strings.Contains(prev, "_offset") {
+		t.Errorf("previous link of the second offset page %q, want the first page", prev)
+	}
+	if n := len(r.entries()); n != 2 {
+		t.Errorf("offset page has %d entries, want 2", n)
 	}
 }
 

@@ -22,10 +22,27 @@
 //     failed read is reported in its entry and does not undo the writes.
 //   - Conditional interactions refuse criteria the search parser does not
 //     fully understand (400), since ignoring one would widen the match.
-//   - Search and history pages are offset based: the links carry _offset.
+//   - Search pages continue by the store's cursor: next links carry an
+//     opaque _cursor (bound to the search's criteria and sort, 400
+//     otherwise), stable while others write; such pages have no previous
+//     link, which the specification allows. Pages asked for by _offset, and
+//     history pages, keep offset links with previous links.
+//   - _total defaults to accurate; _count=0 and _summary=count answer the
+//     total alone. Unknown or malformed parameters are ignored and listed
+//     in an OperationOutcome entry (the self link shows what was applied),
+//     or refused with 400 under Prefer: handling=strict.
+//   - _include and _revinclude (with :iterate, four rounds at most, and
+//     "*") add at most Options.MaxIncluded resources to a page, with a
+//     warning when cut.
+//   - Compartment searches (Patient/1/Observation, Patient/1/*) and
+//     Patient/$everything (instance and type level) read the compartment
+//     definitions of package search; see compartment.go.
+//   - Custom SearchParameters live in a layer beside the specification's
+//     registry (custom.go); $reindex runs as a background job (reindex.go).
 package fhir
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -75,6 +92,8 @@ type Server struct {
 	log        *slog.Logger
 	registry   *search.Registry
 	extract    *search.Extractor
+	custom     *customParams
+	reindex    *reindexJobs
 	capability []byte
 }
 
@@ -110,6 +129,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		opts: opts, store: opts.Store, log: opts.Logger, registry: search.DefaultRegistry(),
+		custom: newCustomParams(), reindex: newReindexJobs(),
 		// References to this server's own base URL index as Type/id.
 		extract: search.NewExtractor(search.DefaultRegistry(), search.WithBaseURL(opts.BaseURL)),
 	}
@@ -118,6 +138,10 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("fhir: new server: %w", err)
 	}
 	s.capability = capability
+	// The store is open: its active SearchParameters are searchable from the start.
+	if err := s.loadSearchParameters(context.Background()); err != nil {
+		return nil, fmt.Errorf("fhir: new server: %w", err)
+	}
 	return s, nil
 }
 
@@ -152,7 +176,7 @@ func (s *Server) routes() []route {
 		}},
 		{"/:type", map[string]routeHandler{
 			http.MethodGet:    h("search-type", s.searchType),
-			http.MethodPost:   h("create", s.create),
+			http.MethodPost:   h("create", s.createOrOperation),
 			http.MethodPut:    h("update", s.conditionalUpdate),
 			http.MethodPatch:  h("patch", s.conditionalPatch),
 			http.MethodDelete: h("delete", s.conditionalDelete),
@@ -170,7 +194,8 @@ func (s *Server) routes() []route {
 			http.MethodDelete: h("delete", s.delete),
 		}},
 		{"/:type/:id/:comp", map[string]routeHandler{
-			http.MethodGet: h("search-compartment", s.compartmentSearch),
+			http.MethodGet:  h("search-compartment", s.compartmentSearch),
+			http.MethodPost: h("operation", s.instanceOperation),
 		}},
 		{"/:type/:id/_history", map[string]routeHandler{http.MethodGet: h("history-instance", s.historyInstance)}},
 		{"/:type/:id/_history/:vid", map[string]routeHandler{
@@ -249,7 +274,7 @@ func isOperation(segment string) bool { return strings.HasPrefix(segment, "$") }
 
 // servedOperations are the operations wired, by method.
 var servedOperations = map[string][]string{
-	http.MethodGet:  {opEverything},
+	http.MethodGet:  {opEverything, opReindex},
 	http.MethodPost: {opReindex},
 }
 
@@ -257,12 +282,37 @@ func servedOperation(method, op string) bool {
 	return slices.Contains(servedOperations[method], op)
 }
 
-// readOrOperation serves GET [base]/Type/id, and GET [base]/Patient/$everything.
+// readOrOperation serves GET [base]/Type/id, GET [base]/Patient/$everything
+// and GET [base]/$reindex/job.
 func (s *Server) readOrOperation(c echo.Context) error {
-	if c.Param("id") == opEverything {
+	switch {
+	case c.Param("type") == opReindex:
+		return s.reindexStatus(c)
+	case isOperation(c.Param("type")):
+		return s.notFound(c)
+	case c.Param("id") == opEverything:
 		return s.everythingType(c)
 	}
 	return s.read(c)
+}
+
+// createOrOperation serves POST [base]/Type and POST [base]/$reindex.
+func (s *Server) createOrOperation(c echo.Context) error {
+	if c.Param("type") == opReindex {
+		return s.startReindex(c)
+	}
+	if isOperation(c.Param("type")) {
+		return s.notFound(c)
+	}
+	return s.create(c)
+}
+
+// instanceOperation serves POST [base]/SearchParameter/id/$reindex.
+func (s *Server) instanceOperation(c echo.Context) error {
+	if c.Param("comp") == opReindex {
+		return s.startReindex(c)
+	}
+	return s.methodNotAllowed(c)
 }
 
 func (s *Server) methodNotAllowed(c echo.Context) error {

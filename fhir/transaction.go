@@ -278,6 +278,7 @@ func (s *Server) commitTransaction(ctx context.Context, ordered []*step) error {
 		err = s.store.Commit(ctx, writes)
 		switch {
 		case err == nil:
+			s.noteWrites(writes)
 			return nil
 		case errors.Is(err, store.ErrTransactionsUnsupported):
 			return badRequest(codeNotSupported, "this server's store cannot commit several resources atomically: transaction Bundles are not supported")
@@ -460,7 +461,11 @@ func (s *Server) errorEntry(c echo.Context, err error) entryOut {
 func (s *Server) readEntry(c echo.Context, st *step) entryOut {
 	ctx := c.Request().Context()
 	if st.id == "" {
-		body, err := s.search(ctx, st.typ, st.params, false)
+		base := s.opts.BaseURL
+		if st.typ != "" {
+			base += "/" + st.typ
+		}
+		body, err := s.search(ctx, searchSpec{typ: st.typ, base: base, params: st.params})
 		if err != nil {
 			return s.errorEntry(c, within(st.where, err))
 		}

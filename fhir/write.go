@@ -219,7 +219,9 @@ func (s *Server) current(ctx context.Context, typ, id string) (*store.Resource, 
 // most limit+1 so that callers can tell "more than limit". Every criterion
 // must be understood: ignoring one would widen the match.
 func (s *Server) match(ctx context.Context, typ string, criteria url.Values, limit int) ([]store.Resource, error) {
+	criteria, custom := s.splitCustom(typ, criteria)
 	plan := s.registry.Parse(typ, criteria)
+	s.applyCustom(typ, custom, plan)
 	if len(plan.Ignored) > 0 {
 		ig := plan.Ignored[0]
 		return nil, badRequest(codeNotSupported, "search parameter %q cannot be used as a condition: %s", ig.Param, ig.Message)
@@ -383,7 +385,7 @@ func (s *Server) buildResource(ch *change, body []byte, now time.Time, invalidSt
 	if err != nil {
 		return fmt.Errorf("fhir: build %s/%s: %w", cl.typ, ch.id, err)
 	}
-	index, err := s.extract.Extract(cl.typ, out)
+	index, err := s.indexEntries(cl.typ, out)
 	if err != nil {
 		return fmt.Errorf("fhir: build %s/%s: %w", cl.typ, ch.id, err)
 	}
@@ -429,12 +431,17 @@ func (s *Server) commit(ctx context.Context, writes []store.Write) error {
 		return nil
 	}
 	if len(writes) == 1 || s.store.SupportsTransactions() {
-		return s.store.Commit(ctx, writes)
+		if err := s.store.Commit(ctx, writes); err != nil {
+			return err
+		}
+		s.noteWrites(writes)
+		return nil
 	}
 	for _, w := range writes {
 		if err := s.store.Commit(ctx, []store.Write{w}); err != nil {
 			return err
 		}
+		s.noteWrites([]store.Write{w})
 	}
 	return nil
 }
