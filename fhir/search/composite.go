@@ -17,7 +17,9 @@ import (
 //
 // The second component's text is the folded string, the token form or the
 // reference for text kinds, the unit ("", "system|code" or "code") for
-// quantities, and empty for dates and numbers. A query value "a$b" becomes
+// quantities, and empty for dates and numbers. Quantities with a UCUM unit
+// are also paired in canonical form under "<code>:canonical", as plain
+// quantity parameters are (see quantityEntries). A query value "a$b" becomes
 // one condition on that Text, with the second component's operator and range.
 // The first component is paired in its "system|code", "|code" and "code"
 // forms, not "system|" alone. Only two-component composites are indexed (the
@@ -72,12 +74,17 @@ func (n normaliser) compositeEntries(p *Param, second *Param, item Value, out []
 			continue // the ":text" entries, and "system|" (a code is wanted)
 		}
 		for _, v := range values {
-			if v.Param != second.Code {
+			param := p.Code
+			switch v.Param {
+			case second.Code:
+			case second.Code + SuffixCanonical:
+				param += SuffixCanonical
+			default:
 				continue // ":exact", ":identifier" entries
 			}
-			e := store.IndexEntry{Param: p.Code, Kind: v.Kind, Text: t.Text + "$" + v.Text, Low: v.Low, High: v.High}
+			e := store.IndexEntry{Param: param, Kind: v.Kind, Text: t.Text + "$" + v.Text, Low: v.Low, High: v.High}
 			out = append(out, e)
-			if v.Kind == store.KindQuantity && v.Text != "" {
+			if v.Kind == store.KindQuantity && v.Text != "" && param == p.Code {
 				e.Text = t.Text + "$"
 				out = append(out, e) // the value with any unit
 			}
@@ -153,7 +160,11 @@ func (r *Registry) CompositeClause(resourceType string, c *Composite) (store.Cla
 			return store.Clause{}, fmt.Errorf("%s: %w", c.Param, err)
 		}
 		for _, cond := range conds {
-			cond.Param = c.Param
+			suffix := ""
+			if strings.HasSuffix(cond.Param, SuffixCanonical) {
+				suffix = SuffixCanonical // a quantity with a UCUM unit
+			}
+			cond.Param = c.Param + suffix
 			cond.Text = unescape(alt[0]) + "$" + cond.Text
 			clause.Any = append(clause.Any, cond)
 		}

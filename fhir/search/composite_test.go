@@ -61,10 +61,13 @@ func TestCompositeClause(t *testing.T) {
 		want       []store.Condition
 	}{
 		{"Observation", "component-code-value-quantity=http://loinc.org|8480-6$gt100", []store.Condition{
-			{Param: "component-code-value-quantity", Op: store.OpGt, Text: "http://loinc.org|8480-6$", Low: low, High: high}}},
+			{Param: "component-code-value-quantity", Op: store.OpGt, Text: "http://loinc.org|8480-6$", Low: 100, High: 100}}},
 		{"Observation", "code-value-quantity=8480-6$100|http://unitsofmeasure.org|mm[Hg],x$lt100", []store.Condition{
 			{Param: "code-value-quantity", Op: store.OpEq, Text: "8480-6$http://unitsofmeasure.org|mm[Hg]", Low: low, High: high},
-			{Param: "code-value-quantity", Op: store.OpLt, Text: "x$", Low: low, High: high}}},
+			{Param: "code-value-quantity", Op: store.OpLt, Text: "x$", Low: 100, High: 100}}},
+		// A UCUM unit that canonicalises: the canonical pairs.
+		{"Observation", "code-value-quantity=8480-6$100|http://unitsofmeasure.org|mm", []store.Condition{
+			{Param: "code-value-quantity:canonical", Op: store.OpEq, Text: "8480-6$http://unitsofmeasure.org|m", Low: 0.0995, High: 0.1005}}},
 		{"Observation", "code-value-concept=http://loinc.org|x$http://snomed.info/sct|y", []store.Condition{
 			{Param: "code-value-concept", Op: store.OpExact, Text: "http://loinc.org|x$http://snomed.info/sct|y"}}},
 		{"Observation", "code-value-string=x$Hél", []store.Condition{

@@ -71,6 +71,7 @@ func (x *Extractor) compile(params []*Param) []compiledParam {
 		switch {
 		case x.composites && p.Kind == store.KindComposite && len(p.Components) == 2 && p.Expression != "":
 			cp.second, _ = x.registry.Lookup(p.Type, p.Components[1].Code)
+		case isNear(p):
 		case !indexable(p):
 			continue
 		}

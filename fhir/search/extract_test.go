@@ -243,6 +243,8 @@ func BenchmarkExtract(b *testing.B) {
 			{"Patient-example", "Patient"},
 			{"Observation-example", "Observation"},
 			{"Observation-blood-pressure", "Observation"},
+			{"Observation-f001", "Observation"}, // a quantity with a canonical form
+			{"Location-1", "Location"},          // a position, for near
 		} {
 			body := readExample(b, bc.file)
 			b.Run(cfg.name+"/"+bc.file, func(b *testing.B) {

@@ -38,6 +38,9 @@ const (
 	// SuffixOfType indexes identifiers as "typeSystem|typeCode|value", for
 	// ":of-type" ("identifier:of-type").
 	SuffixOfType = ":of-type"
+	// SuffixCanonical indexes quantities in UCUM base units, for searches
+	// with a UCUM unit ("value-quantity:canonical", see quantityEntries).
+	SuffixCanonical = ":canonical"
 )
 
 // Date bounds for open-ended periods: FHIR dates live in years 0001 to 9999.
@@ -72,6 +75,10 @@ func (n normaliser) entries(p *Param, v Value, out []store.IndexEntry) []store.I
 	case store.KindURI:
 		if s, ok := v.Data.(string); ok && s != "" {
 			out = append(out, store.IndexEntry{Param: p.Code, Kind: store.KindURI, Text: s})
+		}
+	case store.KindSpecial:
+		if isNear(p) {
+			return positionEntries(p.Code, v, out)
 		}
 	}
 	return out
@@ -483,8 +490,35 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // is then a quotient of two exactly represented floats, which IEEE division
 // rounds correctly, giving the very floats of the exact computation.
 func fastScaledRange(s string, scale float64) (low, high float64, ok bool) {
+	m, num, k, ok := scaledDecimal(s, scale)
+	if !ok {
+		return 0, 0, false
+	}
+	lo, hi := float64(10*m-5)*num, float64(10*m+5)*num
+	if math.Abs(lo) > 1<<53 || math.Abs(hi) > 1<<53 {
+		return 0, 0, false
+	}
+	return lo / pow10[k], hi / pow10[k], true
+}
+
+// fastScaledValue is the value of s times scale, as 10·m·scale / 10^k,
+// correctly rounded (see fastScaledRange).
+func fastScaledValue(s string, scale float64) (float64, bool) {
+	m, num, k, ok := scaledDecimal(s, scale)
+	if !ok {
+		return 0, false
+	}
+	v := float64(10*m) * num
+	if math.Abs(v) > 1<<53 {
+		return 0, false
+	}
+	return v / pow10[k], true
+}
+
+// scaledDecimal writes a plain decimal of up to 15 digits times scale as
+// m·num / 10^(k-1): m its digits (signed), num the scale as a small integer.
+func scaledDecimal(s string, scale float64) (m int64, num float64, k int, ok bool) {
 	var (
-		m      int64
 		digits int
 		places = -1
 		neg    bool
@@ -503,14 +537,14 @@ func fastScaledRange(s string, scale float64) (low, high float64, ok bool) {
 				places++
 			}
 		default:
-			return 0, 0, false
+			return 0, 0, 0, false
 		}
 	}
 	if places < 0 {
 		places = 0
 	}
 	if digits == 0 || digits > 15 {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	// scale as num / 10^den, num a small integer.
 	num, den := scale, 0
@@ -519,20 +553,16 @@ func fastScaledRange(s string, scale float64) (low, high float64, ok bool) {
 		den++
 	}
 	if num != math.Trunc(num) || num > 1e6 {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
-	k := places + 1 + den
+	k = places + 1 + den
 	if k >= len(pow10) {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	if neg {
 		m = -m
 	}
-	lo, hi := float64(10*m-5)*num, float64(10*m+5)*num
-	if math.Abs(lo) > 1<<53 || math.Abs(hi) > 1<<53 {
-		return 0, 0, false
-	}
-	return lo / pow10[k], hi / pow10[k], true
+	return m, num, k, true
 }
 
 // decimals counts the significant decimal places of a number's text: "1.50" has
@@ -584,9 +614,16 @@ const UCUM = "http://unitsofmeasure.org"
 // currencySystem is the system of Money currencies.
 const currencySystem = "urn:iso:std:iso:4217"
 
-// quantityEntries indexes a quantity's range under two units: "system|code"
-// and the code alone, so searches with and without a unit system both match.
-// A quantity without a unit gets one entry with an empty Text.
+// quantityEntries indexes a quantity twice. As written, under the
+// parameter's code: its precision range in its own unit, once under
+// "system|code" and once under the code alone (one entry with an empty Text
+// when it has no unit), for searches without a unit or with a unit that is
+// not canonicalised. Canonical, under "<code>:canonical" (SuffixCanonical),
+// when its unit is a UCUM unit CanonicalUnit maps: the value converted to the
+// base unit, for searches with a UCUM unit. The canonical entry is the value
+// itself (Low = High), not its precision range: a conversion changes which
+// digits are significant (25 cm is 250 mm), so the search value's precision
+// alone decides.
 func quantityEntries(code string, v Value, out []store.IndexEntry) []store.IndexEntry {
 	d, ok := v.Data.(map[string]any)
 	if !ok {
@@ -606,28 +643,59 @@ func quantityEntries(code string, v Value, out []store.IndexEntry) []store.Index
 	if unit == "" {
 		unit = str(d, "unit")
 	}
-	scale := 1.0
-	if system == "" || system == UCUM {
-		if base, f, ok := CanonicalUnit(unit); ok {
-			unit, scale = base, f
-		}
-	}
-	low, high, err := scaledRange(text, scale)
+	low, high, err := NumberRange(text)
 	if err != nil {
 		return out
 	}
+	out = unitEntries(code, system, unit, low, high, out)
+	if system != "" && system != UCUM {
+		return out
+	}
+	base, scale, ok := CanonicalUnit(unit)
+	if !ok {
+		return out
+	}
+	value, err := scaledValue(text, scale)
+	if err != nil {
+		return out
+	}
+	return unitEntries(code+SuffixCanonical, system, base, value, value, out)
+}
+
+// unitEntries appends a quantity's entries under "system|unit" and "unit",
+// or one entry with an empty Text when it has no unit.
+func unitEntries(param, system, unit string, low, high float64, out []store.IndexEntry) []store.IndexEntry {
 	if unit == "" {
-		return append(out, store.IndexEntry{Param: code, Kind: store.KindQuantity, Low: low, High: high})
+		return append(out, store.IndexEntry{Param: param, Kind: store.KindQuantity, Low: low, High: high})
 	}
 	if system != "" {
-		out = append(out, store.IndexEntry{Param: code, Kind: store.KindQuantity, Text: system + "|" + unit, Low: low, High: high})
+		out = append(out, store.IndexEntry{Param: param, Kind: store.KindQuantity, Text: system + "|" + unit, Low: low, High: high})
 	}
-	return append(out, store.IndexEntry{Param: code, Kind: store.KindQuantity, Text: unit, Low: low, High: high})
+	return append(out, store.IndexEntry{Param: param, Kind: store.KindQuantity, Text: unit, Low: low, High: high})
+}
+
+// scaledValue returns a decimal's value multiplied by a unit's scale,
+// correctly rounded.
+func scaledValue(s string, scale float64) (float64, error) {
+	if v, ok := fastScaledValue(s, scale); ok {
+		return v, nil
+	}
+	v, ok := new(big.Rat).SetString(s)
+	if !ok || len(s) > 64 || strings.ContainsAny(s, "/xXpP_") {
+		return 0, &strconv.NumError{Func: "scaledValue", Num: s, Err: strconv.ErrSyntax}
+	}
+	if d := decimals(s); d > 400 || d < -400 {
+		return 0, &strconv.NumError{Func: "scaledValue", Num: s, Err: strconv.ErrRange}
+	}
+	r, _ := new(big.Rat).SetString(strconv.FormatFloat(scale, 'g', -1, 64))
+	f, _ := v.Mul(v, r).Float64()
+	return f, nil
 }
 
 // rangeEntries indexes a Range as the span from its low's lower bound to its
-// high's upper bound, in the unit of its low (or high). An open end spans to
-// the largest float. Bounds in different units are not indexed.
+// high's upper bound, in the unit of its low (or high), and canonically from
+// low to high. An open end spans to the largest float. Bounds in different
+// units are not indexed.
 func rangeEntries(code string, d map[string]any, out []store.IndexEntry) []store.IndexEntry {
 	var lows, highs []store.IndexEntry
 	if low, ok := d["low"].(map[string]any); ok {
@@ -650,10 +718,15 @@ func rangeEntries(code string, d map[string]any, out []store.IndexEntry) []store
 			out = append(out, l)
 		}
 	default:
+		if len(lows) != len(highs) {
+			return out
+		}
 		for i, l := range lows {
-			if i >= len(highs) || highs[i].Text != l.Text {
+			if highs[i].Param != l.Param || highs[i].Text != l.Text {
 				return out
 			}
+		}
+		for i, l := range lows {
 			l.High = highs[i].High
 			out = append(out, l)
 		}
@@ -676,15 +749,19 @@ var (
 // value is multiplied by: "mg" → ("g", 0.001), "cm" → ("m", 0.01), "mmol/L" →
 // ("mol/L", 0.001), "h" → ("s", 3600). Handled: a metric prefix (p n u µ m c d da
 // h k) on g, m, L (l), mol, eq or s, optionally over a "/"-separated denominator
-// taken as is; and the fixed-length time units min, h, d, wk. Anything else
-// (annotations, powers, products, arbitrary units) is left alone (ok false).
+// taken as is; the base units themselves (scale 1, "l" as "L"); and the
+// fixed-length time units min, h, d, wk. Anything else (annotations, powers,
+// products, arbitrary units) is left alone (ok false).
 func CanonicalUnit(unit string) (base string, scale float64, ok bool) {
 	num, den, hasDen := strings.Cut(unit, "/")
 	if f, isTime := ucumTimes[num]; isTime && !hasDen {
 		return "s", f, true
 	}
 	if ucumBases[num] {
-		return "", 0, false
+		if num == "l" {
+			num = "L"
+		}
+		return strings.TrimSuffix(num+"/"+den, "/"), 1, true
 	}
 	for p, f := range ucumPrefixes {
 		if b, found := strings.CutPrefix(num, p); found && ucumBases[b] {

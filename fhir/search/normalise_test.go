@@ -137,17 +137,32 @@ func TestNormaliseRanges(t *testing.T) {
 		{"decimal", store.KindNumber, "decimal", `1.5`, []want{{"", 1.45, 1.55}}},
 		{"integer", store.KindNumber, "integer", `100`, []want{{"", 99.5, 100.5}}},
 		{"exponent", store.KindNumber, "decimal", `1.5e2`, []want{{"", 145, 155}}},
-		{"ucum quantity canonicalised", store.KindQuantity, "Quantity",
+		// Canonical entries ("p:canonical", written "canonical unit") hold
+		// the converted value itself.
+		{"ucum quantity", store.KindQuantity, "Quantity",
 			`{"value":5.4,"unit":"mg","system":"http://unitsofmeasure.org","code":"mg"}`,
-			[]want{{"http://unitsofmeasure.org|g", 5.35e-3, 5.45e-3}, {"g", 5.35e-3, 5.45e-3}}},
+			[]want{{"http://unitsofmeasure.org|mg", 5.35, 5.45}, {"mg", 5.35, 5.45},
+				{"canonical http://unitsofmeasure.org|g", 5.4e-3, 5.4e-3}, {"canonical g", 5.4e-3, 5.4e-3}}},
+		{"ucum quantity in a base unit", store.KindQuantity, "Quantity",
+			`{"value":25,"system":"http://unitsofmeasure.org","code":"cm"}`,
+			[]want{{"http://unitsofmeasure.org|cm", 24.5, 25.5}, {"cm", 24.5, 25.5},
+				{"canonical http://unitsofmeasure.org|m", 0.25, 0.25}, {"canonical m", 0.25, 0.25}}},
+		{"ucum unit that does not canonicalise", store.KindQuantity, "Quantity",
+			`{"value":36.5,"system":"http://unitsofmeasure.org","code":"Cel"}`,
+			[]want{{"http://unitsofmeasure.org|Cel", 36.45, 36.55}, {"Cel", 36.45, 36.55}}},
+		{"time unit", store.KindQuantity, "Quantity", `{"value":140,"unit":"min","system":"http://unitsofmeasure.org","code":"min"}`,
+			[]want{{"http://unitsofmeasure.org|min", 139.5, 140.5}, {"min", 139.5, 140.5},
+				{"canonical http://unitsofmeasure.org|s", 8400, 8400}, {"canonical s", 8400, 8400}}},
 		{"quantity in another system", store.KindQuantity, "Quantity",
-			`{"value":2,"system":"http://snomed.info/sct","code":"258684004"}`,
-			[]want{{"http://snomed.info/sct|258684004", 1.5, 2.5}, {"258684004", 1.5, 2.5}}},
-		{"quantity with unit text only", store.KindQuantity, "Quantity", `{"value":6.3,"unit":"mmol/l"}`,
-			[]want{{"mol/l", 6.25e-3, 6.35e-3}}},
+			`{"value":2,"system":"http://snomed.info/sct","code":"mg"}`,
+			[]want{{"http://snomed.info/sct|mg", 1.5, 2.5}, {"mg", 1.5, 2.5}}},
+		{"quantity with unit text only", store.KindQuantity, "Quantity", `{"value":6.3,"unit":"mmol/L"}`,
+			[]want{{"mmol/L", 6.25, 6.35}, {"canonical mol/L", 6.3e-3, 6.3e-3}}},
 		{"quantity without unit", store.KindQuantity, "Quantity", `{"value":7}`, []want{{"", 6.5, 7.5}}},
 		{"range", store.KindQuantity, "Range", `{"low":{"value":3,"unit":"a"},"high":{"value":18,"unit":"a"}}`,
 			[]want{{"a", 2.5, 18.5}}},
+		{"range in a canonical unit", store.KindQuantity, "Range", `{"low":{"value":3,"code":"mg"},"high":{"value":18,"code":"mg"}}`,
+			[]want{{"mg", 2.5, 18.5}, {"canonical g", 3e-3, 18e-3}}},
 		{"open range", store.KindQuantity, "Range", `{"low":{"value":12,"system":"http://unitsofmeasure.org","code":"a"}}`,
 			[]want{{"http://unitsofmeasure.org|a", 11.5, math.MaxFloat64}, {"a", 11.5, math.MaxFloat64}}},
 		{"range in two units", store.KindQuantity, "Range", `{"low":{"value":1,"code":"a"},"high":{"value":2,"code":"mo"}}`, nil},
@@ -164,7 +179,11 @@ func TestNormaliseRanges(t *testing.T) {
 			}
 			for i, e := range entries {
 				w := tt.want[i]
-				if e.Kind != tt.kind || e.Text != w.text || !near(e.Low, w.low) || !near(e.High, w.high) {
+				text := e.Text
+				if e.Param == "p"+SuffixCanonical {
+					text = "canonical " + text
+				}
+				if e.Kind != tt.kind || text != w.text || !near(e.Low, w.low) || !near(e.High, w.high) {
 					t.Errorf("entry %d = %+v, want %+v", i, e, w)
 				}
 			}
@@ -184,7 +203,7 @@ func TestCanonicalUnit(t *testing.T) {
 		{"mg", "g", 1e-3, true}, {"kg", "g", 1e3, true}, {"ug", "g", 1e-6, true}, {"cm", "m", 1e-2, true},
 		{"mL", "L", 1e-3, true}, {"dl", "L", 1e-1, true}, {"mmol/L", "mol/L", 1e-3, true},
 		{"h", "s", 3600, true}, {"min", "s", 60, true}, {"ms", "s", 1e-3, true},
-		{"g", "", 0, false}, {"mm[Hg]", "", 0, false}, {"%", "", 0, false}, {"kg/m2", "g/m2", 1e3, true},
+		{"g", "g", 1, true}, {"l", "L", 1, true}, {"g/dL", "g/dL", 1, true}, {"s", "s", 1, true}, {"mm[Hg]", "", 0, false}, {"%", "", 0, false}, {"kg/m2", "g/m2", 1e3, true},
 		{"{beats}/min", "", 0, false}, {"a", "", 0, false},
 	}
 	for _, tt := range tests {

@@ -178,6 +178,9 @@ func (r *Registry) parseClauses(resourceType, name, value string, depth int) ([]
 		clause, err := r.compositeClause(resourceType, param, value)
 		return []store.Clause{clause}, err
 	}
+	if isNear(param) {
+		return nearClauses(param, modifier, value)
+	}
 	if !param.Supported() && param.Kind != store.KindSpecial {
 		return nil, fmt.Errorf("search parameter %q is not supported", code)
 	}
@@ -384,14 +387,25 @@ func dateRangeOf(v string) (float64, float64, error) { return DateRange(v) }
 
 // rangeCondition parses a prefixed date or number. "ap" matches values that
 // overlap the value's precision range, widened by 10% of the value for numbers.
+// For numbers and quantities "lt" and "gt" compare with the value itself:
+// the values whose range reaches below (above) it; "le" and "ge" with its
+// precision range, so they also take the values equal to it.
 func rangeCondition(p *Param, raw string, rangeOf func(string) (float64, float64, error)) (store.Condition, error) {
 	op, v := splitPrefix(raw)
 	low, high, err := rangeOf(v)
 	if err != nil {
 		return store.Condition{}, fmt.Errorf("%s: invalid %s %q", p.Code, p.Kind, v)
 	}
-	if op == store.OpOverlap && p.Kind != store.KindDate {
-		low, high = approximately(low, high)
+	if p.Kind != store.KindDate {
+		switch op {
+		case store.OpOverlap:
+			low, high = approximately(low, high)
+		case store.OpLt, store.OpGt:
+			// "lt1" is below 1 itself, not below the 0.5 its precision
+			// reaches down to: 0.887 is less than 1.
+			low = (low + high) / 2
+			high = low
+		}
 	}
 	return store.Condition{Param: p.Code, Op: op, Low: low, High: high}, nil
 }
@@ -402,9 +416,12 @@ func approximately(low, high float64) (float64, float64) {
 	return low - margin, high + margin
 }
 
-// quantityCondition parses "[prefix]number[|system|code]". Its Text is the unit
-// the index entry must carry ("system|code", or "code" when no system is
-// given, or "" for any unit); UCUM units are canonicalised as at indexing.
+// quantityCondition parses "[prefix]number[|system|code]". Without a unit it
+// compares the values as written, whatever their unit. With a UCUM unit that
+// CanonicalUnit maps (system UCUM or none), it compares canonical values (the
+// "<code>:canonical" entries) in the base unit; with any other unit, the
+// values as written in that unit. Its Text is the unit the entry must carry
+// ("system|code", or "code" when no system is given, or "" for any unit).
 func quantityCondition(p *Param, raw string) (store.Condition, error) {
 	parts := splitEscaped(raw, '|')
 	if len(parts) != 1 && len(parts) != 3 {
@@ -417,15 +434,19 @@ func quantityCondition(p *Param, raw string) (store.Condition, error) {
 	if unit == "" && system != "" {
 		return store.Condition{}, fmt.Errorf("%s: quantity %q has a system but no unit code", p.Code, raw)
 	}
-	scale := 1.0
+	param, scale := p.Code, 1.0
 	if system == "" || system == UCUM {
 		if base, f, ok := CanonicalUnit(unit); ok {
-			unit, scale = base, f
+			param, unit, scale = p.Code+SuffixCanonical, base, f
 		}
 	}
 	cond, err := rangeCondition(p, parts[0], func(v string) (float64, float64, error) { return scaledRange(v, scale) })
-	if err != nil || unit == "" {
+	if err != nil {
 		return cond, err
+	}
+	cond.Param = param
+	if unit == "" {
+		return cond, nil
 	}
 	cond.Text = unit
 	if system != "" {

@@ -103,12 +103,19 @@ func TestParseConditions(t *testing.T) {
 			}},
 		{"Patient", "birthdate:missing=false", []store.Clause{{Any: []C{{Param: "birthdate", Op: store.OpMissing, Text: "false"}}}}},
 		// Numbers: the precision range; ap widens by 10%.
-		{"RiskAssessment", "probability=gt0.8", []store.Clause{{Any: []C{{Param: "probability", Op: store.OpGt, Low: 0.75, High: 0.85}}}}},
+		// gt and lt compare with the value itself, ge and le with its precision range.
+		{"RiskAssessment", "probability=gt0.8", []store.Clause{{Any: []C{{Param: "probability", Op: store.OpGt, Low: 0.8, High: 0.8}}}}},
+		{"RiskAssessment", "probability=lt0.8", []store.Clause{{Any: []C{{Param: "probability", Op: store.OpLt, Low: 0.8, High: 0.8}}}}},
+		{"RiskAssessment", "probability=ge0.8", []store.Clause{{Any: []C{{Param: "probability", Op: store.OpGe, Low: 0.75, High: 0.85}}}}},
 		{"RiskAssessment", "probability=ap100", []store.Clause{{Any: []C{{Param: "probability", Op: store.OpOverlap, Low: 89.5, High: 110.5}}}}},
-		// Quantities: unit as system|code, canonicalised.
+		// Quantities: unit as system|code; UCUM units that canonicalise
+		// compare canonical values, others the values as written.
 		{"Observation", "value-quantity=5.4|http://unitsofmeasure.org|mg", []store.Clause{{Any: []C{
-			{Param: "value-quantity", Op: store.OpEq, Text: "http://unitsofmeasure.org|g", Low: g54low, High: g54high}}}}},
-		{"Observation", "value-quantity=le5.4||mg", []store.Clause{{Any: []C{{Param: "value-quantity", Op: store.OpLe, Text: "g", Low: g54low, High: g54high}}}}},
+			{Param: "value-quantity:canonical", Op: store.OpEq, Text: "http://unitsofmeasure.org|g", Low: g54low, High: g54high}}}}},
+		{"Observation", "value-quantity=le5.4||mg", []store.Clause{{Any: []C{{Param: "value-quantity:canonical", Op: store.OpLe, Text: "g", Low: g54low, High: g54high}}}}},
+		{"Observation", "value-quantity=5.4|http://unitsofmeasure.org|Cel", []store.Clause{{Any: []C{
+			{Param: "value-quantity", Op: store.OpEq, Text: "http://unitsofmeasure.org|Cel", Low: n54low, High: n54high}}}}},
+		{"Observation", "value-quantity=5.4||mm[Hg]", []store.Clause{{Any: []C{{Param: "value-quantity", Op: store.OpEq, Text: "mm[Hg]", Low: n54low, High: n54high}}}}},
 		{"Observation", "value-quantity=5.4", []store.Clause{{Any: []C{{Param: "value-quantity", Op: store.OpEq, Low: n54low, High: n54high}}}}},
 		{"Observation", "value-quantity=5|http://snomed.info/sct|258684004", []store.Clause{{Any: []C{
 			{Param: "value-quantity", Op: store.OpEq, Text: "http://snomed.info/sct|258684004", Low: 4.5, High: 5.5}}}}},
@@ -173,7 +180,10 @@ func TestParseIgnored(t *testing.T) {
 		{"Patient", "identifier:of-type=MR|7", `is not system|code|value`, false},
 		{"Observation", "subject:Medication=1", `Medication is not a target type`, false},
 		{"Observation", "subject:Patient=Group/1", `names another type`, false},
-		{"Location", "near=1|2|3|km", `special parameters (near) are not supported`, false},
+		{"Location", "near=1|2|3|furlong", `unit "furlong" is not km, m or [mi_i]`, false},
+		{"Location", "near=91|2|3|km", `invalid latitude or longitude`, false},
+		{"Location", "near=1|2|-3|km", `invalid distance`, false},
+		{"Location", "near=1|2,3|4", `one point only`, false},
 		{"Patient", "phonetic=smith", `search parameter "phonetic" is not supported`, false},
 		{"Observation", "subject.nope=1", `unknown search parameter "nope"`, false},
 		{"Observation", "code.name=1", `chaining needs a reference parameter`, false},

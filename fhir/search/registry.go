@@ -48,8 +48,8 @@ type Param struct {
 // index, or it is one the store resolves itself (_id, _lastUpdated).
 // Composite parameters are indexed and searched as pairs (composite.go), and
 // _text and _content as words (words.go), but are not Supported in this
-// sense; special ones (Location near) and phonetic ones (no phonetic
-// matching) are not supported at all.
+// sense, nor is Location's near (a bounding box, near.go); the other special
+// ones and phonetic ones (no phonetic matching) are not supported at all.
 func (p *Param) Supported() bool {
 	switch {
 	case p.Code == store.ParamID || p.Code == store.ParamLastUpdated:

@@ -37,6 +37,7 @@ func TestSearchRoundTrip(t *testing.T) {
 		"MedicationRequest/medrx0302": "MedicationRequest-medrx0302",
 		"Organization/1":              "Organization-1",
 		"Organization/f001":           "Organization-f001",
+		"Location/1":                  "Location-1",
 	}
 	// Resources the examples lack: one with no gender and a short narrative,
 	// one pointing to an Observation (for nested _has).
@@ -45,6 +46,20 @@ func TestSearchRoundTrip(t *testing.T) {
 			`"div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>Chest pain &amp; fever</p></div>"}}`,
 		"Provenance/p1": `{"resourceType":"Provenance","id":"p1","target":[{"reference":"Observation/blood-pressure"}],` +
 			`"recorded":"2020-01-01T00:00:00Z","agent":[{"who":{"reference":"Practitioner/1"}}]}`,
+		// Quantities in a UCUM unit that is not the base unit, and one in
+		// a unit that is not UCUM.
+		"Observation/length": `{"resourceType":"Observation","id":"length",` +
+			`"code":{"coding":[{"system":"http://loinc.org","code":"8306-3"}]},` +
+			`"valueQuantity":{"value":25,"unit":"cm","system":"http://unitsofmeasure.org","code":"cm"}}`,
+		"Observation/duration": `{"resourceType":"Observation","id":"duration",` +
+			`"code":{"text":"duration"},"component":[{"code":{"coding":[{"system":"http://loinc.org","code":"x"}]},` +
+			`"valueQuantity":{"value":140,"unit":"min","system":"http://unitsofmeasure.org","code":"min"}}]}`,
+		"Observation/snomed": `{"resourceType":"Observation","id":"snomed","code":{"text":"s"},` +
+			`"valueQuantity":{"value":0.5,"system":"http://snomed.info/sct","code":"258684004"}}`,
+		// Paris, far from Location/1 (Ann Arbor, 42.25475478, -83.6945691).
+		"Location/paris": `{"resourceType":"Location","id":"paris","position":{"latitude":48.8566,"longitude":2.3522}}`,
+		// Next to the antimeridian (Fiji).
+		"Location/fiji": `{"resourceType":"Location","id":"fiji","position":{"latitude":-17.8,"longitude":179.99}}`,
 	}
 	for ref := range inline {
 		examples[ref] = ""
@@ -105,6 +120,40 @@ func TestSearchRoundTrip(t *testing.T) {
 		{"Observation", "value-quantity=gt180", []string{"example"}},
 		{"Observation", "value-quantity=185", []string{"example"}},
 		{"Observation", "component-code=http://loinc.org|8462-4", []string{"blood-pressure"}},
+		// Quantities: without a unit, the values as written (f001 is 6.3
+		// mmol/L, length 25 cm); with a UCUM unit, canonical values.
+		{"Observation", "value-quantity=6.3", []string{"f001"}},
+		{"Observation", "value-quantity=6", []string{"f001"}},
+		{"Observation", "value-quantity=25", []string{"length"}},
+		{"Observation", "value-quantity=lt1", []string{"snomed"}},
+		{"Observation", "value-quantity=gt100", []string{"example"}},
+		{"Observation", "value-quantity=lt10|http://unitsofmeasure.org|mmol/L", []string{"f001"}},
+		{"Observation", "value-quantity=6.3||mmol/L", []string{"f001"}},
+		{"Observation", "value-quantity=0.0063|http://unitsofmeasure.org|mol/L", []string{"f001"}},
+		{"Observation", "value-quantity=250|http://unitsofmeasure.org|mm", []string{"length"}},
+		{"Observation", "value-quantity=0.25|http://unitsofmeasure.org|m", []string{"length"}},
+		{"Observation", "value-quantity=25|http://unitsofmeasure.org|cm", []string{"length"}},
+		{"Observation", "value-quantity=25|http://unitsofmeasure.org|mm", nil},
+		{"Observation", "value-quantity=25|http://unitsofmeasure.org|g", nil},
+		{"Observation", "value-quantity=0.5|http://snomed.info/sct|258684004", []string{"snomed"}},
+		{"Observation", "value-quantity=0.5||258684004", []string{"snomed"}},
+		{"Observation", "component-value-quantity=140", []string{"duration"}},
+		{"Observation", "component-value-quantity=2.33|http://unitsofmeasure.org|h", []string{"duration"}},
+		{"Observation", "component-code-value-quantity=http://loinc.org|x$140", []string{"duration"}},
+		{"Observation", "component-code-value-quantity=http://loinc.org|x$8400|http://unitsofmeasure.org|s", []string{"duration"}},
+		{"Observation", "component-code-value-quantity=x$ge2||h", []string{"duration"}},
+		{"Observation", "component-code-value-quantity=x$gt3||h", nil},
+		// near: a bounding box around the point.
+		{"Location", "near=42.25475478|-83.6945691|1|km", []string{"1"}},
+		{"Location", "near=42.26|-83.69|5|km", []string{"1"}},
+		{"Location", "near=42.26|-83.69|800|m", []string{"1"}},
+		{"Location", "near=42.26|-83.69|100|m", nil},
+		{"Location", "near=42.26|-83.69|1|[mi_i]", []string{"1"}},
+		{"Location", "near=42.26|-83.69", []string{"1"}},
+		{"Location", "near=48.8566|2.3522|10|km", []string{"paris"}},
+		{"Location", "near=0|0|10|km", nil},
+		{"Location", "near=-17.8|-179.99|10|km", []string{"fiji"}},
+		{"Location", "near=89.99|0|100|km", nil},
 		{"Observation", "date=2016-03-28", []string{"example"}},
 		{"Observation", "based-on:identifier=https://acme.org/identifiers|1234", []string{"blood-pressure"}},
 		{"Observation", "_profile=http://hl7.org/fhir/StructureDefinition/vitalsigns", []string{"blood-pressure"}},

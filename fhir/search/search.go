@@ -19,9 +19,12 @@
 //   - dates as [low, high) Unix-millisecond ranges at their precision, from
 //     date, dateTime, instant, Period (open ends at years 1 and 9999) and Timing;
 //   - numbers and quantities as their precision range ("1.5" covers
-//     [1.45, 1.55)); quantities once under "system|code" and once under the
-//     code alone, UCUM units canonicalised where simple (see CanonicalUnit);
-//     a Range as the span of its bounds;
+//     [1.45, 1.55)); quantities as written once under "system|code" and once
+//     under the code alone, and, for the UCUM units CanonicalUnit maps, their
+//     value in the base unit under "<code>:canonical" (searches without a
+//     unit compare the values as written, searches with a UCUM unit the
+//     canonical ones); a Range as the span of its bounds;
+//   - Location.position as "near:latitude" and "near:longitude" numbers;
 //   - references as "Type/id" (a version dropped, absolute URLs on the
 //     server's base made relative) plus the bare id, urn:uuid and other
 //     absolute URLs as they are, canonicals with and without "|version";
@@ -35,13 +38,15 @@
 //     out).
 //
 // _id and _lastUpdated are not indexed: the store resolves them on the
-// resource itself. Special (Location near) and phonetic parameters are not
-// supported.
+// resource itself. Phonetic parameters are not supported; of the special
+// ones, only Location's near is, as a bounding box (see near.go).
 //
 // Parse turns a search URL into a store.Query: repeated parameters are ANDed
 // (one clause each), comma-separated values ORed (a "\," is a literal comma);
 // number, date and quantity values take the prefixes eq ne gt lt ge le sa eb
-// ap, quantities an optional "|system|code" or "||code" unit; the modifiers
+// ap ("gt" and "lt" against the value itself, the others against its
+// precision range), quantities an optional "|system|code" or "||code" unit,
+// near "lat|long|distance|units" (one point); the modifiers
 // :missing (all types), :not, :text, :of-type, :in, :not-in, :above and :below
 // (tokens; value sets and code hierarchies from the specification's
 // terminology, see terminology.go), :exact and :contains (strings),
