@@ -111,9 +111,6 @@ var knownSearchFailures = map[string]string{
 	"compartment/all-example": "Patient/x/* runs one store query for every type with the union of the " +
 		"compartment's parameters, so Consent matches through actor (a compartment parameter of " +
 		"Appointment); per-type membership needs a compartment index entry written with each resource",
-	"system/type-and-name": "with _type, parameters shared by the listed types (name) are looked up " +
-		"for the system level only, where they are unknown, and dropped",
-	"system/type-organization-location": "same cause as system/type-and-name",
 }
 
 // fullSearchTableEnv asks for every case on every backend. Without it, the

@@ -222,7 +222,8 @@ func (s *Server) searchPlan(ctx context.Context, sp searchSpec) (*searchRun, err
 			if types, err = s.typeParam(v, sp.types); err != nil {
 				return nil, err
 			}
-			continue
+			// The parser reads it too: parameters the listed types share are
+			// read for them.
 		}
 		criteria[k] = v
 	}

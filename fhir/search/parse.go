@@ -85,15 +85,50 @@ func (r *Registry) Parse(resourceType string, params url.Values) *Plan {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	if resourceType == "" {
+		// _type first: it decides which types the other parameters are read for.
+		for _, value := range params["_type"] {
+			r.parseParam(p, "", "_type", value)
+		}
+	}
 	for _, name := range names {
-		if resultParams[name] {
+		if resultParams[name] || (resourceType == "" && name == "_type") {
 			continue
 		}
+		readFor := resourceType
+		if readFor == "" {
+			readFor = r.sharedType(p.Query.Types, name)
+		}
 		for _, value := range params[name] {
-			r.parseParam(p, resourceType, name, value)
+			r.parseParam(p, readFor, name, value)
 		}
 	}
 	return p
+}
+
+// sharedType is the resource type a system-level parameter is read for. When
+// _type lists types that all define the parameter with one kind, it is the
+// first of them: index entries carry the parameter's code, so a condition
+// built for one type matches the others' entries too. Otherwise it is ""
+// (the common parameters alone).
+func (r *Registry) sharedType(types []string, name string) string {
+	if len(types) == 0 || strings.HasPrefix(name, "_") {
+		return ""
+	}
+	code := name
+	if i := strings.IndexAny(code, ":."); i >= 0 {
+		code = code[:i]
+	}
+	first, ok := r.byType[types[0]][code]
+	if !ok {
+		return ""
+	}
+	for _, t := range types[1:] {
+		if p, ok := r.byType[t][code]; !ok || p.Kind != first.Kind {
+			return ""
+		}
+	}
+	return types[0]
 }
 
 // paramIdentifier is the business-identifier parameter conditional

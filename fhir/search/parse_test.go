@@ -301,6 +301,28 @@ func TestParseSystemTypes(t *testing.T) {
 	if !reflect.DeepEqual(plan.Query.Types, []string{"Patient", "Observation"}) || len(plan.Query.Clauses) != 1 {
 		t.Errorf("plan = %+v", plan)
 	}
+	tests := []struct {
+		types, param string
+		applied      bool
+	}{
+		{"Patient,Practitioner", "name", true},        // shared, one kind
+		{"Organization,Location", "name:exact", true}, // shared, with a modifier
+		{"Patient,Observation", "name", false},        // Observation has no name
+		{"Patient,Observation", "date", false},        // Patient has no date
+		{"", "name", false},                           // no _type: common parameters only
+	}
+	for _, tt := range tests {
+		params := url.Values{tt.param: {"van"}}
+		if tt.types != "" {
+			params.Set("_type", tt.types)
+		}
+		plan := Parse("", params)
+		_, applied := plan.Applied[tt.param]
+		if applied != tt.applied || (applied && len(plan.Query.Clauses) != 1) {
+			t.Errorf("Parse(_type=%s, %s) applied=%v clauses=%d ignored=%v; want applied=%v",
+				tt.types, tt.param, applied, len(plan.Query.Clauses), plan.Ignored, tt.applied)
+		}
+	}
 }
 
 func TestParseSort(t *testing.T) {
