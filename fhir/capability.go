@@ -136,10 +136,12 @@ func knownParams(typ string) []searchParam {
 
 func servedKind(p *search.Param) bool {
 	switch {
-	case p.Kind == store.KindComposite, p.Kind == store.KindSpecial:
-		return false
-	case p.Code == store.ParamID, p.Code == store.ParamLastUpdated:
+	case p.Supported():
 		return true
+	case p.Kind == store.KindComposite:
+		// Two-component composites are indexed as pairs; longer ones are not.
+		return len(p.Components) == 2
 	}
-	return p.Expression != ""
+	// Special parameters served their own way (fhir/search words.go, near.go).
+	return p.Code == "_text" || p.Code == "_content" || p.Code == "near"
 }
