@@ -120,9 +120,7 @@ func buildCapability(baseURL string, transactions bool) ([]byte, error) {
 	return out, nil
 }
 
-// knownParams returns the parameters search.Parse applies for typ: those
-// of the registry the store can evaluate (not composite or special ones,
-// which the parser defers and reports as ignored).
+// knownParams returns the parameters search.Parse applies for typ (see servedKind).
 func knownParams(typ string) []searchParam {
 	var out []searchParam
 	for _, p := range search.DefaultRegistry().Params(typ) {
