@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/telehub/telehub/internal/specdata"
 )
 
 // invalidExamples are the specification examples that break the R4 rules
@@ -45,7 +47,7 @@ type example struct {
 
 func loadExamples(t *testing.T) []example {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(sharedDir(t), "fhir-r4", "examples", "*.json"))
+	files, err := filepath.Glob(filepath.Join(specdata.Dir(t), "fhir-r4", "examples", "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -391,13 +391,3 @@ func repoRoot(t testing.TB) string {
 		dir = parent
 	}
 }
-
-// sharedDir is the project's shared reference material, beside the repository.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir := filepath.Join(repoRoot(t), "..", "shared")
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("shared reference material not found: %v", err)
-	}
-	return dir
-}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/telehub/telehub/internal/specdata"
 )
 
 // patch builds a Parameters resource from operations.
@@ -320,7 +322,7 @@ func TestApplyIsAtomic(t *testing.T) {
 }
 
 func BenchmarkApply(b *testing.B) {
-	resource, err := os.ReadFile(filepath.Join(sharedDir(b), "fhir-r4", "examples", "Patient-example.json"))
+	resource, err := os.ReadFile(filepath.Join(specdata.Dir(b), "fhir-r4", "examples", "Patient-example.json"))
 	if err != nil {
 		b.Skipf("example patient not available: %v", err)
 	}

@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/telehub/telehub/internal/specdata"
+
 	"github.com/telehub/telehub/fhir/fhirpath"
 	"github.com/telehub/telehub/internal/fhirxml"
 )
@@ -34,27 +36,8 @@ type inner struct {
 // knownFailures lists the official cases that do not pass, with the reason.
 var knownFailures = map[string]string{}
 
-// sharedDir finds the shared specification material next to the repository root.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
-}
-
 func TestOfficialCases(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(sharedDir(t), "fhir-test-cases", "r4", "patch", "fhir-patch-tests.xml"))
+	data, err := os.ReadFile(filepath.Join(specdata.Dir(t), "fhir-test-cases", "r4", "patch", "fhir-patch-tests.xml"))
 	if err != nil {
 		t.Skipf("official FHIRPath Patch tests not available: %v", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/telehub/telehub/internal/specdata"
 )
 
 // TestSearchParameterExpressions compiles the expression of every R4
@@ -14,7 +16,7 @@ import (
 // types it applies to: none may fail, as the search package runs them on
 // every write.
 func TestSearchParameterExpressions(t *testing.T) {
-	shared := sharedDir(t)
+	shared := specdata.Dir(t)
 	f, err := os.Open(filepath.Join(shared, "fhir-r4", "definitions", "search-parameters.json.gz"))
 	if err != nil {
 		t.Skipf("search parameters not available: %v", err)
@@ -93,7 +95,7 @@ func loadExamples(t testing.TB, dir string) map[string][]any {
 // TestExamplesAreFullyTyped walks every specification example with
 // descendants(): every element must be known to the model and typed.
 func TestExamplesAreFullyTyped(t *testing.T) {
-	examples := loadExamples(t, filepath.Join(sharedDir(t), "fhir-r4", "examples"))
+	examples := loadExamples(t, filepath.Join(specdata.Dir(t), "fhir-r4", "examples"))
 	expr := MustCompile("descendants()")
 	untyped := map[string]int{}
 	for rt, list := range examples {

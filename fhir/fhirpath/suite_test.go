@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/telehub/telehub/internal/specdata"
 )
 
 // suiteTest is one test of the official FHIRPath suite.
@@ -36,25 +38,6 @@ type suiteFile struct {
 		Tests     []suiteTest `xml:"test"`
 		ModeTests []suiteTest `xml:"modeTest"`
 	} `xml:"group"`
-}
-
-// sharedDir finds the shared specification material next to the repository root.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
 }
 
 func decodeJSON(data []byte) (any, error) {
@@ -101,7 +84,7 @@ func (s *suiteInputs) read(name string) (any, error) {
 }
 
 func TestOfficialSuite(t *testing.T) {
-	shared := sharedDir(t)
+	shared := specdata.Dir(t)
 	data, err := os.ReadFile(filepath.Join(shared, "fhir-test-cases", "r4", "fhirpath", "tests-fhir-r4.xml"))
 	if err != nil {
 		t.Skipf("official suite not available: %v", err)

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/telehub/telehub/internal/specdata"
 )
 
 type patchCase struct {
@@ -160,7 +162,7 @@ type officialCase struct {
 
 func TestOfficialCases(t *testing.T) {
 	t.Parallel()
-	body, err := os.ReadFile(filepath.Join(sharedDir(t), "fhir-test-cases", "r4", "patch", "json-patch-tests.json"))
+	body, err := os.ReadFile(filepath.Join(specdata.Dir(t), "fhir-test-cases", "r4", "patch", "json-patch-tests.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,29 +203,6 @@ func sameJSON(t *testing.T, a, b []byte) bool {
 		t.Fatalf("bad JSON %s: %v", b, err)
 	}
 	return reflect.DeepEqual(x, y)
-}
-
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root not found")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(filepath.Dir(dir), "shared")
-	if _, err := os.Stat(shared); err != nil {
-		t.Skipf("shared test cases not found at %s", shared)
-	}
-	return shared
 }
 
 func BenchmarkApply(b *testing.B) {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/telehub/telehub/internal/specdata"
 )
 
 func TestParseErrors(t *testing.T) {
@@ -225,7 +227,7 @@ func TestParseConcurrent(t *testing.T) {
 
 func exampleBody(t testing.TB, name string) []byte {
 	t.Helper()
-	body, err := os.ReadFile(filepath.Join(sharedDir(t), "fhir-r4", "examples", name))
+	body, err := os.ReadFile(filepath.Join(specdata.Dir(t), "fhir-r4", "examples", name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,32 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// sharedDir returns the shared FHIR material next to the repository root,
-// skipping the test when it is absent.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root not found")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(filepath.Dir(dir), "shared")
-	if _, err := os.Stat(shared); err != nil {
-		t.Skipf("shared FHIR material not found at %s", shared)
-	}
-	return shared
-}
+	"github.com/telehub/telehub/internal/specdata"
+)
 
 func decodeJSON(b []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -176,7 +153,7 @@ var knownRoundTripFailures = map[string]string{
 // input as JSON, numbers compared textually.
 func TestSpecExamplesRoundTrip(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob(filepath.Join(sharedDir(t), "fhir-r4", "examples", "*.json"))
+	files, err := filepath.Glob(filepath.Join(specdata.Dir(t), "fhir-r4", "examples", "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no examples found (%v)", err)
 	}

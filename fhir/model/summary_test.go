@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/telehub/telehub/internal/specdata"
 )
 
 const subsettedTag = `{"system":"http://terminology.hl7.org/CodeSystem/v3-ObservationValue","code":"SUBSETTED","display":"subsetted"}`
@@ -156,7 +158,7 @@ func TestElements(t *testing.T) {
 // result is still a valid resource that carries the SUBSETTED tag.
 func TestSummaryOnSpecExamples(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob(filepath.Join(sharedDir(t), "fhir-r4", "examples", "*.json"))
+	files, err := filepath.Glob(filepath.Join(specdata.Dir(t), "fhir-r4", "examples", "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no examples found (%v)", err)
 	}

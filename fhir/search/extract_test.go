@@ -10,32 +10,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/telehub/telehub/internal/specdata"
 	"github.com/telehub/telehub/store"
 )
 
-// examplesDir finds the specification's examples next to the repository
-// (the module root's sibling "shared" folder).
+// examplesDir is the specification's examples folder.
 func examplesDir(tb testing.TB) string {
 	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("no go.mod above the test")
-		}
-		dir = parent
-	}
-	examples := filepath.Join(dir, "..", "shared", "fhir-r4", "examples")
-	if _, err := os.Stat(examples); err != nil {
-		tb.Skipf("FHIR R4 examples not found at %s: %v", examples, err)
-	}
-	return examples
+	return filepath.Join(specdata.Dir(tb), "fhir-r4", "examples")
 }
 
 func readExample(tb testing.TB, name string) []byte {
