@@ -5,7 +5,10 @@
 package specdata
 
 import (
+	"compress/gzip"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -42,4 +45,31 @@ func Dir(tb testing.TB) string {
 		tb.Fatalf("shared reference material not found: %v", err)
 	}
 	return dir
+}
+
+// ReadBundle decodes a gzipped collection Bundle, the layout of the files
+// under fhir-r4/definitions, and returns the resources of its entries.
+func ReadBundle(path string) ([]json.RawMessage, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("specdata: %s: %w", path, err)
+	}
+	var b struct {
+		Entry []struct {
+			Resource json.RawMessage `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.NewDecoder(zr).Decode(&b); err != nil {
+		return nil, fmt.Errorf("specdata: decode %s: %w", path, err)
+	}
+	resources := make([]json.RawMessage, len(b.Entry))
+	for i, e := range b.Entry {
+		resources[i] = e.Resource
+	}
+	return resources, nil
 }

@@ -11,7 +11,6 @@ package main
 
 import (
 	"bufio"
-	"compress/gzip"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -19,13 +18,9 @@ import (
 	"os"
 	"sort"
 	"strings"
-)
 
-type bundle struct {
-	Entry []struct {
-		Resource structureDefinition `json:"resource"`
-	} `json:"entry"`
-}
+	"github.com/telehub/telehub/internal/specdata"
+)
 
 type structureDefinition struct {
 	ID             string `json:"id"`
@@ -72,22 +67,16 @@ func main() {
 }
 
 func load(path string) ([]typeDef, error) {
-	f, err := os.Open(path)
+	resources, err := specdata.ReadBundle(path)
 	if err != nil {
 		return nil, fmt.Errorf("gen: %w", err)
 	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("gen: %s: %w", path, err)
-	}
-	var b bundle
-	if err := json.NewDecoder(zr).Decode(&b); err != nil {
-		return nil, fmt.Errorf("gen: decode %s: %w", path, err)
-	}
 	var types []typeDef
-	for _, e := range b.Entry {
-		sd := e.Resource
+	for _, r := range resources {
+		var sd structureDefinition
+		if err := json.Unmarshal(r, &sd); err != nil {
+			return nil, fmt.Errorf("gen: decode entry: %w", err)
+		}
 		if sd.Kind == "logical" || sd.Derivation == "constraint" {
 			continue
 		}

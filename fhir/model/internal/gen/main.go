@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/telehub/telehub/internal/specdata"
 )
 
 func main() {
@@ -82,26 +84,16 @@ type elementDefinition struct {
 }
 
 func readDefinitions(path string) ([]structureDefinition, error) {
-	f, err := os.Open(path)
+	resources, err := specdata.ReadBundle(path)
 	if err != nil {
 		return nil, fmt.Errorf("gen: %w", err)
 	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("gen: read %s: %w", path, err)
-	}
-	var bundle struct {
-		Entry []struct {
-			Resource structureDefinition `json:"resource"`
-		} `json:"entry"`
-	}
-	if err := json.NewDecoder(zr).Decode(&bundle); err != nil {
-		return nil, fmt.Errorf("gen: decode %s: %w", path, err)
-	}
 	var defs []structureDefinition
-	for _, e := range bundle.Entry {
-		sd := e.Resource
+	for _, r := range resources {
+		var sd structureDefinition
+		if err := json.Unmarshal(r, &sd); err != nil {
+			return nil, fmt.Errorf("gen: decode entry: %w", err)
+		}
 		isResource := sd.Kind == "resource" && !sd.Abstract
 		isDatatype := sd.Kind == "complex-type"
 		if sd.ResourceType == "StructureDefinition" && sd.Derivation == "specialization" && (isResource || isDatatype) {

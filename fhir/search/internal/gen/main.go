@@ -20,7 +20,6 @@ package main
 
 import (
 	"bufio"
-	"compress/gzip"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -28,6 +27,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/telehub/telehub/internal/specdata"
 )
 
 // coreURL prefixes the canonical URL of every core SearchParameter.
@@ -46,12 +47,6 @@ type searchParameter struct {
 		Definition string `json:"definition"`
 		Expression string `json:"expression"`
 	} `json:"component"`
-}
-
-type bundle struct {
-	Entry []struct {
-		Resource json.RawMessage `json:"resource"`
-	} `json:"entry"`
 }
 
 func main() {
@@ -73,23 +68,14 @@ func main() {
 }
 
 func load(path string) ([]searchParameter, error) {
-	f, err := os.Open(path)
+	resources, err := specdata.ReadBundle(path)
 	if err != nil {
 		return nil, fmt.Errorf("gen: %w", err)
 	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("gen: %s: %w", path, err)
-	}
-	var b bundle
-	if err := json.NewDecoder(zr).Decode(&b); err != nil {
-		return nil, fmt.Errorf("gen: decode %s: %w", path, err)
-	}
-	params := make([]searchParameter, 0, len(b.Entry))
-	for _, e := range b.Entry {
+	params := make([]searchParameter, 0, len(resources))
+	for _, r := range resources {
 		var p searchParameter
-		if err := json.Unmarshal(e.Resource, &p); err != nil {
+		if err := json.Unmarshal(r, &p); err != nil {
 			return nil, fmt.Errorf("gen: decode entry: %w", err)
 		}
 		params = append(params, p)

@@ -27,6 +27,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/telehub/telehub/internal/specdata"
 )
 
 // maxWholeSystem bounds the code systems a value set may include whole: the
@@ -42,12 +44,6 @@ type Table struct {
 	ValueSets    map[string]map[string][]string `json:"valueSets"`
 	Hierarchies  map[string]map[string][]string `json:"hierarchies"`
 	Compartments map[string]map[string][]string `json:"compartments"`
-}
-
-type bundle struct {
-	Entry []struct {
-		Resource json.RawMessage `json:"resource"`
-	} `json:"entry"`
 }
 
 type concept struct {
@@ -179,24 +175,11 @@ func build(defs, registry string) (*Table, error) {
 }
 
 func load(path string) ([]json.RawMessage, error) {
-	f, err := os.Open(path)
+	resources, err := specdata.ReadBundle(path)
 	if err != nil {
 		return nil, fmt.Errorf("genterm: %w", err)
 	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("genterm: %s: %w", path, err)
-	}
-	var b bundle
-	if err := json.NewDecoder(zr).Decode(&b); err != nil {
-		return nil, fmt.Errorf("genterm: decode %s: %w", path, err)
-	}
-	out := make([]json.RawMessage, len(b.Entry))
-	for i, e := range b.Entry {
-		out[i] = e.Resource
-	}
-	return out, nil
+	return resources, nil
 }
 
 func count(codes map[string][]string) int {
