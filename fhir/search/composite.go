@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/telehub/telehub/fhir/fhirpath"
 	"github.com/telehub/telehub/store"
 )
 
@@ -98,7 +99,7 @@ func (n normaliser) compositeEntries(p *Param, second *Param, item Value, out []
 // value ("value.as(Quantity) | value.as(Range)"). Others report false.
 func componentValues(m map[string]any, expr string) ([]Value, bool) {
 	var out []Value
-	for _, alt := range splitUnion(expr) {
+	for _, alt := range fhirpath.SplitUnion(expr) {
 		if typ, ok := choiceType(alt); ok {
 			key := "value" + strings.ToUpper(typ[:1]) + typ[1:]
 			for _, d := range list(m[key]) {

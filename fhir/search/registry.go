@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/telehub/telehub/fhir/fhirpath"
 	"github.com/telehub/telehub/store"
 )
 
@@ -155,7 +156,7 @@ func (p *Param) forType(typ string) *Param {
 	q := *p
 	q.Type = typ
 	if q.Expression != "" {
-		alts := splitUnion(q.Expression)
+		alts := fhirpath.SplitUnion(q.Expression)
 		for i, alt := range alts {
 			for _, base := range []string{baseResource, baseDomainResource} {
 				if rest, ok := strings.CutPrefix(alt, base+"."); ok {
@@ -208,31 +209,3 @@ func (r *Registry) Params(typ string) []*Param {
 
 // Types returns the resource types that have parameters of their own, sorted.
 func (r *Registry) Types() []string { return append([]string(nil), r.types...) }
-
-// splitUnion splits a FHIRPath expression on its top-level "|" operators.
-func splitUnion(expr string) []string {
-	var (
-		parts []string
-		depth int
-		quote bool
-		start int
-	)
-	for i := 0; i < len(expr); i++ {
-		switch c := expr[i]; {
-		case c == '\'' && (i == 0 || expr[i-1] != '\\'):
-			quote = !quote
-		case quote:
-		case c == '(':
-			depth++
-		case c == ')':
-			depth--
-		case c == '|' && depth == 0:
-			parts = append(parts, strings.TrimSpace(expr[start:i]))
-			start = i + 1
-		}
-	}
-	if rest := strings.TrimSpace(expr[start:]); rest != "" {
-		parts = append(parts, rest)
-	}
-	return parts
-}

@@ -28,6 +28,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/telehub/telehub/fhir/fhirpath"
 	"github.com/telehub/telehub/internal/specdata"
 )
 
@@ -151,7 +152,7 @@ func componentsOf(p searchParameter, codeByURL map[string]string) (string, error
 // Person.name"); an alternative applies when it starts with the type's name.
 func expressionFor(typ, expr string) string {
 	var kept []string
-	for _, alt := range splitUnion(oneLine(expr)) {
+	for _, alt := range fhirpath.SplitUnion(oneLine(expr)) {
 		s := strings.TrimLeft(alt, "(")
 		if strings.HasPrefix(s, typ) && (len(s) == len(typ) || !isNameChar(s[len(typ)])) {
 			kept = append(kept, alt)
@@ -162,34 +163,6 @@ func expressionFor(typ, expr string) string {
 		return oneLine(expr)
 	}
 	return strings.Join(kept, " | ")
-}
-
-// splitUnion splits on the "|" operators outside parentheses and quotes.
-func splitUnion(expr string) []string {
-	var (
-		parts []string
-		depth int
-		quote bool
-		start int
-	)
-	for i := 0; i < len(expr); i++ {
-		switch c := expr[i]; {
-		case c == '\'' && (i == 0 || expr[i-1] != '\\'):
-			quote = !quote
-		case quote:
-		case c == '(':
-			depth++
-		case c == ')':
-			depth--
-		case c == '|' && depth == 0:
-			parts = append(parts, strings.TrimSpace(expr[start:i]))
-			start = i + 1
-		}
-	}
-	if rest := strings.TrimSpace(expr[start:]); rest != "" {
-		parts = append(parts, rest)
-	}
-	return parts
 }
 
 func isNameChar(c byte) bool {
