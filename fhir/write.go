@@ -96,15 +96,30 @@ func (s *Server) resolveCreate(ctx context.Context, cl *call) (*change, error) {
 	return nil, newError(http.StatusPreconditionFailed, codeDuplicate, "If-None-Exist criteria match more than one %s", cl.typ)
 }
 
+// conditionalTarget is the one resource a conditional update or patch acts
+// on: nil when the criteria match none, 412 when they match several.
+func (s *Server) conditionalTarget(ctx context.Context, cl *call) (*store.Resource, error) {
+	matches, err := s.match(ctx, cl.typ, cl.criteria, 1)
+	if err != nil {
+		return nil, err
+	}
+	switch len(matches) {
+	case 0:
+		return nil, nil
+	case 1:
+		return &matches[0], nil
+	}
+	return nil, newError(http.StatusPreconditionFailed, codeDuplicate, "the criteria match more than one %s", cl.typ)
+}
+
 func (s *Server) resolveUpdate(ctx context.Context, cl *call) (*change, error) {
 	ch := &change{call: cl, id: cl.id}
 	if cl.conditional {
-		matches, err := s.match(ctx, cl.typ, cl.criteria, 1)
+		target, err := s.conditionalTarget(ctx, cl)
 		if err != nil {
 			return nil, err
 		}
-		switch len(matches) {
-		case 0:
+		if target == nil {
 			// No match: create, with the client's id if the body has one.
 			ch.id = bodyID(cl.body)
 			if ch.id == "" {
@@ -124,12 +139,9 @@ func (s *Server) resolveUpdate(ctx context.Context, cl *call) (*change, error) {
 			}
 			ch.current = current
 			return ch, checkIfMatch(cl.ifMatch, current)
-		case 1:
-			ch.id, ch.current = matches[0].ID, &matches[0]
-			return ch, checkIfMatch(cl.ifMatch, ch.current)
-		default:
-			return nil, newError(http.StatusPreconditionFailed, codeDuplicate, "the criteria match more than one %s", cl.typ)
 		}
+		ch.id, ch.current = target.ID, target
+		return ch, checkIfMatch(cl.ifMatch, ch.current)
 	}
 	current, err := s.current(ctx, cl.typ, ch.id)
 	if err != nil {
@@ -142,19 +154,15 @@ func (s *Server) resolveUpdate(ctx context.Context, cl *call) (*change, error) {
 func (s *Server) resolvePatch(ctx context.Context, cl *call) (*change, error) {
 	ch := &change{call: cl, id: cl.id}
 	if cl.conditional {
-		matches, err := s.match(ctx, cl.typ, cl.criteria, 1)
+		target, err := s.conditionalTarget(ctx, cl)
 		if err != nil {
 			return nil, err
 		}
-		switch len(matches) {
-		case 0:
+		if target == nil {
 			return nil, newError(http.StatusNotFound, codeNotFound, "the criteria match no %s", cl.typ)
-		case 1:
-			ch.id, ch.current = matches[0].ID, &matches[0]
-			return ch, checkIfMatch(cl.ifMatch, ch.current)
-		default:
-			return nil, newError(http.StatusPreconditionFailed, codeDuplicate, "the criteria match more than one %s", cl.typ)
 		}
+		ch.id, ch.current = target.ID, target
+		return ch, checkIfMatch(cl.ifMatch, ch.current)
 	}
 	current, err := s.current(ctx, cl.typ, cl.id)
 	if err != nil {
