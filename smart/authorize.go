@@ -149,6 +149,9 @@ func (s *Server) allowedScope(client *Client, requested string) ([]Scope, error)
 
 type loginData struct {
 	Action, Request, ClientName, Error string
+	// FederationURL starts a sign-in with the upstream provider
+	// FederationName; empty without federation.
+	FederationURL, FederationName string
 }
 
 func (s *Server) loginPage(req string, client *Client, msg string) loginData {
@@ -156,7 +159,11 @@ func (s *Server) loginPage(req string, client *Client, msg string) loginData {
 	if name == "" {
 		name = client.ID
 	}
-	return loginData{Action: s.paths.login, Request: req, ClientName: name, Error: msg}
+	d := loginData{Action: s.paths.login, Request: req, ClientName: name, Error: msg}
+	if s.fed != nil {
+		d.FederationURL, d.FederationName = s.federatedStartURL(req), s.fed.cfg.Name
+	}
+	return d
 }
 
 // bindingCookie ties an authorization request to the browser that started
@@ -205,9 +212,17 @@ func (s *Server) handleLogin(c echo.Context) error {
 		s.log.Warn("login refused: too many failures from this address", "addr", addr)
 		return s.render(c, http.StatusTooManyRequests, "login", s.loginPage(id, client, "Too many failed attempts from your network: try again later."))
 	}
-	user, err := s.Authenticate(ctx, c.FormValue("username"), c.FormValue("password"), c.FormValue("otp"))
+	username := c.FormValue("username")
+	user, err := s.Authenticate(ctx, username, c.FormValue("password"), c.FormValue("otp"))
 	if errors.Is(err, ErrAccountLocked) || errors.Is(err, ErrInvalidCredentials) {
 		if err := s.countAddressFailure(ctx, addr); err != nil {
+			return s.serverErrorPage(c, err)
+		}
+		reason := "invalid username, password or one-time code"
+		if errors.Is(err, ErrAccountLocked) {
+			reason = "account locked after too many failed logins"
+		}
+		if err := s.auditLogin(c, false, client.ID, username, nil, reason); err != nil {
 			return s.serverErrorPage(c, err)
 		}
 	}
@@ -220,12 +235,32 @@ func (s *Server) handleLogin(c echo.Context) error {
 	case err != nil:
 		return s.serverErrorPage(c, err)
 	}
+	method := "password"
+	if user.TOTPSecret != "" {
+		method = "password and TOTP"
+	}
+	return s.loggedIn(c, id, req, rec, client, user, method)
+}
+
+// loggedIn moves an authorization request whose user has authenticated
+// (locally or through the federation) on to the consent. method says how,
+// for the audit trail.
+func (s *Server) loggedIn(c echo.Context, id string, req *authRequest, rec *store.Record, client *Client, user *User, method string) error {
+	ctx := c.Request().Context()
 	if req.Launch != nil && req.Launch.User != "" && req.Launch.User != user.Username {
 		s.log.Warn("EHR launch used by another user", "client_id", client.ID, "user", user.Username)
+		if err := s.auditLogin(c, false, client.ID, user.Username, user, "the EHR launch was made for another user"); err != nil {
+			return s.serverErrorPage(c, err)
+		}
 		if err := s.recs.rs.DeleteRecord(ctx, kindAuthReq, id); err != nil {
 			return s.serverErrorPage(c, err)
 		}
 		return s.redirectError(c, req.RedirectURI, req.State, "access_denied", "the launch was made for another user")
+	}
+	// Recorded before the request moves on: a login that cannot be
+	// recorded does not reach the consent (fail-closed).
+	if err := s.auditLogin(c, true, client.ID, user.Username, user, method); err != nil {
+		return s.serverErrorPage(c, err)
 	}
 	req.User, req.AuthTime = user, time.Now().UTC()
 	if err := s.recs.put(ctx, kindAuthReq, id, rec.Version+1, req, rec.Expires); err != nil {

@@ -40,7 +40,7 @@ func BenchmarkVerifyAccessToken(b *testing.B) {
 	for _, alg := range []string{"ES384", "RS384"} {
 		b.Run(alg, func(b *testing.B) {
 			e := newEnvB(b, func(c *Config) { c.AccessTokenAlg = alg })
-			tok, err := e.srv.signAccessToken(context.Background(), grant{ClientID: "c", Scope: "system/*.rs"})
+			tok, _, err := e.srv.signAccessToken(context.Background(), grant{ClientID: "c", Scope: "system/*.rs"})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -59,7 +59,7 @@ func BenchmarkSignAccessToken(b *testing.B) {
 			e := newEnvB(b, func(c *Config) { c.AccessTokenAlg = alg })
 			g := grant{ClientID: "c", Scope: "system/*.rs"}
 			for b.Loop() {
-				if _, err := e.srv.signAccessToken(context.Background(), g); err != nil {
+				if _, _, err := e.srv.signAccessToken(context.Background(), g); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -4,10 +4,10 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/telehub/telehub/audit"
 	"github.com/telehub/telehub/store"
 )
 
@@ -86,7 +86,7 @@ func (s *Server) handleRevoke(c echo.Context) error {
 	_, err = s.recs.get(ctx, kindRefresh, hashToken(token), &rt)
 	switch {
 	case err == nil && rt.Grant.ClientID == client.ID:
-		if err := s.revokeFamily(ctx, rt.Family); err != nil {
+		if err := s.revokeFamilyAudited(c, rt.Family, agentOf(c, rt.Grant)); err != nil {
 			return s.sendOAuthError(c, err)
 		}
 		return c.NoContent(http.StatusOK)
@@ -95,7 +95,8 @@ func (s *Server) handleRevoke(c echo.Context) error {
 	}
 	at, err := s.VerifyAccessToken(ctx, token)
 	if err == nil && at.ClientID == client.ID {
-		if err := s.recs.put(ctx, kindRevoked, at.ID, 1, struct{}{}, at.Expires.Add(time.Minute)); err != nil && !errors.Is(err, store.ErrConflict) {
+		who := audit.Agent{User: at.FHIRUser, Client: at.ClientID, Address: clientAddress(c)}
+		if err := s.revokeAccessToken(c, at, who); err != nil {
 			return s.sendOAuthError(c, err)
 		}
 	}

@@ -25,7 +25,10 @@ label{display:block;margin:.6rem 0}.error{color:#a00}</style></head><body>{{end}
 <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
 <label>One-time code (if your account has one) <input name="otp" inputmode="numeric" autocomplete="one-time-code"></label>
 <button type="submit">Sign in</button>
-</form></body></html>{{end}}
+</form>
+{{if .FederationURL}}<p>or</p>
+<p><a class="federated" href="{{.FederationURL}}">Sign in with {{.FederationName}}</a></p>{{end}}
+</body></html>{{end}}
 
 {{define "consent"}}{{template "head"}}
 <h1>Allow access?</h1>

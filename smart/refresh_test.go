@@ -44,6 +44,12 @@ func TestRefreshRotation(t *testing.T) {
 		if status, out := refresh(third["refresh_token"].(string), ""); status != http.StatusBadRequest {
 			t.Errorf("newest token after reuse: %d %v, want invalid_grant", status, out)
 		}
+		// The grant's live access tokens are revoked with it.
+		for i, tok := range []map[string]any{first, second, third} {
+			if _, err := e.srv.VerifyAccessToken(context.Background(), tok["access_token"].(string)); !errors.Is(err, ErrInvalidToken) {
+				t.Errorf("access token %d after the reuse: %v, want revoked", i, err)
+			}
+		}
 	})
 
 	t.Run("scope", func(t *testing.T) {

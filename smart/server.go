@@ -3,7 +3,9 @@
 // signing keys, the authorization code flow with PKCE, EHR and standalone
 // launch, backend services (client_credentials with private_key_jwt),
 // refresh, introspection and revocation, and the scope grammar with the
-// access decisions the FHIR layer asks of it (Grants).
+// access decisions the FHIR layer asks of it (Grants). Users may also sign
+// in through an upstream OpenID Connect provider (Federation), and every
+// login, token issued and token revoked is audited, fail-closed (Auditor).
 //
 // All its state lives in store.Records beside the resources, so that several
 // nodes sharing a store share clients, sessions and keys.
@@ -78,6 +80,12 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger logs security events (slog.Default when nil).
 	Logger *slog.Logger
+	// Audit records logins and tokens issued and revoked, fail-closed (see
+	// Auditor); nil records nothing.
+	Audit Auditor
+	// Federation signs users in through an upstream OpenID Connect
+	// provider (see Federation); nil offers the local login only.
+	Federation *Federation
 }
 
 // Server is the authorization server. Create it with New, mount its
@@ -90,6 +98,7 @@ type Server struct {
 	pages    *template.Template
 	paths    paths
 	clientKS *keySetCache
+	fed      *federation // nil without Config.Federation
 }
 
 // paths are the server's endpoints, as absolute URLs.
@@ -97,6 +106,7 @@ type paths struct {
 	issuer, fhir                                         string
 	authorize, login, consent, token, introspect, revoke string
 	register, userinfo, jwks, openidConfig, smartConfig  string
+	fedStart, fedCallback                                string
 }
 
 // Lifetimes of the short-lived records.
@@ -164,6 +174,12 @@ func New(cfg Config) (*Server, error) {
 		register: b + "/auth/register", userinfo: b + "/auth/userinfo", jwks: b + "/.well-known/jwks.json",
 		openidConfig: b + "/.well-known/openid-configuration",
 		smartConfig:  cfg.FHIRBaseURL + "/.well-known/smart-configuration",
+		fedStart:     b + fedStartPath, fedCallback: b + fedCallbackPath,
+	}
+	if cfg.Federation != nil {
+		if s.fed, err = newFederation(*cfg.Federation, cfg.HTTPClient); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -177,21 +193,33 @@ func (s *Server) TokenURL() string { return s.paths.token }
 
 // Mount registers the endpoints on e, at the paths of the configured URLs.
 func (s *Server) Mount(e *echo.Echo) {
-	e.GET(pathOf(s.paths.jwks), s.handleJWKS)
-	e.GET(pathOf(s.paths.openidConfig), s.handleOpenIDConfiguration)
-	e.GET(pathOf(s.paths.smartConfig), s.handleSMARTConfiguration)
+	// Endpoints a browser app fetches from its page get CORS.
+	fetched := func(path string, methods []string, h echo.HandlerFunc) {
+		for _, m := range methods {
+			e.Add(m, path, h, cors)
+		}
+		e.OPTIONS(path, preflight, cors)
+	}
+	get, post, both := []string{http.MethodGet}, []string{http.MethodPost}, []string{http.MethodGet, http.MethodPost}
+	fetched(pathOf(s.paths.jwks), get, s.handleJWKS)
+	fetched(pathOf(s.paths.openidConfig), get, s.handleOpenIDConfiguration)
+	fetched(pathOf(s.paths.smartConfig), get, s.handleSMARTConfiguration)
+	fetched(pathOf(s.paths.token), post, s.handleToken)
+	fetched(pathOf(s.paths.introspect), post, s.handleIntrospect)
+	fetched(pathOf(s.paths.revoke), post, s.handleRevoke)
+	fetched(pathOf(s.paths.userinfo), both, s.handleUserinfo)
+	if s.cfg.RegistrationToken != "" {
+		fetched(pathOf(s.paths.register), post, s.handleRegister)
+	}
+	// Navigations of the user's browser: no CORS.
 	e.GET(pathOf(s.paths.authorize), s.handleAuthorize)
 	e.POST(pathOf(s.paths.authorize), s.handleAuthorize)
 	e.POST(pathOf(s.paths.login), s.handleLogin)
 	e.GET(pathOf(s.paths.consent), s.handleConsentPage)
 	e.POST(pathOf(s.paths.consent), s.handleConsent)
-	e.POST(pathOf(s.paths.token), s.handleToken)
-	e.POST(pathOf(s.paths.introspect), s.handleIntrospect)
-	e.POST(pathOf(s.paths.revoke), s.handleRevoke)
-	e.GET(pathOf(s.paths.userinfo), s.handleUserinfo)
-	e.POST(pathOf(s.paths.userinfo), s.handleUserinfo)
-	if s.cfg.RegistrationToken != "" {
-		e.POST(pathOf(s.paths.register), s.handleRegister)
+	if s.fed != nil {
+		e.GET(pathOf(s.paths.fedStart), s.handleFederatedStart)
+		e.GET(pathOf(s.paths.fedCallback), s.handleFederatedCallback)
 	}
 }
 

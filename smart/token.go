@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/telehub/telehub/audit"
 	"github.com/telehub/telehub/store"
 )
 
@@ -24,8 +25,14 @@ func (s *Server) handleToken(c echo.Context) error {
 	if err := c.Request().ParseForm(); err != nil {
 		return s.sendOAuthError(c, oauthErr(http.StatusBadRequest, "invalid_request", "malformed form"))
 	}
-	client, err := s.authenticateClient(c)
+	client, err := s.refreshingPublicClient(c)
+	if client == nil && err == nil {
+		client, err = s.authenticateClient(c)
+	}
 	if err != nil {
+		if aerr := s.auditClientFailure(c, err); aerr != nil {
+			return s.sendOAuthError(c, aerr)
+		}
 		return s.sendOAuthError(c, err)
 	}
 	grantType := c.Request().PostFormValue("grant_type")
@@ -45,6 +52,10 @@ func (s *Server) handleToken(c echo.Context) error {
 		resp, err = s.clientCredentials(c, client)
 	}
 	if err != nil {
+		return s.sendOAuthError(c, err)
+	}
+	// Fail-closed: tokens that cannot be recorded are not handed out.
+	if err := s.record(c.Request().Context(), audit.TokenIssued(agentOf(c, resp.grant), resp.Scope, resp.Patient)); err != nil {
 		return s.sendOAuthError(c, err)
 	}
 	noStore(c)
@@ -69,7 +80,7 @@ func (s *Server) redeemCode(c echo.Context, client *Client) (*tokenResponse, err
 	}
 	if cr.Used {
 		if cr.Family != "" {
-			if err := s.revokeFamily(ctx, cr.Family); err != nil {
+			if err := s.revokeFamilyAudited(c, cr.Family, agentOf(c, cr.Grant)); err != nil {
 				return nil, err
 			}
 		}
@@ -103,7 +114,11 @@ func (s *Server) redeemCode(c echo.Context, client *Client) (*tokenResponse, err
 	} else if err != nil {
 		return nil, err
 	}
-	return s.issue(ctx, cr.Grant, f)
+	resp, err := s.issue(ctx, cr.Grant, f)
+	if err != nil || f == nil {
+		return resp, err
+	}
+	return resp, s.trackAccessToken(ctx, f.ID, resp.access)
 }
 
 // s256 is the PKCE S256 transformation of a verifier.
@@ -133,7 +148,7 @@ func (s *Server) refresh(c echo.Context, client *Client) (*tokenResponse, error)
 	}
 	if rt.Used {
 		s.log.Warn("refresh token reused: revoking its grant", "client_id", client.ID)
-		if err := s.revokeFamily(ctx, rt.Family); err != nil {
+		if err := s.revokeFamilyAudited(c, rt.Family, agentOf(c, rt.Grant)); err != nil {
 			return nil, err
 		}
 		return nil, invalid("refresh token already used")
@@ -159,6 +174,9 @@ func (s *Server) refresh(c echo.Context, client *Client) (*tokenResponse, error)
 	}
 	resp, err := s.issue(ctx, g, nil)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.trackAccessToken(ctx, rt.Family, resp.access); err != nil {
 		return nil, err
 	}
 	// The new refresh token keeps the whole grant: narrowing applies to
@@ -210,4 +228,37 @@ func (s *Server) clientCredentials(c echo.Context, client *Client) (*tokenRespon
 	}
 	g := grant{ClientID: client.ID, Scope: FormatScopes(asked), AuthTime: time.Now().UTC()}
 	return s.issue(c.Request().Context(), g, nil)
+}
+
+// refreshingPublicClient returns the client of a refresh request that names
+// no client at all, when the refresh token belongs to a public client: RFC
+// 6749 (3.2.1) makes client_id optional for public clients, and fhirclient,
+// the SMART JavaScript library, sends none when it refreshes. A public
+// client has no credentials, so naming it would prove nothing more. It
+// returns nil, nil for every other request, which authenticates as usual.
+func (s *Server) refreshingPublicClient(c echo.Context) (*Client, error) {
+	r := c.Request()
+	if r.PostFormValue("grant_type") != GrantRefreshToken || r.Header.Get("Authorization") != "" ||
+		r.PostFormValue("client_id") != "" || r.PostFormValue("client_secret") != "" || r.PostFormValue("client_assertion") != "" {
+		return nil, nil
+	}
+	var rt refreshRecord
+	_, err := s.recs.get(r.Context(), kindRefresh, hashToken(r.PostFormValue("refresh_token")), &rt)
+	if errors.Is(err, store.ErrNotFound) || r.PostFormValue("refresh_token") == "" {
+		return nil, oauthErr(http.StatusBadRequest, "invalid_grant", "unknown, expired or revoked refresh token")
+	}
+	if err != nil {
+		return nil, err
+	}
+	client, err := s.GetClient(r.Context(), rt.Grant.ClientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, oauthErr(http.StatusBadRequest, "invalid_grant", "unknown, expired or revoked refresh token")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !client.Public() {
+		return nil, oauthErr(http.StatusUnauthorized, "invalid_client", "client authentication is required")
+	}
+	return client, nil
 }

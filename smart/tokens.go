@@ -48,10 +48,19 @@ type refreshRecord struct {
 	Expires time.Time `json:"expires"`
 }
 
-// familyRecord marks a grant's refresh tokens; revoking it revokes them all.
+// familyRecord marks a grant's refresh tokens; revoking it revokes them
+// all, and the access tokens issued under the grant that have not expired.
 type familyRecord struct {
-	ClientID string `json:"client_id"`
-	Revoked  bool   `json:"revoked,omitempty"`
+	ClientID string        `json:"client_id"`
+	Revoked  bool          `json:"revoked,omitempty"`
+	Access   []issuedToken `json:"access,omitempty"`
+}
+
+// issuedToken is an access token issued under a grant, kept until it
+// expires so that revoking the grant can revoke it.
+type issuedToken struct {
+	JTI     string    `json:"jti"`
+	Expires time.Time `json:"exp"`
 }
 
 // AccessToken is a verified access token.
@@ -83,18 +92,22 @@ type tokenResponse struct {
 	FHIRContext       any    `json:"fhirContext,omitempty"`
 	NeedPatientBanner *bool  `json:"need_patient_banner,omitempty"`
 	SmartStyleURL     string `json:"smart_style_url,omitempty"`
+
+	grant  grant       // what was issued, for the audit trail
+	access issuedToken // the access token's id and expiry
 }
 
 // issue makes the tokens of g: an access token, an id_token when openid and
 // a user are in it, and a refresh token of f when f is set.
 func (s *Server) issue(ctx context.Context, g grant, f *family) (*tokenResponse, error) {
-	access, err := s.signAccessToken(ctx, g)
+	access, issued, err := s.signAccessToken(ctx, g)
 	if err != nil {
 		return nil, err
 	}
 	resp := &tokenResponse{
 		AccessToken: access, TokenType: "Bearer", ExpiresIn: int(s.cfg.AccessTokenTTL.Seconds()), Scope: g.Scope,
 		Patient: g.Launch.Patient, Encounter: g.Launch.Encounter, SmartStyleURL: g.Launch.SmartStyleURL,
+		grant: g, access: issued,
 	}
 	if len(g.Launch.FHIRContext) > 0 {
 		resp.FHIRContext = g.Launch.FHIRContext
@@ -117,10 +130,11 @@ func (s *Server) issue(ctx context.Context, g grant, f *family) (*tokenResponse,
 	return resp, nil
 }
 
-func (s *Server) signAccessToken(ctx context.Context, g grant) (string, error) {
+func (s *Server) signAccessToken(ctx context.Context, g grant) (string, issuedToken, error) {
 	now := time.Now()
+	issued := issuedToken{JTI: randomToken(16), Expires: now.Add(s.cfg.AccessTokenTTL).Truncate(time.Second)}
 	b := jwt.NewBuilder().Issuer(s.paths.issuer).Subject(g.subject()).Audience([]string{s.paths.fhir}).
-		IssuedAt(now).NotBefore(now).Expiration(now.Add(s.cfg.AccessTokenTTL)).JwtID(randomToken(16)).
+		IssuedAt(now).NotBefore(now).Expiration(issued.Expires).JwtID(issued.JTI).
 		Claim("client_id", g.ClientID).Claim("scope", g.Scope)
 	if g.Launch.Patient != "" {
 		b = b.Claim("patient", g.Launch.Patient)
@@ -131,7 +145,8 @@ func (s *Server) signAccessToken(ctx context.Context, g grant) (string, error) {
 	if g.FHIRUser != "" {
 		b = b.Claim("fhirUser", g.FHIRUser)
 	}
-	return s.sign(ctx, b, jwa.SignatureAlgorithm(s.cfg.AccessTokenAlg), "at+jwt")
+	signed, err := s.sign(ctx, b, jwa.SignatureAlgorithm(s.cfg.AccessTokenAlg), "at+jwt")
+	return signed, issued, err
 }
 
 func (s *Server) signIDToken(ctx context.Context, g grant, withFHIRUser, withProfile bool) (string, error) {
@@ -200,10 +215,10 @@ func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*AccessTo
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
-	if _, err := s.recs.rs.GetRecord(ctx, kindRevoked, tok.JwtID()); err == nil {
+	if revoked, err := s.Revoked(ctx, tok.JwtID()); err != nil {
+		return nil, err
+	} else if revoked {
 		return nil, fmt.Errorf("%w: revoked", ErrInvalidToken)
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("smart: check revocation: %w", err)
 	}
 	at := &AccessToken{
 		ID: tok.JwtID(), Subject: tok.Subject(), IssuedAt: tok.IssuedAt(), Expires: tok.Expiration(),
@@ -254,7 +269,9 @@ func (s *Server) newFamily(ctx context.Context, clientID string, online bool) (*
 	return f, nil
 }
 
-// revokeFamily revokes every refresh token of a grant.
+// revokeFamily revokes every refresh token of a grant, and the access
+// tokens issued under it that have not expired yet (RFC 7009 2.1, RFC 6749
+// 4.1.2 for a replayed code).
 func (s *Server) revokeFamily(ctx context.Context, family string) error {
 	for {
 		var f familyRecord
@@ -269,6 +286,55 @@ func (s *Server) revokeFamily(ctx context.Context, family string) error {
 			return nil
 		}
 		f.Revoked = true
+		err = s.recs.put(ctx, kindFamily, family, rec.Version+1, f, rec.Expires)
+		if errors.Is(err, store.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("smart: revoke family: %w", err)
+		}
+		return s.revokeIssued(ctx, f.Access)
+	}
+}
+
+// revokeIssued revokes the access tokens of a grant that are still live.
+func (s *Server) revokeIssued(ctx context.Context, tokens []issuedToken) error {
+	now, revoked := time.Now(), false
+	for _, t := range tokens {
+		if !t.Expires.After(now) {
+			continue
+		}
+		err := s.recs.put(ctx, kindRevoked, t.JTI, 1, struct{}{}, t.Expires.Add(time.Minute))
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("smart: revoke access token: %w", err)
+		}
+		revoked = true
+	}
+	if !revoked {
+		return nil
+	}
+	return s.bumpRevocationEpoch(ctx)
+}
+
+// trackAccessToken notes an access token issued under a grant, so that
+// revoking the grant revokes it; expired ones are dropped. A grant revoked
+// meanwhile gets the token revoked at once.
+func (s *Server) trackAccessToken(ctx context.Context, family string, t issuedToken) error {
+	for {
+		var f familyRecord
+		rec, err := s.recs.get(ctx, kindFamily, family, &f)
+		if errors.Is(err, store.ErrNotFound) {
+			return s.revokeIssued(ctx, []issuedToken{t})
+		}
+		if err != nil {
+			return fmt.Errorf("smart: track access token: %w", err)
+		}
+		if f.Revoked {
+			return s.revokeIssued(ctx, []issuedToken{t})
+		}
+		now := time.Now()
+		f.Access = slices.DeleteFunc(f.Access, func(x issuedToken) bool { return !x.Expires.After(now) })
+		f.Access = append(f.Access, t)
 		err = s.recs.put(ctx, kindFamily, family, rec.Version+1, f, rec.Expires)
 		if !errors.Is(err, store.ErrConflict) {
 			return err
