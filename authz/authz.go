@@ -6,6 +6,10 @@
 // policy and audit recorder (interfaces here, implemented by packages
 // consent and audit) what it may see and what must be recorded.
 //
+// Verifying a token costs a signature check (tens of microseconds for
+// RS384); CachingVerifier pays it once per token and still notices a
+// revocation within seconds.
+//
 // Keeping these few types in one small package lets every API enforce the
 // same rules without importing one another.
 package authz

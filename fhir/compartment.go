@@ -10,6 +10,7 @@ import (
 
 	"github.com/telehub/telehub/fhir/model"
 	"github.com/telehub/telehub/fhir/search"
+	"github.com/telehub/telehub/smart"
 	"github.com/telehub/telehub/store"
 )
 
@@ -78,7 +79,7 @@ func (s *Server) everything(c echo.Context, id string) error {
 	if c.Param("type") != "Patient" {
 		return newError(http.StatusNotFound, codeNotSupported, "$everything is served on Patient only")
 	}
-	patient, err := s.readVersion(c.Request().Context(), "Patient", id, "")
+	patient, err := s.readAllowed(c.Request().Context(), "Patient", id, "")
 	if err != nil {
 		return err
 	}
@@ -182,6 +183,9 @@ func (s *Server) compartmentContents(ctx context.Context, sp searchSpec, patient
 		clause.Any = append(clause.Any, compartmentClause("Patient", p.ID, types).Any...)
 	}
 	q := store.Query{Types: types, Clauses: append([]store.Clause{clause}, sp.clauses...), Count: limit}
+	if err := s.restrict(ctx, smart.Search, &q, nil, false); err != nil {
+		return nil, err
+	}
 	res, err := s.store.Search(ctx, q)
 	if err != nil {
 		return nil, searchFailed("$everything", err)

@@ -158,12 +158,29 @@ func (s *Server) customFrom(id string, body []byte) (*customParam, error) {
 // noteWrites keeps the custom parameters in step with committed writes of
 // SearchParameter resources.
 func (s *Server) noteWrites(writes []store.Write) {
+	invalidate := false
 	for _, w := range writes {
+		if consentInputs[w.Type] {
+			invalidate = true
+		}
 		if w.Type != "SearchParameter" {
 			continue
 		}
 		s.noteSearchParameter(w.ID, w.Deleted, w.Body)
 	}
+	if c, ok := s.opts.Consent.(consentCache); ok && invalidate {
+		c.Invalidate()
+	}
+}
+
+// consentCache is a consent policy that caches its answers: it is told
+// after every write of the resources it decides from.
+type consentCache interface{ Invalidate() }
+
+// consentInputs are the resource types a consent decision reads (the
+// patients' Consents and the care relations: package consent's Affects).
+var consentInputs = map[string]bool{
+	"Consent": true, "CareTeam": true, "Encounter": true, "ServiceRequest": true, "PractitionerRole": true,
 }
 
 func (s *Server) noteSearchParameter(id string, deleted bool, body []byte) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/telehub/telehub/fhir/search"
+	"github.com/telehub/telehub/smart"
 	"github.com/telehub/telehub/store"
 )
 
@@ -121,6 +122,9 @@ func (s *Server) revInclude(ctx context.Context, inc search.Include, sources []s
 		}
 		q := s.registry.RevIncludeQuery(inc, refs)
 		q.Count = limit - len(out)
+		if err := s.restrict(ctx, smart.Read, &q, nil, false); err != nil {
+			return nil, err
+		}
 		res, err := s.store.Search(ctx, q)
 		if err != nil {
 			return nil, searchFailed(fmt.Sprintf("_revinclude %s:%s", inc.SourceType, inc.Param), err)
@@ -147,6 +151,10 @@ func (s *Server) readRefs(ctx context.Context, refs []string, limit int) ([]stor
 			break
 		}
 		q := store.Query{Types: []string{typ}, Clauses: []store.Clause{{Any: byType[typ]}}, Count: limit - len(out)}
+		// Included resources pass the same rules as matches.
+		if err := s.restrict(ctx, smart.Read, &q, nil, false); err != nil {
+			return nil, err
+		}
 		res, err := s.store.Search(ctx, q)
 		if err != nil {
 			return nil, searchFailed("_include of "+typ, err)

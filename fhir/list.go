@@ -10,6 +10,7 @@ import (
 
 	"github.com/telehub/telehub/fhir/model"
 	"github.com/telehub/telehub/fhir/search"
+	"github.com/telehub/telehub/smart"
 	"github.com/telehub/telehub/store"
 )
 
@@ -55,6 +56,14 @@ func (s *Server) applyList(ctx context.Context, plan *search.Plan, id string) er
 
 // listItems returns the "Type/id" references of a List's entries.
 func (s *Server) listItems(ctx context.Context, id string) ([]string, error) {
+	// A List the token may not read is as good as absent: its items are
+	// not revealed through the search.
+	var ae *apiError
+	if err := s.checkVisible(ctx, smart.Read, "List", id); errors.As(err, &ae) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
 	res, err := s.store.Read(ctx, "List", id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/telehub/telehub/smart"
 	"github.com/telehub/telehub/store"
 )
 
@@ -99,7 +100,7 @@ func (s *Server) Find(ctx context.Context, typ string, params url.Values, limit 
 	if limit <= 0 {
 		limit = s.opts.DefaultPageSize
 	}
-	found, err := s.match(ctx, typ, params, limit)
+	found, err := s.match(ctx, smart.Search, typ, params, limit)
 	if err != nil {
 		return nil, local(err)
 	}

@@ -22,6 +22,8 @@ const (
 	codeDuplicate    = "duplicate"
 	codeTooLong      = "too-long"
 	codeBusinessRule = "business-rule"
+	codeForbidden    = "forbidden"
+	codeLogin        = "login"
 )
 
 // apiError is an error a client caused (or an internal one already

@@ -15,6 +15,7 @@ import (
 
 	"github.com/telehub/telehub/fhir/model"
 	"github.com/telehub/telehub/fhir/search"
+	"github.com/telehub/telehub/smart"
 	"github.com/telehub/telehub/store"
 )
 
@@ -31,6 +32,9 @@ var totalModes = map[string]bool{"none": true, "estimate": true, "accurate": tru
 
 func (s *Server) searchType(c echo.Context) error {
 	typ := c.Param("type")
+	if typ == opVerifyAudit {
+		return s.verifyAudit(c)
+	}
 	if isOperation(typ) {
 		return s.notFound(c)
 	}
@@ -255,6 +259,12 @@ func (s *Server) searchPlan(ctx context.Context, sp searchSpec) (*searchRun, err
 	if v := sp.params.Get("_total"); v != "" && !totalModes[v] {
 		plan.Ignored = append(plan.Ignored, search.Issue{Param: "_total", Message: fmt.Sprintf("%q is not none, estimate or accurate", v)})
 	}
+	// The token's constraints become store clauses: totals and pages never
+	// count what it cannot see.
+	_, typeParam := sp.params["_type"]
+	if err := s.restrict(ctx, smart.Search, &plan.Query, sp.params, sp.typ != "" || typeParam); err != nil {
+		return nil, err
+	}
 	run := &searchRun{plan: plan}
 	var incApplied url.Values
 	var issues []search.Issue
@@ -388,6 +398,9 @@ func (s *Server) historySystem(c echo.Context) error {
 // answerHistory answers the history of one resource, one type or the system.
 func (s *Server) answerHistory(c echo.Context, typ, id string) error {
 	ctx := c.Request().Context()
+	if err := s.historyAllowed(ctx, typ, id); err != nil {
+		return err
+	}
 	params := c.QueryParams()
 	h := store.HistoryQuery{Type: typ, ID: id}
 	link := url.Values{}

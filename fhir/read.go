@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/telehub/telehub/fhir/model"
+	"github.com/telehub/telehub/smart"
 	"github.com/telehub/telehub/store"
 )
 
@@ -26,7 +27,7 @@ func (s *Server) vread(c echo.Context) error {
 
 // serveVersion answers a read (vid empty) or a vread from the stored bytes.
 func (s *Server) serveVersion(c echo.Context, typ, id, vid string) error {
-	res, err := s.readVersion(c.Request().Context(), typ, id, vid)
+	res, err := s.readAllowed(c.Request().Context(), typ, id, vid)
 	if res != nil {
 		setVersionHeaders(c.Response().Header(), res)
 	}
@@ -41,6 +42,15 @@ func (s *Server) serveVersion(c echo.Context, typ, id, vid string) error {
 		return err
 	}
 	return send(c, http.StatusOK, body)
+}
+
+// readAllowed is readVersion for the request's token: 403 without a read
+// scope, 404 outside its compartment, 403 when a consent denies it.
+func (s *Server) readAllowed(ctx context.Context, typ, id, vid string) (*store.Resource, error) {
+	if err := s.checkVisible(ctx, smart.Read, typ, id); err != nil {
+		return nil, err
+	}
+	return s.readVersion(ctx, typ, id, vid)
 }
 
 // readVersion reads the current version (vid empty) or one version of a

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/telehub/telehub/fhir/model"
+	"github.com/telehub/telehub/smart"
 )
 
 // referenceResolver maps the references of a transaction's resources to
@@ -37,7 +38,7 @@ func (r *referenceResolver) resolve(ref string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	matches, err := r.s.match(r.ctx, typ, criteria, 1)
+	matches, err := r.s.match(r.ctx, smart.Search, typ, criteria, 1)
 	if err != nil {
 		return "", err
 	}

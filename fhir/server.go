@@ -39,6 +39,43 @@
 //     definitions of package search; see compartment.go.
 //   - Custom SearchParameters live in a layer beside the specification's
 //     registry (custom.go); $reindex runs as a background job (reindex.go).
+//
+// Access control (access.go, access_write.go, guard.go), with Options.Auth:
+//   - Every interaction but the CapabilityStatement needs a bearer token:
+//     401 with WWW-Authenticate without a valid one; 403 when its scopes do
+//     not grant the interaction on the type (SMART v2 letters: vread and
+//     instance history are reads, patch an update, an update that creates
+//     needs create).
+//   - A token restricted to a compartment (patient/ scopes) or by a scope
+//     query (patient/Observation.rs?category=laboratory) has the restriction
+//     added to the store query as conditions, so totals and pages count
+//     only what it may see; chains and _has see only what it may read, and
+//     included resources pass the same rules. A resource outside the
+//     restriction answers 404 on read, as if it did not exist, so that a
+//     token cannot probe for other patients' data. Types outside the
+//     compartment (Practitioner, Medication) are not visible to a
+//     compartment-restricted token.
+//   - A search across types by a compartment-restricted token narrows every
+//     type to the compartment and leaves out the compartment's own Patient
+//     (read it, or use $everything, which puts it first). Scope queries
+//     apply to a search of their type alone (403 across types).
+//   - Type and system history cannot be narrowed at the store: a token
+//     restricted by compartment, scope query or consent gets 403 there;
+//     instance history follows the read rules of the resource's current version.
+//   - Writes: the version replaced must be within the token's reach (403
+//     otherwise) and the version written too (a patient token cannot create
+//     an Observation for another patient); conditional writes match only
+//     what the token may touch. A transaction with one forbidden entry
+//     fails whole with 403; a batch answers 403 in that entry.
+//   - $reindex and SearchParameter writes need a system/ scope;
+//     $verify-audit a token that reads every AuditEvent.
+//   - Consent (Options.Consent): the denied patients' Patient resources and
+//     compartments are excluded from searches as store conditions, and
+//     answer 403 with an OperationOutcome on read and write.
+//   - AuditEvents are append-only for everyone: update, patch and delete
+//     answer 405. With Options.Audit every interaction (refusals included)
+//     records its AuditEvent before the answer leaves; when recording fails
+//     the answer is withheld and the request fails with 500.
 package fhir
 
 import (
@@ -52,8 +89,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/telehub/telehub/fhir/model"
+	"github.com/telehub/telehub/authz"
 	"github.com/telehub/telehub/fhir/search"
+	"github.com/telehub/telehub/smart"
 	"github.com/telehub/telehub/store"
 )
 
@@ -83,6 +121,16 @@ type Options struct {
 	// search page (default 1000); beyond it the page carries a warning.
 	MaxIncluded int
 	Logger      *slog.Logger
+	// Auth authenticates every interaction but the CapabilityStatement
+	// (401 without a valid bearer token); nil serves an open API, for
+	// in-process tests only.
+	Auth *authz.Authenticator
+	// Consent closes patients' data to principals their consent denies;
+	// nil applies no consent rule.
+	Consent authz.ConsentPolicy
+	// Audit records an AuditEvent for every interaction, before its answer
+	// is sent (fail-closed); nil records nothing.
+	Audit authz.Auditor
 }
 
 // Server serves the FHIR R4 REST API over a store.
@@ -214,6 +262,7 @@ var allMethods = []string{
 // not serve answer 405 and unknown paths 404, both with an OperationOutcome.
 func (s *Server) Mount(e *echo.Echo) {
 	g := e.Group("/fhir")
+	g.Use(cors)
 	for _, rt := range s.routes() {
 		paths := []string{rt.path}
 		if rt.path == "" {
@@ -235,27 +284,13 @@ func (s *Server) Mount(e *echo.Echo) {
 	g.RouteNotFound("/*", s.notFound)
 }
 
-// wrap marks the interaction, enforces the answer format and turns errors
-// into OperationOutcomes.
+// wrap marks the interaction and runs it through guard (authentication,
+// access, audit), which enforces the answer format and turns errors into
+// OperationOutcomes.
 func (s *Server) wrap(rh routeHandler) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		c.Set(InteractionKey, rh.interaction)
-		if err := checkFormat(c.Request()); err != nil {
-			return s.fail(c, err)
-		}
-		if typ := c.Param("type"); typ != "" && !model.IsResourceType(typ) && !isOperation(typ) {
-			return s.fail(c, newError(http.StatusNotFound, codeNotSupported, "unknown resource type %q", typ))
-		}
-		if op := operation(c); op != "" && !servedOperation(c.Request().Method, op) {
-			return s.fail(c, newError(http.StatusNotFound, codeNotSupported, "operation %s is not supported", op))
-		}
-		if id := c.Param("id"); id != "" && !isOperation(id) && !validID(id) {
-			return s.fail(c, badRequest(codeValue, "invalid resource id %q", id))
-		}
-		if err := rh.handle(c); err != nil {
-			return s.fail(c, err)
-		}
-		return nil
+		return s.guard(c, rh)
 	}
 }
 
@@ -274,8 +309,8 @@ func isOperation(segment string) bool { return strings.HasPrefix(segment, "$") }
 
 // servedOperations are the operations wired, by method.
 var servedOperations = map[string][]string{
-	http.MethodGet:  {opEverything, opReindex},
-	http.MethodPost: {opReindex},
+	http.MethodGet:  {opEverything, opReindex, opVerifyAudit},
+	http.MethodPost: {opReindex, opVerifyAudit},
 }
 
 func servedOperation(method, op string) bool {
@@ -287,6 +322,9 @@ func servedOperation(method, op string) bool {
 func (s *Server) readOrOperation(c echo.Context) error {
 	switch {
 	case c.Param("type") == opReindex:
+		if err := accessOf(c.Request().Context()).requireSystem(smart.Update, "SearchParameter", "$reindex"); err != nil {
+			return err
+		}
 		return s.reindexStatus(c)
 	case isOperation(c.Param("type")):
 		return s.notFound(c)
@@ -298,8 +336,11 @@ func (s *Server) readOrOperation(c echo.Context) error {
 
 // createOrOperation serves POST [base]/Type and POST [base]/$reindex.
 func (s *Server) createOrOperation(c echo.Context) error {
-	if c.Param("type") == opReindex {
-		return s.startReindex(c)
+	switch c.Param("type") {
+	case opReindex:
+		return s.guardedReindex(c)
+	case opVerifyAudit:
+		return s.verifyAudit(c)
 	}
 	if isOperation(c.Param("type")) {
 		return s.notFound(c)
@@ -310,7 +351,7 @@ func (s *Server) createOrOperation(c echo.Context) error {
 // instanceOperation serves POST [base]/SearchParameter/id/$reindex.
 func (s *Server) instanceOperation(c echo.Context) error {
 	if c.Param("comp") == opReindex {
-		return s.startReindex(c)
+		return s.guardedReindex(c)
 	}
 	return s.methodNotAllowed(c)
 }

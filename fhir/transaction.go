@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/telehub/telehub/fhir/model"
+	"github.com/telehub/telehub/smart"
 	"github.com/telehub/telehub/store"
 )
 
@@ -242,6 +243,25 @@ func (s *Server) transaction(c echo.Context, entries []entryIn, pref prefer) ([]
 		}
 		steps[i] = st
 	}
+	// A read the token may not do fails the transaction before any write.
+	a := accessOf(c.Request().Context())
+	for _, st := range steps {
+		if st.isWrite() || a == nil {
+			continue
+		}
+		i, types := smart.Read, []string{st.typ}
+		if st.id == "" {
+			i = smart.Search
+		}
+		if st.typ == "" {
+			types = nil // a system search: restricted to what the token reaches
+		}
+		for _, t := range types {
+			if _, err := a.decide(i, t, st.params); err != nil {
+				return nil, within(st.where, err)
+			}
+		}
+	}
 	ordered := append([]*step(nil), steps...)
 	sort.SliceStable(ordered, func(i, j int) bool {
 		return methodRank[strings.ToUpper(ordered[i].req.Method)] < methodRank[strings.ToUpper(ordered[j].req.Method)]
@@ -257,6 +277,7 @@ func (s *Server) transaction(c echo.Context, entries []entryIn, pref prefer) ([]
 			st.out = s.readEntry(c, st)
 		}
 	}
+	noteSteps(c, steps)
 	return s.responseBundle("transaction-response", steps)
 }
 
@@ -304,6 +325,9 @@ func (s *Server) prepareTransaction(ctx context.Context, ordered []*step) ([]sto
 			cl.body = st.resource
 		}
 		ch, err := s.resolve(ctx, &cl)
+		if err == nil {
+			err = protectedChange(ch)
+		}
 		if err != nil {
 			return nil, within(st.where, err)
 		}
@@ -335,6 +359,12 @@ func (s *Server) prepareTransaction(ctx context.Context, ordered []*step) ([]sto
 	}
 	if err := s.buildAll(builds, now()); err != nil {
 		return nil, err
+	}
+	// One forbidden entry fails the whole transaction.
+	for _, st := range builds {
+		if err := s.authorizeChange(ctx, st.ch); err != nil {
+			return nil, within(st.where, err)
+		}
 	}
 	var writes []store.Write
 	for _, st := range builds {
@@ -415,6 +445,7 @@ func (s *Server) batch(c echo.Context, entries []entryIn, pref prefer) ([]byte, 
 		}
 		st.out = s.writeEntry(ch.result(), pref)
 	}
+	noteSteps(c, steps)
 	return s.responseBundle("batch-response", steps)
 }
 
@@ -471,7 +502,7 @@ func (s *Server) readEntry(c echo.Context, st *step) entryOut {
 		}
 		return entryOut{Resource: body, Response: &responseOut{Status: statusText(http.StatusOK)}}
 	}
-	res, err := s.readVersion(ctx, st.typ, st.id, st.vid)
+	res, err := s.readAllowed(ctx, st.typ, st.id, st.vid)
 	if err != nil {
 		e := s.errorEntry(c, within(st.where, err))
 		if res != nil {

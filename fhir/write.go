@@ -14,6 +14,7 @@ import (
 	"github.com/telehub/telehub/fhir/fhirpatch"
 	"github.com/telehub/telehub/fhir/jsonpatch"
 	"github.com/telehub/telehub/fhir/model"
+	"github.com/telehub/telehub/smart"
 	"github.com/telehub/telehub/store"
 )
 
@@ -82,7 +83,7 @@ func (s *Server) resolveCreate(ctx context.Context, cl *call) (*change, error) {
 	if err != nil {
 		return nil, err
 	}
-	matches, err := s.match(ctx, cl.typ, criteria, 1)
+	matches, err := s.match(ctx, smart.Create, cl.typ, criteria, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +100,7 @@ func (s *Server) resolveCreate(ctx context.Context, cl *call) (*change, error) {
 // conditionalTarget is the one resource a conditional update or patch acts
 // on: nil when the criteria match none, 412 when they match several.
 func (s *Server) conditionalTarget(ctx context.Context, cl *call) (*store.Resource, error) {
-	matches, err := s.match(ctx, cl.typ, cl.criteria, 1)
+	matches, err := s.match(ctx, callInteraction(cl.method), cl.typ, cl.criteria, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +183,7 @@ func (s *Server) resolveDelete(ctx context.Context, cl *call) (*change, error) {
 	ch := &change{call: cl, id: cl.id}
 	if cl.conditional {
 		limit := s.opts.MaxConditionalDeletes
-		matches, err := s.match(ctx, cl.typ, cl.criteria, limit)
+		matches, err := s.match(ctx, smart.Delete, cl.typ, cl.criteria, limit)
 		if err != nil {
 			return nil, err
 		}
@@ -225,8 +226,10 @@ func (s *Server) current(ctx context.Context, typ, id string) (*store.Resource, 
 
 // match finds the current resources that conditional criteria select, at
 // most limit+1 so that callers can tell "more than limit". Every criterion
-// must be understood: ignoring one would widen the match.
-func (s *Server) match(ctx context.Context, typ string, criteria url.Values, limit int) ([]store.Resource, error) {
+// must be understood: ignoring one would widen the match. The search sees
+// only what the request's token may touch with interaction i, so that a
+// conditional write cannot reveal resources outside it.
+func (s *Server) match(ctx context.Context, i smart.Interaction, typ string, criteria url.Values, limit int) ([]store.Resource, error) {
 	criteria, custom := s.splitCustom(typ, criteria)
 	plan := s.registry.Parse(typ, criteria)
 	s.applyCustom(typ, custom, plan)
@@ -239,6 +242,9 @@ func (s *Server) match(ctx context.Context, typ string, criteria url.Values, lim
 	}
 	q := plan.Query
 	q.Count, q.Offset, q.Total = limit+1, 0, false
+	if err := s.restrict(ctx, i, &q, criteria, true); err != nil {
+		return nil, err
+	}
 	res, err := s.store.Search(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("fhir: conditional search %s: %w", typ, err)
@@ -457,12 +463,21 @@ func (s *Server) commit(ctx context.Context, writes []store.Write) error {
 // apply runs one write call: resolve, build, commit, retrying a
 // read-modify-write that lost a race unless the client pinned a version.
 func (s *Server) apply(ctx context.Context, cl *call) (*change, error) {
+	if err := protectedWrite(cl); err != nil {
+		return nil, err
+	}
 	for attempt := 1; ; attempt++ {
 		ch, err := s.resolve(ctx, cl)
 		if err != nil {
 			return nil, err
 		}
+		if err := protectedChange(ch); err != nil {
+			return nil, err
+		}
 		if err := s.build(ch, now()); err != nil {
+			return nil, err
+		}
+		if err := s.authorizeChange(ctx, ch); err != nil {
 			return nil, err
 		}
 		err = s.commit(ctx, ch.writes)

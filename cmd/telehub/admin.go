@@ -97,7 +97,7 @@ func runAdminAction(ctx context.Context, target serveConfig, action adminAction,
 		}
 	}()
 	// The issuer does not matter to what admin commands do.
-	auth, err := newAuthServer(st, "http://localhost/fhir", "", slog.New(slog.NewTextHandler(stderr, nil)))
+	auth, err := newAuthServer(st, "http://localhost/fhir", "", nil, slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
 		return err
 	}

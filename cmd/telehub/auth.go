@@ -26,7 +26,7 @@ func recordsOf(st store.Store) (store.Records, error) {
 
 // newAuthServer builds the authorization server of a TeleHub whose FHIR
 // endpoint is fhirBase, over st.
-func newAuthServer(st store.Store, fhirBase, registrationToken string, logger *slog.Logger) (*smart.Server, error) {
+func newAuthServer(st store.Store, fhirBase, registrationToken string, auditor smart.Auditor, logger *slog.Logger) (*smart.Server, error) {
 	rs, err := recordsOf(st)
 	if err != nil {
 		return nil, err
@@ -37,6 +37,7 @@ func newAuthServer(st store.Store, fhirBase, registrationToken string, logger *s
 		Records:           rs,
 		Patients:          patientDirectory{st},
 		RegistrationToken: registrationToken,
+		Audit:             auditor,
 		Logger:            logger,
 	})
 	if err != nil {

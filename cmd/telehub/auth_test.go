@@ -274,8 +274,16 @@ func TestAuthorizationServer(t *testing.T) {
 		if res.StatusCode != http.StatusUnauthorized {
 			t.Errorf("registration without its token: %s, want 401", res.Status)
 		}
-		// The FHIR API is still there beside the authorization server.
-		if res, err := p.client.Get(p.srv.baseURL + "/Patient/demo-patient"); err != nil || res.StatusCode != http.StatusOK {
+		// The FHIR API is still there beside the authorization server, and
+		// takes its tokens.
+		status, tok := p.token(url.Values{"grant_type": {"client_credentials"}, "scope": {"system/Patient.rs"}}, "backend", bootstrapSecret)
+		bearer, _ := tok["access_token"].(string)
+		if status != http.StatusOK || bearer == "" {
+			t.Fatalf("client_credentials: %d %v", status, tok)
+		}
+		req, _ := http.NewRequest(http.MethodGet, p.srv.baseURL+"/Patient/demo-patient", nil)
+		req.Header.Set("Authorization", "Bearer "+bearer)
+		if res, err := p.client.Do(req); err != nil || res.StatusCode != http.StatusOK {
 			t.Errorf("read the demo patient: %v %v", res, err)
 		} else {
 			res.Body.Close()
@@ -374,11 +382,9 @@ func TestDemoOnlyOnFreshStore(t *testing.T) {
 	if status, _ := off.token(url.Values{"grant_type": {"client_credentials"}}, demoClientID, ""); status != http.StatusUnauthorized {
 		t.Errorf("demo client with --demo=false: token status %d, want 401 (unknown client)", status)
 	}
-	res, err := off.client.Post(off.srv.baseURL+"/Patient", "application/fhir+json", strings.NewReader(fmt.Sprintf(testPatient, "existing")))
-	if err != nil || res.StatusCode != http.StatusCreated {
-		t.Fatalf("create a patient: %v %v", res, err)
+	if _, _, err := off.srv.api.Create(context.Background(), "Patient", []byte(fmt.Sprintf(testPatient, "existing")), ""); err != nil {
+		t.Fatalf("create a patient: %v", err)
 	}
-	res.Body.Close()
 	off.stop()
 	auto := startInProcess(t, nil, "--data", withData)
 	if auto.demo != "" {
@@ -416,5 +422,75 @@ func TestDemoMode(t *testing.T) {
 	var d demoMode
 	if err := d.Set("yes"); err == nil {
 		t.Error("--demo=yes accepted")
+	}
+}
+
+// TestFHIRNeedsToken checks the serve wiring of authentication: the FHIR
+// API refuses a request without a token, serves it with a backend token of
+// the right scope, refuses a write the scope does not grant, and
+// --insecure-no-auth opens it (for development).
+func TestFHIRNeedsToken(t *testing.T) {
+	t.Parallel()
+	p := startInProcess(t, map[string]string{"TELEHUB_BOOTSTRAP_CLIENT": "backend:" + bootstrapSecret}, "--data", t.TempDir(), "--demo=false")
+	get := func(path, bearer string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, p.srv.baseURL+path, nil)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		res, err := p.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if status := get("/Patient", ""); status != http.StatusUnauthorized {
+		t.Errorf("search without a token: %d, want 401", status)
+	}
+	if status := get("/metadata", ""); status != http.StatusOK {
+		t.Errorf("metadata without a token: %d, want 200", status)
+	}
+	status, tok := p.token(url.Values{"grant_type": {"client_credentials"}, "scope": {"system/Patient.rs"}}, "backend", bootstrapSecret)
+	if status != http.StatusOK {
+		t.Fatalf("client_credentials: %d %v", status, tok)
+	}
+	bearer, _ := tok["access_token"].(string)
+	if status := get("/Patient", bearer); status != http.StatusOK {
+		t.Errorf("search with a system/Patient.rs token: %d, want 200", status)
+	}
+	if status := get("/Observation", bearer); status != http.StatusForbidden {
+		t.Errorf("search of Observation with a system/Patient.rs token: %d, want 403", status)
+	}
+	req, _ := http.NewRequest(http.MethodPost, p.srv.baseURL+"/Patient", strings.NewReader(fmt.Sprintf(testPatient, "no-write")))
+	req.Header.Set("Content-Type", "application/fhir+json")
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	res, err := p.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("create with a read-only token: %d, want 403", res.StatusCode)
+	}
+
+	// The server's own tools get a token the same way.
+	tool, err := p.srv.systemToken(context.Background(), "system/Patient.rs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status := get("/Patient", tool); status != http.StatusOK {
+		t.Errorf("search with a tool token: %d, want 200", status)
+	}
+
+	open := startInProcess(t, nil, "--data", t.TempDir(), "--demo=false", "--insecure-no-auth")
+	req, _ = http.NewRequest(http.MethodGet, open.srv.baseURL+"/Patient", nil)
+	res, err = open.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("--insecure-no-auth: search without a token: %d, want 200", res.StatusCode)
 	}
 }

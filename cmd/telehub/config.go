@@ -34,6 +34,9 @@ type serveConfig struct {
 	BootstrapClient string
 	// Demo asks for the demo client and accounts on a store that has none.
 	Demo demoMode
+	// InsecureNoAuth serves every FHIR request without a token, as an
+	// all-powerful caller: for development only.
+	InsecureNoAuth bool
 }
 
 // envFlag ties a flag to the environment variable it falls back to.
@@ -67,6 +70,8 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) []envFlag {
 	fs.Var(&cfg.Demo, "demo",
 		"create and print a demo SMART app and demo user accounts when the store has no client nor user yet:\n"+
 			"true, false, or auto (only for the embedded SQLite store, and only when it holds no resource either)")
+	fs.BoolVar(&cfg.InsecureNoAuth, "insecure-no-auth", false,
+		"DEVELOPMENT ONLY: serve every FHIR request without an access token, with every permission")
 	return []envFlag{
 		{"addr", "TELEHUB_ADDR"},
 		{"data", "TELEHUB_DATA"},
@@ -82,6 +87,7 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) []envFlag {
 		{"registration-token", "TELEHUB_REGISTRATION_TOKEN"},
 		{"bootstrap-client", "TELEHUB_BOOTSTRAP_CLIENT"},
 		{"demo", "TELEHUB_DEMO"},
+		{"insecure-no-auth", "TELEHUB_INSECURE_NO_AUTH"},
 	}
 }
 

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 
@@ -104,14 +102,11 @@ func (s *server) seedDemo(ctx context.Context, out io.Writer) error {
 	return nil
 }
 
-// putResource writes a resource through the FHIR handler in-process.
+// putResource writes a resource through the FHIR layer's in-process API
+// (the server itself acts: no token).
 func (s *server) putResource(ctx context.Context, typ, id, body string) error {
-	req := httptest.NewRequestWithContext(ctx, http.MethodPut, "/fhir/"+typ+"/"+id, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/fhir+json")
-	rec := httptest.NewRecorder()
-	s.http.Handler.ServeHTTP(rec, req)
-	if rec.Code != http.StatusCreated && rec.Code != http.StatusOK {
-		return fmt.Errorf("put %s/%s: status %d: %.300s", typ, id, rec.Code, rec.Body.String())
+	if _, err := s.api.Update(ctx, typ, id, []byte(body), 0); err != nil {
+		return fmt.Errorf("put %s/%s: %w", typ, id, err)
 	}
 	return nil
 }

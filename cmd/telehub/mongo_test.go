@@ -24,15 +24,18 @@ func TestServeMongoStore(t *testing.T) {
 		t.Errorf("start-up line: %v", p.started)
 	}
 	client := &http.Client{Timeout: 30 * time.Second}
+	bearer := p.bearer(t, "system/Patient.cruds")
 
 	post := func(path, body string, wantStatus int) response {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodPost, p.url(path), strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/fhir+json")
+		req.Header.Set("Authorization", bearer)
 		return send(t, client, req, wantStatus)
 	}
 	created := post("/fhir/Patient", fmt.Sprintf(testPatient, "on-mongo"), http.StatusCreated)
 	read, _ := http.NewRequest(http.MethodGet, p.url("/fhir/Patient/"+idFromLocation(t, created.Header.Get("Location"))), nil)
+	read.Header.Set("Authorization", bearer)
 	if res := send(t, client, read, http.StatusOK); !strings.Contains(res.body, "on-mongo") {
 		t.Errorf("read back: %s", res.body)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,7 +73,8 @@ type process struct {
 func startBinary(t *testing.T, bin string, args ...string) *process {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "info"}, args...)...)
-	cmd.Env = append(os.Environ(), "TELEHUB_STORE=", "TELEHUB_BASE_URL=")
+	// Every binary has a backend client, so that tests can get tokens.
+	cmd.Env = append(os.Environ(), "TELEHUB_STORE=", "TELEHUB_BASE_URL=", "TELEHUB_BOOTSTRAP_CLIENT="+binaryClient+":"+bootstrapSecret)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -137,6 +139,27 @@ func (p *process) waitFor(t *testing.T, msg string) map[string]any {
 
 func (p *process) url(path string) string { return "http://" + p.addr + path }
 
+// binaryClient is the bootstrap client of the binaries tests start.
+const binaryClient = "binary-test"
+
+// bearer returns an Authorization header value for a backend token of the
+// binary's bootstrap client with scope.
+func (p *process) bearer(t *testing.T, scope string) string {
+	t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {scope}}
+	req, _ := http.NewRequest(http.MethodPost, p.url("/auth/token"), strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(binaryClient, bootstrapSecret)
+	res := send(t, &http.Client{Timeout: 30 * time.Second}, req, http.StatusOK)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal([]byte(res.body), &tok); err != nil || tok.AccessToken == "" {
+		t.Fatalf("token response %s", res.body)
+	}
+	return "Bearer " + tok.AccessToken
+}
+
 const testPatient = `{"resourceType":"Patient","identifier":[{"system":"urn:oid:1.2.250.1.213.1.4.8","value":"%s"}],"name":[{"family":"Martin","given":["Hélène"]}]}`
 
 // TestServeShutdownDrainsInFlightRequest sends SIGTERM while a create is in
@@ -158,7 +181,7 @@ func TestServeShutdownDrainsInFlightRequest(t *testing.T) {
 	// With Expect: 100-continue the server answers "100 Continue" when the
 	// handler starts reading the body: from then on the request is in flight.
 	fmt.Fprintf(conn, "POST /fhir/Patient HTTP/1.1\r\nHost: %s\r\nContent-Type: application/fhir+json\r\n"+
-		"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n", p.addr, len(body))
+		"Authorization: %s\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", p.addr, p.bearer(t, "system/Patient.c"), len(body))
 	replies := bufio.NewReader(conn)
 	if res, err := http.ReadResponse(replies, nil); err != nil || res.StatusCode != http.StatusContinue {
 		t.Fatalf("want 100 Continue, got %v, %v", res, err)
@@ -260,9 +283,19 @@ func TestServeWiring(t *testing.T) {
 	bin := buildBinary(t)
 	p := startBinary(t, bin, "--data", t.TempDir())
 	client := &http.Client{Timeout: 30 * time.Second}
+	bearer := p.bearer(t, "system/Patient.cruds")
+
+	// Without a token the FHIR API answers 401 and says how to authenticate.
+	anon, _ := http.NewRequest(http.MethodGet, p.url("/fhir/Patient"), nil)
+	if res := send(t, client, anon, http.StatusUnauthorized); !strings.HasPrefix(res.Header.Get("WWW-Authenticate"), "Bearer ") {
+		t.Errorf("401 without WWW-Authenticate: %v", res.Header)
+	}
+	metadata, _ := http.NewRequest(http.MethodGet, p.url("/fhir/metadata"), nil)
+	send(t, client, metadata, http.StatusOK)
 
 	req, _ := http.NewRequest(http.MethodPost, p.url("/fhir/Patient"), strings.NewReader(fmt.Sprintf(testPatient, "wiring")))
 	req.Header.Set("Content-Type", "application/fhir+json")
+	req.Header.Set("Authorization", bearer)
 	req.Header.Set("X-Request-Id", "wiring-test-1")
 	res := send(t, client, req, http.StatusCreated)
 	if got := res.Header.Get("X-Request-Id"); got != "wiring-test-1" {
@@ -286,6 +319,7 @@ func TestServeWiring(t *testing.T) {
 	}
 	for _, c := range checks {
 		req, _ := http.NewRequest(http.MethodGet, p.url(c.path), nil)
+		req.Header.Set("Authorization", bearer)
 		res := send(t, client, req, c.wantStatus)
 		if !strings.Contains(res.body, c.wantBody) {
 			t.Errorf("GET %s: body lacks %q:\n%.500s", c.path, c.wantBody, res.body)

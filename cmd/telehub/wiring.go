@@ -14,6 +14,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/telehub/telehub/audit"
+	"github.com/telehub/telehub/authz"
+	"github.com/telehub/telehub/consent"
 	"github.com/telehub/telehub/fhir"
 	"github.com/telehub/telehub/ops"
 	"github.com/telehub/telehub/smart"
@@ -30,6 +33,8 @@ type server struct {
 	listener net.Listener
 	baseURL  string
 	auth     *smart.Server
+	auditor  *audit.Recorder
+	api      *fhir.Server
 	// fresh: the store held no OAuth client nor user account at start-up.
 	fresh bool
 	// served receives the result of http.Server.Serve once it returns.
@@ -59,6 +64,9 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger) (*se
 	}
 	if err != nil {
 		listener.Close()
+		if s.auditor != nil {
+			s.auditor.Close()
+		}
 		s.store.Close()
 		return nil, err
 	}
@@ -109,6 +117,28 @@ func (s *server) handler(cfg serveConfig) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every access to health data and every security event is recorded,
+	// fail-closed, in the store's tamper-evident audit trail.
+	s.auditor, err = audit.NewRecorder(s.store, audit.Options{Logger: operations.Logger()})
+	if err != nil {
+		return nil, err
+	}
+	s.auth, err = newAuthServer(s.store, s.baseURL, cfg.RegistrationToken, s.auditor, operations.Logger())
+	if err != nil {
+		return nil, err
+	}
+	authn := &authz.Authenticator{
+		// Each request of a token pays its signature check once; revocation
+		// is still noticed within seconds.
+		Verifier: &authz.CachingVerifier{Verifier: s.auth},
+		Insecure: cfg.InsecureNoAuth,
+		Realm:    s.baseURL,
+		Logger:   operations.Logger(),
+	}
+	if cfg.InsecureNoAuth {
+		s.logger.Warn("INSECURE: --insecure-no-auth is set: every FHIR request is served without an access token, " +
+			"with every permission. Never use it outside development.")
+	}
 	api, err := fhir.New(fhir.Options{
 		Store:                 s.store,
 		BaseURL:               s.baseURL,
@@ -118,14 +148,16 @@ func (s *server) handler(cfg serveConfig) (http.Handler, error) {
 		MaxPageSize:           cfg.MaxPageSize,
 		// Its ErrorContext lines then carry the request id.
 		Logger: operations.Logger(),
+		Auth:   authn,
+		Audit:  s.auditor,
+		// Patients' consents close their data to the professionals they
+		// deny (break-the-glass aside, audited by the policy).
+		Consent: consent.New(s.store, consent.Options{Auditor: s.auditor, BaseURL: s.baseURL, Logger: operations.Logger()}),
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.auth, err = newAuthServer(s.store, s.baseURL, cfg.RegistrationToken, operations.Logger())
-	if err != nil {
-		return nil, err
-	}
+	s.api = api
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -173,6 +205,11 @@ func (s *server) shutdown(ctx context.Context) error {
 	}
 	if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, fmt.Errorf("serve: %w", err))
+	}
+	if s.auditor != nil {
+		if err := s.auditor.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close audit recorder: %w", err))
+		}
 	}
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
