@@ -7,6 +7,7 @@ import (
 
 	"github.com/telehub/telehub/fhir/model"
 	"github.com/telehub/telehub/fhir/search"
+	"github.com/telehub/telehub/smart"
 	"github.com/telehub/telehub/store"
 )
 
@@ -31,11 +32,37 @@ type capabilityStatement struct {
 }
 
 type capabilityRest struct {
+	Extension   []extension          `json:"extension,omitempty"`
 	Mode        string               `json:"mode"`
+	Security    *restSecurity        `json:"security,omitempty"`
 	Resource    []capabilityResource `json:"resource"`
 	Interaction []codeOut            `json:"interaction"`
 	Operation   []operationOut       `json:"operation,omitempty"`
 	Compartment []string             `json:"compartment,omitempty"`
+}
+
+// extension is a FHIR extension with a URI value or nested extensions.
+type extension struct {
+	URL       string      `json:"url"`
+	Extension []extension `json:"extension,omitempty"`
+	ValueURI  string      `json:"valueUri,omitempty"`
+}
+
+type restSecurity struct {
+	Extension   []extension `json:"extension,omitempty"`
+	CORS        bool        `json:"cors"`
+	Service     []concept   `json:"service"`
+	Description string      `json:"description"`
+}
+
+type concept struct {
+	Coding []coding `json:"coding"`
+	Text   string   `json:"text,omitempty"`
+}
+
+type coding struct {
+	System string `json:"system"`
+	Code   string `json:"code"`
 }
 
 type operationOut struct {
@@ -72,8 +99,14 @@ type searchParam struct {
 // buildCapability describes what this server really wires: every resource
 // type with the interactions above, the search parameters search.Parse
 // applies, and transaction only when the store can commit atomically.
-func buildCapability(baseURL string, transactions bool) ([]byte, error) {
-	rest := capabilityRest{Mode: "server"}
+func buildCapability(opts Options) ([]byte, error) {
+	baseURL, transactions := opts.BaseURL, opts.Store.SupportsTransactions()
+	rest := capabilityRest{Mode: "server", Security: security(opts.OAuth)}
+	if opts.SubscriptionWebSocket != "" {
+		rest.Extension = []extension{{
+			URL: "http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket", ValueURI: opts.SubscriptionWebSocket,
+		}}
+	}
 	for _, typ := range model.ResourceTypes() {
 		res := capabilityResource{
 			Type: typ, Versioning: "versioned-update", ReadHistory: true, UpdateCreate: true,
@@ -142,4 +175,33 @@ func servedKind(p *search.Param) bool {
 	}
 	// Special parameters served their own way (fhir/search words.go, near.go).
 	return p.Code == "_text" || p.Code == "_content" || p.Code == "near"
+}
+
+// security describes SMART-on-FHIR authorization: the oauth-uris extension
+// lets a client find the endpoints from the CapabilityStatement alone.
+func security(oauth *smart.Endpoints) *restSecurity {
+	if oauth == nil {
+		return nil
+	}
+	var uris []extension
+	for _, u := range []struct{ name, value string }{
+		{"authorize", oauth.Authorize}, {"token", oauth.Token},
+		{"introspect", oauth.Introspect}, {"revoke", oauth.Revoke}, {"register", oauth.Register},
+	} {
+		if u.value != "" {
+			uris = append(uris, extension{URL: u.name, ValueURI: u.value})
+		}
+	}
+	return &restSecurity{
+		CORS: true,
+		Service: []concept{{
+			Coding: []coding{{System: "http://terminology.hl7.org/CodeSystem/restful-security-service", Code: "SMART-on-FHIR"}},
+			Text:   "OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)",
+		}},
+		Description: "Every interaction but this CapabilityStatement needs a bearer access token of TeleHub's SMART authorization server.",
+		Extension: []extension{{
+			URL: "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+			Extension: uris,
+		}},
+	}
 }

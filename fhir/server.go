@@ -131,6 +131,12 @@ type Options struct {
 	// Audit records an AuditEvent for every interaction, before its answer
 	// is sent (fail-closed); nil records nothing.
 	Audit authz.Auditor
+	// OAuth, when set, is described in the CapabilityStatement's security
+	// section (SMART's oauth-uris extension).
+	OAuth *smart.Endpoints
+	// SubscriptionWebSocket, when set, is the URL of the websocket channel
+	// of Subscriptions, advertised in the CapabilityStatement.
+	SubscriptionWebSocket string
 }
 
 // Server serves the FHIR R4 REST API over a store.
@@ -181,7 +187,7 @@ func New(opts Options) (*Server, error) {
 		// References to this server's own base URL index as Type/id.
 		extract: search.NewExtractor(search.DefaultRegistry(), search.WithBaseURL(opts.BaseURL)),
 	}
-	capability, err := buildCapability(opts.BaseURL, opts.Store.SupportsTransactions())
+	capability, err := buildCapability(opts)
 	if err != nil {
 		return nil, fmt.Errorf("fhir: new server: %w", err)
 	}

@@ -271,3 +271,17 @@ type keySetCache struct {
 	mu      sync.Mutex
 	entries map[string]cachedKeySet
 }
+
+// Endpoints are the OAuth endpoints of a Server, as absolute URLs, for the
+// FHIR CapabilityStatement's security section.
+type Endpoints struct {
+	Authorize, Token, Introspect, Revoke, Register, Userinfo, JWKS string
+}
+
+// Endpoints returns the server's OAuth endpoints.
+func (s *Server) Endpoints() Endpoints {
+	return Endpoints{
+		Authorize: s.paths.authorize, Token: s.paths.token, Introspect: s.paths.introspect,
+		Revoke: s.paths.revoke, Register: s.paths.register, Userinfo: s.paths.userinfo, JWKS: s.paths.jwks,
+	}
+}

@@ -18,7 +18,9 @@ import (
 // fs, and what it does with the authorization server over the opened store.
 type adminCommand struct {
 	summary string
-	flags   func(fs *flag.FlagSet) adminAction
+	// flags declares the command's flags; those that configure the
+	// authorization server itself (an upstream provider) go into auth.
+	flags func(fs *flag.FlagSet, auth *authOptions) adminAction
 }
 
 // adminAction runs once the flags are parsed.
@@ -28,6 +30,7 @@ var adminCommands = map[string]adminCommand{
 	"user add":    {"create a user account that can sign in", userAddFlags},
 	"client add":  {"register an OAuth client (a SMART app or a backend service)", clientAddFlags},
 	"keys rotate": {"make new signing keys; the old ones stay published until their tokens expire", keysRotateFlags},
+	"user link":   {"link an identity of the upstream OpenID provider to a user account", userLinkFlags},
 }
 
 // errUsage marks a command line that is wrong, as opposed to a failure.
@@ -56,8 +59,12 @@ func runAdmin(ctx context.Context, args []string, env func(string) string, stdou
 	var target serveConfig
 	fs.StringVar(&target.DataDir, "data", "./data", "`directory` of the embedded SQLite store")
 	fs.StringVar(&target.Store, "store", "", "store: empty for SQLite in the data directory, sqlite:PATH, or a mongodb:// URI")
-	action := cmd.flags(fs)
+	var auth authOptions
+	action := cmd.flags(fs, &auth)
 	envs := []envFlag{{"data", "TELEHUB_DATA"}, {"store", "TELEHUB_STORE"}}
+	if fs.Lookup("oidc-issuer") != nil {
+		envs = append(envs, envFlag{"oidc-issuer", "TELEHUB_OIDC_ISSUER"})
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: telehub admin %s [flags]\n\n%s, in the store the server uses\n"+
 			"(it may be running). --data and --store fall back to TELEHUB_DATA and TELEHUB_STORE, as for serve.\n\nFlags:\n",
@@ -72,7 +79,11 @@ func runAdmin(ctx context.Context, args []string, env func(string) string, stdou
 		fmt.Fprintf(stderr, "telehub admin %s: %v\n", name, err)
 		return 2
 	}
-	if err := runAdminAction(ctx, target, action, stdout, stderr); err != nil {
+	if auth.issuer != "" {
+		// Links are keyed by issuer; nothing else of the provider is used here.
+		auth.federation = &smart.Federation{Issuer: auth.issuer, ClientID: "telehub-admin"}
+	}
+	if err := runAdminAction(ctx, target, auth, action, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "telehub admin %s: %v\n", name, err)
 		if errors.Is(err, errUsage) {
 			return 2
@@ -82,7 +93,7 @@ func runAdmin(ctx context.Context, args []string, env func(string) string, stdou
 	return 0
 }
 
-func runAdminAction(ctx context.Context, target serveConfig, action adminAction, stdout, stderr io.Writer) (err error) {
+func runAdminAction(ctx context.Context, target serveConfig, opts authOptions, action adminAction, stdout, stderr io.Writer) (err error) {
 	kind, path, err := target.storeTarget()
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
@@ -97,7 +108,7 @@ func runAdminAction(ctx context.Context, target serveConfig, action adminAction,
 		}
 	}()
 	// The issuer does not matter to what admin commands do.
-	auth, err := newAuthServer(st, "http://localhost/fhir", "", nil, slog.New(slog.NewTextHandler(stderr, nil)))
+	auth, err := newAuthServer(st, "http://localhost/fhir", opts, slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
 		return err
 	}
@@ -128,7 +139,7 @@ func (l *stringList) Set(value string) error {
 	return nil
 }
 
-func userAddFlags(fs *flag.FlagSet) adminAction {
+func userAddFlags(fs *flag.FlagSet, _ *authOptions) adminAction {
 	var nu smart.NewUser
 	fs.StringVar(&nu.Username, "username", "", "the `name` the user signs in with (required)")
 	fs.StringVar(&nu.Password, "password", "",
@@ -170,7 +181,7 @@ func userAddFlags(fs *flag.FlagSet) adminAction {
 	}
 }
 
-func clientAddFlags(fs *flag.FlagSet) adminAction {
+func clientAddFlags(fs *flag.FlagSet, _ *authOptions) adminAction {
 	var (
 		nc                      smart.NewClient
 		public, secretPost      bool
@@ -240,7 +251,7 @@ func clientAuthMethod(nc *smart.NewClient, public, secretPost bool) error {
 	return nil
 }
 
-func keysRotateFlags(*flag.FlagSet) adminAction {
+func keysRotateFlags(*flag.FlagSet, *authOptions) adminAction {
 	return func(ctx context.Context, auth *smart.Server, stdout io.Writer) error {
 		if err := auth.Keys().Rotate(ctx); err != nil {
 			return err
@@ -260,4 +271,27 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
+}
+
+// userLinkFlags: sign-ins through the upstream provider as --identity (the
+// value of its account claim: the sub, or e.g. an RPPS number) become
+// sign-ins as --username. Links are kept per issuer.
+func userLinkFlags(fs *flag.FlagSet, auth *authOptions) adminAction {
+	var identity, username string
+	fs.StringVar(&auth.issuer, "oidc-issuer", "", "issuer `URL` of the upstream provider, as given to serve (required; TELEHUB_OIDC_ISSUER)")
+	fs.StringVar(&identity, "identity", "", "the upstream account claim's `value` (required)")
+	fs.StringVar(&username, "username", "", "the TeleHub account's `name` (required)")
+	return func(ctx context.Context, srv *smart.Server, stdout io.Writer) error {
+		if identity == "" || username == "" {
+			return fmt.Errorf("%w: --identity and --username are required", errUsage)
+		}
+		if err := srv.LinkFederatedAccount(ctx, identity, username); err != nil {
+			if errors.Is(err, smart.ErrNoFederation) {
+				return fmt.Errorf("%w: --oidc-issuer (or TELEHUB_OIDC_ISSUER) is required", errUsage)
+			}
+			return err
+		}
+		fmt.Fprintf(stdout, "%s at %s now signs in as %s\n", identity, auth.issuer, username)
+		return nil
+	}
 }

@@ -112,6 +112,18 @@ func TestAdminCommandErrors(t *testing.T) {
 		{"public backend", []string{"client", "add", "--data", data, "--id", "c", "--public", "--scope", "system/*.rs"}, 1, "public client cannot use client_credentials"},
 		{"bad scope", []string{"client", "add", "--data", data, "--id", "c", "--scope", "system/*.sr"}, 1, "not letters of"},
 		{"bad store", []string{"keys", "rotate", "--store", "postgres://db"}, 2, "--store"},
+		{"link without issuer", []string{"user", "link", "--data", data, "--identity", "810001234567", "--username", "dup"}, 2, "--oidc-issuer"},
+		{"link without identity", []string{"user", "link", "--data", data, "--oidc-issuer", "https://idp.example", "--username", "dup"}, 2, "--identity"},
+		{"link to nobody", []string{"user", "link", "--data", data, "--oidc-issuer", "https://idp.example", "--identity", "1", "--username", "ghost"}, 1, "ghost"},
+	}
+	// A link is made once per issuer and identity.
+	env := map[string]string{"TELEHUB_OIDC_ISSUER": "https://idp.example"}
+	if code, out, errs := admin(t, env, "user", "link", "--data", data, "--identity", "810001234567", "--username", "dup"); code != 0 ||
+		!strings.Contains(out, "810001234567 at https://idp.example now signs in as dup") {
+		t.Fatalf("user link: %d %s %s", code, out, errs)
+	}
+	if code, _, errs := admin(t, env, "user", "link", "--data", data, "--identity", "810001234567", "--username", "dup"); code != 1 {
+		t.Errorf("second link of one identity: exit %d, want 1 (%s)", code, errs)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,9 +24,19 @@ func recordsOf(st store.Store) (store.Records, error) {
 	return rs, nil
 }
 
+// authOptions are the parts of the authorization server's configuration
+// that `serve` sets and `admin` leaves empty.
+type authOptions struct {
+	registrationToken string
+	auditor           smart.Auditor
+	federation        *smart.Federation
+	// issuer is the upstream provider an admin command names (--oidc-issuer).
+	issuer string
+}
+
 // newAuthServer builds the authorization server of a TeleHub whose FHIR
 // endpoint is fhirBase, over st.
-func newAuthServer(st store.Store, fhirBase, registrationToken string, auditor smart.Auditor, logger *slog.Logger) (*smart.Server, error) {
+func newAuthServer(st store.Store, fhirBase string, opts authOptions, logger *slog.Logger) (*smart.Server, error) {
 	rs, err := recordsOf(st)
 	if err != nil {
 		return nil, err
@@ -36,8 +46,9 @@ func newAuthServer(st store.Store, fhirBase, registrationToken string, auditor s
 		FHIRBaseURL:       fhirBase,
 		Records:           rs,
 		Patients:          patientDirectory{st},
-		RegistrationToken: registrationToken,
-		Audit:             auditor,
+		RegistrationToken: opts.registrationToken,
+		Audit:             opts.auditor,
+		Federation:        opts.federation,
 		Logger:            logger,
 	})
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/telehub/telehub/smart"
 )
 
 // serveConfig is everything `telehub serve` is configured with.
@@ -37,6 +39,16 @@ type serveConfig struct {
 	// InsecureNoAuth serves every FHIR request without a token, as an
 	// all-powerful caller: for development only.
 	InsecureNoAuth bool
+	// NATS is the URL of an external NATS cluster; empty starts one in process.
+	NATS string
+	// Federation configures sign-in through an upstream OpenID provider;
+	// an empty issuer turns it off.
+	Federation federationConfig
+}
+
+// federationConfig is the upstream OpenID provider (e.g. Pro Santé Connect).
+type federationConfig struct {
+	Issuer, Name, ClientID, ClientSecret, Scopes, ACRValues, RequiredACR, Claim string
 }
 
 // envFlag ties a flag to the environment variable it falls back to.
@@ -72,6 +84,21 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) []envFlag {
 			"true, false, or auto (only for the embedded SQLite store, and only when it holds no resource either)")
 	fs.BoolVar(&cfg.InsecureNoAuth, "insecure-no-auth", false,
 		"DEVELOPMENT ONLY: serve every FHIR request without an access token, with every permission")
+	fs.StringVar(&cfg.NATS, "nats", "",
+		"`URL`s of an external NATS cluster (nats://host:4222, comma-separated); empty starts NATS in process,\n"+
+			"its JetStream store in DATA/nats")
+	fs.StringVar(&cfg.Federation.Issuer, "oidc-issuer", "",
+		"issuer `URL` of an upstream OpenID Connect provider professionals may sign in with (e.g. Pro Santé Connect);\n"+
+			"register the redirect URI http(s)://HOST/auth/federated/callback there. Empty: no federation")
+	fs.StringVar(&cfg.Federation.Name, "oidc-name", "Pro Santé Connect", "the upstream provider's `name` on the login page")
+	fs.StringVar(&cfg.Federation.ClientID, "oidc-client-id", "", "TeleHub's client `id` at the upstream provider")
+	fs.StringVar(&cfg.Federation.ClientSecret, "oidc-client-secret", "",
+		"TeleHub's client `secret` at the upstream provider (prefer the environment variable)")
+	fs.StringVar(&cfg.Federation.Scopes, "oidc-scopes", "openid", "space-separated `scopes` asked of the upstream provider (Pro Santé Connect: \"openid scope_all\")")
+	fs.StringVar(&cfg.Federation.ACRValues, "oidc-acr-values", "eidas1", "acr_values `value` sent to the upstream provider")
+	fs.StringVar(&cfg.Federation.RequiredACR, "oidc-required-acr", "eidas1", "comma-separated acr `values` accepted in the upstream id_token")
+	fs.StringVar(&cfg.Federation.Claim, "oidc-claim", "sub",
+		"upstream `claim` identifying the account (sub, or e.g. preferred_username for the RPPS number); link with telehub admin user link")
 	return []envFlag{
 		{"addr", "TELEHUB_ADDR"},
 		{"data", "TELEHUB_DATA"},
@@ -88,6 +115,15 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) []envFlag {
 		{"bootstrap-client", "TELEHUB_BOOTSTRAP_CLIENT"},
 		{"demo", "TELEHUB_DEMO"},
 		{"insecure-no-auth", "TELEHUB_INSECURE_NO_AUTH"},
+		{"nats", "TELEHUB_NATS"},
+		{"oidc-issuer", "TELEHUB_OIDC_ISSUER"},
+		{"oidc-name", "TELEHUB_OIDC_NAME"},
+		{"oidc-client-id", "TELEHUB_OIDC_CLIENT_ID"},
+		{"oidc-client-secret", "TELEHUB_OIDC_CLIENT_SECRET"},
+		{"oidc-scopes", "TELEHUB_OIDC_SCOPES"},
+		{"oidc-acr-values", "TELEHUB_OIDC_ACR_VALUES"},
+		{"oidc-required-acr", "TELEHUB_OIDC_REQUIRED_ACR"},
+		{"oidc-claim", "TELEHUB_OIDC_CLAIM"},
 	}
 }
 
@@ -297,4 +333,22 @@ func redact(target string) string {
 		return target
 	}
 	return u.Redacted()
+}
+
+// smartFederation is the smart configuration of the upstream provider, nil
+// when none is configured.
+func (f federationConfig) smartFederation() *smart.Federation {
+	if f.Issuer == "" {
+		return nil
+	}
+	var acr []string
+	for _, v := range strings.Split(f.RequiredACR, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			acr = append(acr, v)
+		}
+	}
+	return &smart.Federation{
+		Name: f.Name, Issuer: f.Issuer, ClientID: f.ClientID, ClientSecret: f.ClientSecret,
+		Scopes: strings.Fields(f.Scopes), ACRValues: f.ACRValues, RequiredACR: acr, Claim: f.Claim,
+	}
 }

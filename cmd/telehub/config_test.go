@@ -19,6 +19,7 @@ func TestParseServeConfig(t *testing.T) {
 	defaults := serveConfig{
 		Addr: ":8080", DataDir: "./data", MaxBody: 16 << 20, MaxConditionalDeletes: 100,
 		PageSize: 20, MaxPageSize: 1000, LogFormat: "text", LogLevel: "info", ShutdownTimeout: 30 * time.Second,
+		Federation: federationConfig{Name: "Pro Santé Connect", Scopes: "openid", ACRValues: "eidas1", RequiredACR: "eidas1", Claim: "sub"},
 	}
 	tests := []struct {
 		name string
@@ -45,6 +46,14 @@ func TestParseServeConfig(t *testing.T) {
 			c.RegistrationToken, c.BootstrapClient, c.Demo = "reg-token", "ops:0123456789abcdef", "true"
 		}},
 		{"demo from the environment", nil, map[string]string{"TELEHUB_DEMO": "auto"}, func(c *serveConfig) { c.Demo = "auto" }},
+		{"NATS and federation", []string{"--oidc-issuer", "https://auth.esw.esante.gouv.fr/auth/realms/esante-wallet"}, map[string]string{
+			"TELEHUB_NATS": "nats://n1:4222,nats://n2:4222", "TELEHUB_OIDC_CLIENT_ID": "telehub", "TELEHUB_OIDC_CLIENT_SECRET": "s3cret",
+			"TELEHUB_OIDC_SCOPES": "openid scope_all", "TELEHUB_OIDC_CLAIM": "preferred_username",
+		}, func(c *serveConfig) {
+			c.NATS = "nats://n1:4222,nats://n2:4222"
+			c.Federation.Issuer, c.Federation.ClientID, c.Federation.ClientSecret = "https://auth.esw.esante.gouv.fr/auth/realms/esante-wallet", "telehub", "s3cret"
+			c.Federation.Scopes, c.Federation.Claim = "openid scope_all", "preferred_username"
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

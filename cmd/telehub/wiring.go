@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/telehub/telehub/audit"
 	"github.com/telehub/telehub/authz"
 	"github.com/telehub/telehub/consent"
+	"github.com/telehub/telehub/events"
 	"github.com/telehub/telehub/fhir"
 	"github.com/telehub/telehub/ops"
 	"github.com/telehub/telehub/smart"
@@ -27,8 +29,15 @@ import (
 
 // server is a running TeleHub: listener, HTTP server and store, wired together.
 type server struct {
-	logger   *slog.Logger
+	logger *slog.Logger
+	// store is the resource store as every component writes to it: each
+	// commit publishes its change events on the bus. data is the same
+	// store undecorated, for the audit trail, whose records are not
+	// changes anyone subscribes to.
 	store    store.Store
+	data     store.Store
+	bus      *events.Bus
+	subs     *events.Subscriptions
 	http     *http.Server
 	listener net.Listener
 	baseURL  string
@@ -52,22 +61,28 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger) (*se
 
 	kind, target, err := cfg.storeTarget()
 	if err == nil {
-		s.store, err = openStore(ctx, kind, target)
+		s.data, err = openStore(ctx, kind, target)
 	}
 	if err != nil {
 		listener.Close()
 		return nil, err
 	}
-	handler, err := s.handler(cfg)
+	s.bus, err = events.OpenBus(ctx, events.BusOptions{
+		URL: cfg.NATS, DataDir: filepath.Join(cfg.DataDir, "nats"), Name: "telehub", Logger: logger,
+	})
+	if err != nil {
+		listener.Close()
+		s.data.Close()
+		return nil, fmt.Errorf("NATS: %w", err)
+	}
+	s.store = events.Publish(s.data, s.bus)
+	handler, err := s.handler(ctx, cfg)
 	if err == nil {
 		err = s.prepareAuth(ctx, cfg)
 	}
 	if err != nil {
 		listener.Close()
-		if s.auditor != nil {
-			s.auditor.Close()
-		}
-		s.store.Close()
+		s.closeComponents()
 		return nil, err
 	}
 	s.http = &http.Server{
@@ -82,7 +97,8 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger) (*se
 		"base_url", s.baseURL,
 		"store", kind,
 		"store_target", redact(target),
-		"transactions", s.store.SupportsTransactions())
+		"transactions", s.store.SupportsTransactions(),
+		"nats", s.bus.ClientURL())
 	return s, nil
 }
 
@@ -112,18 +128,20 @@ func openStore(ctx context.Context, kind, target string) (store.Store, error) {
 
 // handler builds the echo instance: operational middleware and endpoints,
 // the FHIR routes under /fhir, and the authorization server's.
-func (s *server) handler(cfg serveConfig) (http.Handler, error) {
-	operations, err := ops.New(ops.Options{Logger: s.logger, Ready: s.store, InteractionKey: fhir.InteractionKey})
+func (s *server) handler(ctx context.Context, cfg serveConfig) (http.Handler, error) {
+	operations, err := ops.New(ops.Options{Logger: s.logger, Ready: readiness{s.store, s.bus}, InteractionKey: fhir.InteractionKey})
 	if err != nil {
 		return nil, err
 	}
 	// Every access to health data and every security event is recorded,
 	// fail-closed, in the store's tamper-evident audit trail.
-	s.auditor, err = audit.NewRecorder(s.store, audit.Options{Logger: operations.Logger()})
+	s.auditor, err = audit.NewRecorder(s.data, audit.Options{Logger: operations.Logger()})
 	if err != nil {
 		return nil, err
 	}
-	s.auth, err = newAuthServer(s.store, s.baseURL, cfg.RegistrationToken, s.auditor, operations.Logger())
+	s.auth, err = newAuthServer(s.store, s.baseURL, authOptions{
+		registrationToken: cfg.RegistrationToken, auditor: s.auditor, federation: cfg.Federation.smartFederation(),
+	}, operations.Logger())
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +157,10 @@ func (s *server) handler(cfg serveConfig) (http.Handler, error) {
 		s.logger.Warn("INSECURE: --insecure-no-auth is set: every FHIR request is served without an access token, " +
 			"with every permission. Never use it outside development.")
 	}
+	// Patients' consents close their data to the professionals they deny
+	// (break-the-glass aside, audited by the policy).
+	policy := consent.New(s.store, consent.Options{Auditor: s.auditor, BaseURL: s.baseURL, Logger: operations.Logger()})
+	endpoints := s.auth.Endpoints()
 	api, err := fhir.New(fhir.Options{
 		Store:                 s.store,
 		BaseURL:               s.baseURL,
@@ -150,21 +172,55 @@ func (s *server) handler(cfg serveConfig) (http.Handler, error) {
 		Logger: operations.Logger(),
 		Auth:   authn,
 		Audit:  s.auditor,
-		// Patients' consents close their data to the professionals they
-		// deny (break-the-glass aside, audited by the policy).
-		Consent: consent.New(s.store, consent.Options{Auditor: s.auditor, BaseURL: s.baseURL, Logger: operations.Logger()}),
+		Consent:               policy,
+		OAuth:                 &endpoints,
+		SubscriptionWebSocket: webSocketURL(s.baseURL, events.WebSocketPath),
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.api = api
+	s.subs, err = events.NewSubscriptions(ctx, events.SubscriptionOptions{
+		Bus: s.bus, FHIR: api, Store: s.store, BaseURL: s.baseURL, Consent: policy, Logger: operations.Logger(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("subscriptions: %w", err)
+	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	operations.Register(e)
 	api.Mount(e)
 	s.auth.Mount(e)
+	s.subs.Mount(e, authn)
 	return e, nil
+}
+
+// webSocketURL is the ws(s):// URL of path on the host of the FHIR base.
+func webSocketURL(fhirBase, path string) string {
+	u, err := url.Parse(fhirBase)
+	if err != nil {
+		return ""
+	}
+	u.Scheme = map[string]string{"https": "wss"}[u.Scheme]
+	if u.Scheme == "" {
+		u.Scheme = "ws"
+	}
+	u.Path, u.RawQuery = path, ""
+	return u.String()
+}
+
+// readiness is ready when both the store and the bus answer.
+type readiness struct {
+	store store.Store
+	bus   *events.Bus
+}
+
+func (r readiness) Ping(ctx context.Context) error {
+	if err := r.store.Ping(ctx); err != nil {
+		return err
+	}
+	return r.bus.Ping(ctx)
 }
 
 // prepareAuth notes whether the store is fresh (before anything registers
@@ -206,13 +262,32 @@ func (s *server) shutdown(ctx context.Context) error {
 	if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, fmt.Errorf("serve: %w", err))
 	}
+	errs = append(errs, s.closeComponents()...)
+	return errors.Join(errs...)
+}
+
+// closeComponents stops what runs beside the HTTP server, writers first:
+// subscription delivery, the audit recorder, then the bus (which publishes
+// what is still waiting) and the store.
+func (s *server) closeComponents() []error {
+	var errs []error
+	if s.subs != nil {
+		if err := s.subs.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close subscriptions: %w", err))
+		}
+	}
 	if s.auditor != nil {
 		if err := s.auditor.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close audit recorder: %w", err))
 		}
 	}
-	if err := s.store.Close(); err != nil {
+	if s.bus != nil {
+		if err := s.bus.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close NATS: %w", err))
+		}
+	}
+	if err := s.data.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}
-	return errors.Join(errs...)
+	return errs
 }
