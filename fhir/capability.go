@@ -200,7 +200,7 @@ func security(oauth *smart.Endpoints) *restSecurity {
 		}},
 		Description: "Every interaction but this CapabilityStatement needs a bearer access token of TeleHub's SMART authorization server.",
 		Extension: []extension{{
-			URL: "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+			URL:       "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
 			Extension: uris,
 		}},
 	}

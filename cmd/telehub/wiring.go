@@ -169,9 +169,9 @@ func (s *server) handler(ctx context.Context, cfg serveConfig) (http.Handler, er
 		DefaultPageSize:       cfg.PageSize,
 		MaxPageSize:           cfg.MaxPageSize,
 		// Its ErrorContext lines then carry the request id.
-		Logger: operations.Logger(),
-		Auth:   authn,
-		Audit:  s.auditor,
+		Logger:                operations.Logger(),
+		Auth:                  authn,
+		Audit:                 s.auditor,
 		Consent:               policy,
 		OAuth:                 &endpoints,
 		SubscriptionWebSocket: webSocketURL(s.baseURL, events.WebSocketPath),
