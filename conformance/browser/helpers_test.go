@@ -1,0 +1,5 @@
+package browser
+
+import "github.com/telehub/telehub/signaling"
+
+type signalingOptions = signaling.Options
