@@ -1,0 +1,318 @@
+package dicomweb
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/telehub/telehub/fhir"
+)
+
+// Identifier systems and codes of the resources kept in step.
+const (
+	// SystemINS is the French national health identifier (INS-NIR) system.
+	SystemINS = "urn:oid:1.2.250.1.213.1.4.8"
+	oidINS    = "1.2.250.1.213.1.4.8"
+	// SystemIdentityReliability codes how reliable a patient's identity is;
+	// TeleHub tags the Patients it creates from DICOM data with PROV
+	// (provisional: taken from the images, never checked against an
+	// identity document or the INS teleservice).
+	SystemIdentityReliability = "https://telehub.dev/fhir/CodeSystem/identity-reliability"
+	// SystemStudyPatient identifies the patient of a study that named none
+	// (no PatientID): one provisional Patient per study.
+	SystemStudyPatient = "https://telehub.dev/fhir/sid/dicom-study-patient"
+	systemDICOMUID     = "urn:dicom:uid"
+	systemDCM          = "http://dicom.nema.org/resources/ontology/DCM"
+	systemV20203       = "http://terminology.hl7.org/CodeSystem/v2-0203"
+	systemConnection   = "http://terminology.hl7.org/CodeSystem/endpoint-connection-type"
+	systemPayload      = "http://terminology.hl7.org/CodeSystem/endpoint-payload-type"
+)
+
+// findServiceRequest returns the ServiceRequest of an accession number, by
+// identifier or requisition, or "".
+func (s *Server) findServiceRequest(ctx context.Context, accession string) (string, error) {
+	if accession == "" {
+		return "", nil
+	}
+	for _, param := range []string{"identifier", "requisition"} {
+		found, err := s.fhir.Find(ctx, "ServiceRequest", url.Values{param: {accession}}, 1)
+		if err != nil {
+			return "", fmt.Errorf("find service request: %w", err)
+		}
+		if len(found) > 0 {
+			return found[0].ID, nil
+		}
+	}
+	return "", nil
+}
+
+// ensureEndpoint returns the Endpoint resource of this server's WADO-RS,
+// creating it once.
+func (s *Server) ensureEndpoint(ctx context.Context) (string, error) {
+	s.endpointMu.Lock()
+	defer s.endpointMu.Unlock()
+	if s.endpointID != "" {
+		return s.endpointID, nil
+	}
+	endpoint := map[string]any{
+		"resourceType":    "Endpoint",
+		"identifier":      []identifier{{System: "urn:ietf:rfc:3986", Value: s.base}},
+		"status":          "active",
+		"name":            "TeleHub DICOMweb (WADO-RS)",
+		"connectionType":  map[string]string{"system": systemConnection, "code": "dicom-wado-rs"},
+		"payloadType":     []any{map[string]any{"coding": []map[string]string{{"system": systemPayload, "code": "DICOM WADO-RS"}}}},
+		"payloadMimeType": []string{mediaDICOM, mediaDICOMJSON},
+		"address":         s.base,
+	}
+	found, err := s.fhir.Find(ctx, "Endpoint", url.Values{"identifier": {"urn:ietf:rfc:3986|" + s.base}}, 1)
+	if err != nil {
+		return "", fmt.Errorf("find endpoint: %w", err)
+	}
+	if len(found) > 0 {
+		s.endpointID = found[0].ID
+		return s.endpointID, nil
+	}
+	id, err := s.createOnce(ctx, "Endpoint", "dicomweb-"+digestID(s.base), endpoint)
+	if err != nil {
+		return "", err
+	}
+	s.endpointID = id
+	return id, nil
+}
+
+// syncStudy refreshes the study record and writes the study's
+// ImagingStudy from the index. Each round reads the ImagingStudy's version,
+// then the index, then writes with If-Match; it ends when the index read
+// after the write holds nothing the write missed, so that of concurrent
+// STOWs into one study the last to write covers every instance.
+func (s *Server) syncStudy(ctx context.Context, study string, attrs Dataset) (id, patient string, err error) {
+	ctx = detach(ctx) // a client hanging up must not leave the study half in step
+	if patient, err = s.ensurePatient(ctx, attrs, study); err != nil {
+		return "", "", err
+	}
+	rec, err := s.idx.refreshStudy(ctx, study, attrs, patient)
+	if err != nil {
+		return "", patient, err
+	}
+	endpoint, err := s.ensureEndpoint(ctx)
+	if err != nil {
+		return "", patient, err
+	}
+	basedOn, err := s.findServiceRequest(ctx, rec.Attrs.First(tagAccessionNumber))
+	if err != nil {
+		return "", patient, err
+	}
+	id = rec.ImagingStudy
+	if id == "" {
+		found, err := s.fhir.Find(ctx, "ImagingStudy", url.Values{"identifier": {systemDICOMUID + "|urn:oid:" + study}}, 1)
+		if err != nil {
+			return "", patient, fmt.Errorf("find imaging study: %w", err)
+		}
+		id = study // a UID is a valid FHIR id, and makes concurrent creators meet
+		if len(found) > 0 {
+			id = found[0].ID
+		}
+	}
+	for range maxConflicts {
+		var current map[string]any
+		var version int64
+		res, err := s.fhir.Read(ctx, "ImagingStudy", id)
+		switch {
+		case err == nil:
+			version = res.VersionID
+			if err := json.Unmarshal(res.Body, &current); err != nil {
+				return id, patient, err
+			}
+		case fhir.StatusOf(err) == http.StatusNotFound || fhir.StatusOf(err) == http.StatusGone:
+			current = map[string]any{}
+		default:
+			return id, patient, err
+		}
+		series, instances, err := s.studyContents(ctx, study)
+		if err != nil {
+			return id, patient, err
+		}
+		before := withoutMeta(current)
+		updated := imagingStudy(current, id, rec, patient, endpoint, basedOn, series, instances)
+		body, err := json.Marshal(updated)
+		if err != nil {
+			return id, patient, err
+		}
+		if version > 0 && bytes.Equal(before, withoutMeta(updated)) {
+			err = nil // the same instances again: no new version
+		} else {
+			_, err = s.fhir.Update(ctx, "ImagingStudy", id, body, version)
+		}
+		if st := fhir.StatusOf(err); err != nil && st != http.StatusPreconditionFailed && st != http.StatusConflict {
+			return id, patient, fmt.Errorf("update imaging study: %w", err)
+		}
+		if err == nil {
+			_, after, err := s.studyContents(ctx, study)
+			if err != nil {
+				return id, patient, err
+			}
+			if sameInstances(instances, after) {
+				if rec.ImagingStudy != id {
+					err = s.idx.setImagingStudy(ctx, study, id)
+				}
+				return id, patient, err
+			}
+		}
+		if rec, err = s.idx.refreshStudy(ctx, study, nil, ""); err != nil {
+			return id, patient, err
+		}
+	}
+	return id, patient, fmt.Errorf("imaging study %s: too many concurrent updates", id)
+}
+
+func (s *Server) studyContents(ctx context.Context, study string) ([]*seriesRecord, []*instanceRecord, error) {
+	series, err := s.idx.seriesOf(ctx, study)
+	if err != nil {
+		return nil, nil, err
+	}
+	instances, err := s.idx.instancesOf(ctx, study, "")
+	return series, instances, err
+}
+
+func sameInstances(a, b []*instanceRecord) bool {
+	key := func(l []*instanceRecord) []string {
+		out := make([]string, len(l))
+		for i, in := range l {
+			out[i] = in.UID + "/" + in.SHA256
+		}
+		slices.Sort(out)
+		return out
+	}
+	return slices.Equal(key(a), key(b))
+}
+
+// imagingStudy sets the elements TeleHub manages on the current resource,
+// keeping what others added (notes, reasons, interpreters…).
+func imagingStudy(current map[string]any, id string, rec *studyRecord, patient, endpoint, basedOn string,
+	series []*seriesRecord, instances []*instanceRecord) map[string]any {
+	is := current
+	is["resourceType"] = "ImagingStudy"
+	is["id"] = id
+	if meta, ok := is["meta"].(map[string]any); ok {
+		delete(meta, "versionId")
+		delete(meta, "lastUpdated")
+		if len(meta) == 0 {
+			delete(is, "meta")
+		}
+	}
+	studyID := identifier{System: systemDICOMUID, Value: "urn:oid:" + rec.UID}
+	ids := []any{studyID}
+	if acc := rec.Attrs.First(tagAccessionNumber); acc != "" {
+		ids = append(ids, map[string]any{"type": map[string]any{"coding": []map[string]string{{"system": systemV20203, "code": "ACSN"}}}, "value": acc})
+	}
+	if old, ok := is["identifier"].([]any); ok {
+		for _, o := range old {
+			if m, ok := o.(map[string]any); ok && (m["system"] == systemDICOMUID || isAccession(m)) {
+				continue
+			}
+			ids = append(ids, o)
+		}
+	}
+	is["identifier"] = ids
+	is["status"] = "available"
+	is["subject"] = map[string]string{"reference": "Patient/" + patient}
+	is["endpoint"] = []any{map[string]string{"reference": "Endpoint/" + endpoint}}
+	if basedOn != "" {
+		is["basedOn"] = []any{map[string]string{"reference": "ServiceRequest/" + basedOn}}
+	}
+	if d := fhirDate(rec.Attrs.First(tagStudyDate)); d != "" {
+		is["started"] = d // DICOM times carry no zone, which a FHIR time would need
+	}
+	if desc := rec.Attrs.First(tagStudyDescription); desc != "" {
+		is["description"] = desc
+	}
+	var modalities []any
+	for _, m := range rec.Modalities {
+		modalities = append(modalities, map[string]string{"system": systemDCM, "code": m})
+	}
+	if modalities != nil {
+		is["modality"] = modalities
+	}
+	byseries := map[string][]*instanceRecord{}
+	for _, in := range instances {
+		byseries[in.Series] = append(byseries[in.Series], in)
+	}
+	var out []any
+	slices.SortFunc(series, func(a, b *seriesRecord) int {
+		return cmpNumbers(a.Attrs.First(tagSeriesNumber), b.Attrs.First(tagSeriesNumber), a.UID, b.UID)
+	})
+	for _, se := range series {
+		ins := byseries[se.UID]
+		if len(ins) == 0 {
+			continue
+		}
+		modality := se.Attrs.First(tagModality)
+		if modality == "" {
+			modality = "OT"
+		}
+		item := map[string]any{"uid": se.UID, "modality": map[string]string{"system": systemDCM, "code": modality},
+			"numberOfInstances": len(ins)}
+		if n := atoi(se.Attrs.First(tagSeriesNumber)); n >= 0 && se.Attrs.First(tagSeriesNumber) != "" {
+			item["number"] = n
+		}
+		if d := se.Attrs.First(tagSeriesDescription); d != "" {
+			item["description"] = d
+		}
+		if b := se.Attrs.First(tagBodyPartExamined); b != "" {
+			item["bodySite"] = map[string]string{"display": b}
+		}
+		slices.SortFunc(ins, func(a, b *instanceRecord) int {
+			return cmpNumbers(a.Attrs.First(tagInstanceNumber), b.Attrs.First(tagInstanceNumber), a.UID, b.UID)
+		})
+		var list []any
+		for _, in := range ins {
+			inst := map[string]any{"uid": in.UID, "sopClass": map[string]string{"system": "urn:ietf:rfc:3986", "code": "urn:oid:" + in.SOPClass}}
+			if n := in.Attrs.First(tagInstanceNumber); n != "" && atoi(n) >= 0 {
+				inst["number"] = atoi(n)
+			}
+			list = append(list, inst)
+		}
+		item["instance"] = list
+		out = append(out, item)
+	}
+	is["series"] = out
+	is["numberOfSeries"] = len(out)
+	is["numberOfInstances"] = len(instances)
+	return is
+}
+
+func isAccession(m map[string]any) bool {
+	t, _ := m["type"].(map[string]any)
+	codings, _ := t["coding"].([]any)
+	for _, c := range codings {
+		if cm, ok := c.(map[string]any); ok && cm["code"] == "ACSN" {
+			return true
+		}
+	}
+	return false
+}
+
+// cmpNumbers orders by a numeric DICOM value (IS), then by UID.
+func cmpNumbers(a, b, uidA, uidB string) int {
+	if c := atoi(a) - atoi(b); c != 0 {
+		return c
+	}
+	return strings.Compare(uidA, uidB)
+}
+
+// withoutMeta is the resource's JSON without meta, to compare contents.
+func withoutMeta(r map[string]any) []byte {
+	c := make(map[string]any, len(r))
+	for k, v := range r {
+		if k != "meta" {
+			c[k] = v
+		}
+	}
+	b, _ := json.Marshal(c)
+	return b
+}

@@ -1,0 +1,125 @@
+package dicomweb
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"testing"
+)
+
+// testImagingStudy: the ImagingStudy mirrors the study, linked to its
+// Patient (found by INS or created provisional), ServiceRequest and Endpoint.
+func testImagingStudy(t *testing.T, b backend) {
+	ev := newEnv(t, b)
+	ctx := context.Background()
+	pat, _, err := ev.fhir.Create(ctx, "Patient", []byte(`{"resourceType":"Patient",
+		"identifier":[{"system":"urn:oid:1.2.250.1.213.1.4.8","value":"2800412345678"}],"name":[{"family":"Martin"}]}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr, _, err := ev.fhir.Create(ctx, "ServiceRequest", []byte(`{"resourceType":"ServiceRequest","status":"active","intent":"order",
+		"identifier":[{"value":"ACC-77"}],"subject":{"reference":"Patient/`+pat.ID+`"}}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := [][]byte{
+		instance(t, spec{study: "8.1", series: "8.1.1", sop: "8.1.1.1", patientID: "2800412345678", issuer: "1.2.250.1.213.1.4.8",
+			patientName: "Martin^Hélène", accession: "ACC-77", modality: "MR", seriesNumber: "3", date: "20240301"}),
+		instance(t, spec{study: "8.1", series: "8.1.2", sop: "8.1.2.1", patientID: "2800412345678", issuer: "1.2.250.1.213.1.4.8",
+			patientName: "Martin^Hélène", accession: "ACC-77", modality: "SR", seriesNumber: "4", date: "20240301"}),
+	}
+	if status, res := ev.stow("admin", "/studies", files...); status != 200 {
+		t.Fatalf("STOW: %d %s", status, mustJSON(t, res))
+	}
+	var is struct {
+		ID                                string
+		Identifier                        []struct{ System, Value string }
+		Status                            string
+		Subject                           struct{ Reference string }
+		BasedOn                           []struct{ Reference string }
+		Endpoint                          []struct{ Reference string }
+		Started                           string
+		Modality                          []struct{ System, Code string }
+		NumberOfSeries, NumberOfInstances int
+		Series                            []struct {
+			UID      string
+			Number   int
+			Modality struct{ Code string }
+			Instance []struct {
+				UID      string
+				SOPClass struct{ System, Code string }
+			}
+		}
+	}
+	found, err := ev.fhir.Find(ctx, "ImagingStudy", url.Values{"identifier": {"urn:dicom:uid|urn:oid:8.1"}}, 2)
+	if err != nil || len(found) != 1 {
+		t.Fatalf("ImagingStudy: %v (%d)", err, len(found))
+	}
+	json.Unmarshal(found[0].Body, &is)
+	if is.Subject.Reference != "Patient/"+pat.ID {
+		t.Errorf("subject %q, want the INS patient %s", is.Subject.Reference, pat.ID)
+	}
+	if len(is.BasedOn) != 1 || is.BasedOn[0].Reference != "ServiceRequest/"+sr.ID {
+		t.Errorf("basedOn %v, want ServiceRequest/%s", is.BasedOn, sr.ID)
+	}
+	if is.Status != "available" || is.Started != "2024-03-01" || is.NumberOfSeries != 2 || is.NumberOfInstances != 2 || len(is.Modality) != 2 {
+		t.Errorf("ImagingStudy: %s", found[0].Body)
+	}
+	if len(is.Series) != 2 || is.Series[0].Number != 3 || is.Series[0].Modality.Code != "MR" ||
+		is.Series[0].Instance[0].SOPClass.Code != "urn:oid:"+testSOPClass || is.Series[0].Instance[0].SOPClass.System != "urn:ietf:rfc:3986" {
+		t.Errorf("series: %s", found[0].Body)
+	}
+	// The study is found by the ImagingStudy search parameters too.
+	for _, q := range []url.Values{{"patient": {pat.ID}}, {"basedon": {"ServiceRequest/" + sr.ID}}, {"modality": {"SR"}}} {
+		if got, err := ev.fhir.Find(ctx, "ImagingStudy", q, 5); err != nil || len(got) != 1 {
+			t.Errorf("ImagingStudy?%s: %v (%d)", q.Encode(), err, len(got))
+		}
+	}
+	if len(is.Endpoint) != 1 {
+		t.Fatalf("endpoint: %v", is.Endpoint)
+	}
+	ep, err := ev.fhir.Read(ctx, "Endpoint", is.Endpoint[0].Reference[len("Endpoint/"):])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var endpoint struct {
+		Address        string
+		ConnectionType struct{ Code string }
+	}
+	json.Unmarshal(ep.Body, &endpoint)
+	if endpoint.Address != ev.url+"/dicom-web" || endpoint.ConnectionType.Code != "dicom-wado-rs" {
+		t.Errorf("endpoint: %s", ep.Body)
+	}
+
+	// An unknown patient is created, flagged provisional; a second study of
+	// the same patient reuses it, as does the second STOW into the study.
+	for _, s := range []spec{{study: "8.2", patientID: "LOCAL-9", patientName: "Nouveau^Patient"},
+		{study: "8.3", patientID: "LOCAL-9", patientName: "Nouveau^Patient"}} {
+		if status, res := ev.stow("admin", "/studies", instance(t, s)); status != 200 {
+			t.Fatalf("STOW: %d %s", status, mustJSON(t, res))
+		}
+	}
+	got, err := ev.fhir.Find(ctx, "Patient", url.Values{"identifier": {"LOCAL-9"}}, 5)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("provisional patient: %v (%d found)", err, len(got))
+	}
+	var p struct {
+		Meta struct {
+			Tag []struct{ System, Code string }
+		}
+		Name []struct {
+			Family string
+			Given  []string
+		}
+		BirthDate string
+		Gender    string
+	}
+	json.Unmarshal(got[0].Body, &p)
+	if len(p.Meta.Tag) != 1 || p.Meta.Tag[0].Code != "PROV" || p.Meta.Tag[0].System != SystemIdentityReliability ||
+		p.Name[0].Family != "Nouveau" || p.BirthDate != "1980-04-12" || p.Gender != "female" {
+		t.Errorf("provisional patient: %s", got[0].Body)
+	}
+	if n, _ := ev.fhir.Find(ctx, "ImagingStudy", url.Values{"patient": {got[0].ID}}, 5); len(n) != 2 {
+		t.Errorf("%d ImagingStudies of the provisional patient, want 2", len(n))
+	}
+}

@@ -1,0 +1,110 @@
+package dicomweb
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestSTOWMemoryFlat stores one large multi-frame instance, streamed in a
+// chunked request, and checks the heap stays far below its size: parts
+// go through a temporary file and are parsed without their pixel data.
+// TELEHUB_STOW_MB sets the size (default 128).
+func TestSTOWMemoryFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a large instance; skipped with -short")
+	}
+	mb := 128
+	if v := os.Getenv("TELEHUB_STOW_MB"); v != "" {
+		mb, _ = strconv.Atoi(v)
+	}
+	ev := newEnv(t, sqliteBackend())
+	const rows, cols = 1024, 1024
+	frames := mb / 2
+	header := instance(t, spec{study: "10.1", series: "10.1.1", sop: "10.1.1.1", rows: rows, cols: cols, frames: frames, noPixels: true})
+	pixelLen := rows * cols * 2 * frames
+
+	pr, pw := io.Pipe()
+	go func() {
+		fmt.Fprintf(pw, "--%s\r\nContent-Type: application/dicom\r\n\r\n", sharedBoundary)
+		pw.Write(header)
+		h := []byte{0xE0, 0x7F, 0x10, 0x00, 'O', 'W', 0, 0}
+		pw.Write(binary.LittleEndian.AppendUint32(h, uint32(pixelLen)))
+		chunk := make([]byte, 1<<20)
+		for i := range chunk {
+			chunk[i] = byte(i)
+		}
+		for written := 0; written < pixelLen; written += len(chunk) {
+			pw.Write(chunk[:min(len(chunk), pixelLen-written)])
+		}
+		fmt.Fprintf(pw, "\r\n--%s--\r\n", sharedBoundary)
+		pw.Close()
+	}()
+
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	go sample(done, &peak)
+	resp, body := ev.do("admin", "POST", "/dicom-web/studies", pr, "Content-Type",
+		`multipart/related; type="application/dicom"; boundary=`+sharedBoundary)
+	close(done)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("STOW: %d %s", resp.StatusCode, body)
+	}
+	grew := int64(peak.Load()) - int64(base.HeapInuse)
+	t.Logf("stored a %d MB instance; heap in use grew by at most %.1f MB", pixelLen>>20, float64(grew)/(1<<20))
+	if grew > int64(pixelLen)/4 {
+		t.Errorf("heap grew by %d bytes storing %d: the upload is held in memory", grew, pixelLen)
+	}
+	// Rendering a frame parses that frame only.
+	runtime.GC()
+	runtime.ReadMemStats(&base)
+	peak.Store(0)
+	done = make(chan struct{})
+	go sample(done, &peak)
+	resp, body = ev.do("admin", "GET", fmt.Sprintf("/dicom-web/studies/10.1/series/10.1.1/instances/10.1.1.1/frames/%d/rendered", frames-1), nil, "Accept", "image/png")
+	close(done)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("rendered: %d %s", resp.StatusCode, body)
+	}
+	grew = int64(peak.Load()) - int64(base.HeapInuse)
+	t.Logf("rendered one 1024×1024 frame; heap in use grew by at most %.1f MB", float64(grew)/(1<<20))
+	if grew > int64(pixelLen)/2 {
+		t.Errorf("heap grew by %d bytes rendering one frame of %d", grew, pixelLen)
+	}
+	// A frame from the middle is read in place.
+	resp, body = ev.do("admin", "GET", fmt.Sprintf("/dicom-web/studies/10.1/series/10.1.1/instances/10.1.1.1/frames/%d", frames/2), nil)
+	_, got := parts(t, resp, body)
+	if len(got) != 1 || len(got[0]) != rows*cols*2 {
+		t.Fatalf("frame: %d parts", len(got))
+	}
+	off := (frames/2 - 1) * rows * cols * 2
+	if got[0][0] != byte(off%(1<<20)) || got[0][1] != byte((off+1)%(1<<20)) {
+		t.Errorf("frame bytes do not match the stream")
+	}
+}
+
+// sample records the peak heap in use until done is closed.
+func sample(done chan struct{}, peak *atomic.Uint64) {
+	var m runtime.MemStats
+	for {
+		select {
+		case <-done:
+			return
+		case <-time.After(20 * time.Millisecond):
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+		}
+	}
+}
