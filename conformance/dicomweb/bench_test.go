@@ -1,0 +1,83 @@
+package dicomweb
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/telehub/telehub/dicomweb/bench"
+)
+
+// TestBenchSmoke runs the DICOMweb benchmark at a small size against
+// TeleHub and Orthanc, so `telehub bench dicom` keeps working. It checks
+// what the run did (every instance stored, queries answered, studies
+// retrieved, memory sampled), never how fast.
+func TestBenchSmoke(t *testing.T) {
+	t.Parallel()
+	h := startHub(t)
+	o := startOrthanc(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	rep, err := bench.Run(ctx, bench.Config{
+		Targets: []bench.Target{
+			{Name: "TeleHub", URL: h.dicomweb, Headers: map[string]string{"Authorization": "Bearer " + h.token}, PID: os.Getpid()},
+			{Name: "Orthanc", URL: o.DICOMweb, PID: o.PID()},
+		},
+		Instances: 30, Rows: 32, Cols: 64, Clients: 2, Batch: 5, Queries: 8, LargeMB: 3,
+		Out: &out,
+	})
+	t.Log(out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 2 {
+		t.Fatalf("%d results, want 2", len(rep.Results))
+	}
+	for _, r := range rep.Results {
+		if r.Errors != 0 {
+			t.Errorf("%s: %d errors, first: %s", r.Target, r.Errors, r.FirstError)
+		}
+		if r.Stored != 30 || r.STOWPerSec <= 0 {
+			t.Errorf("%s: stored %d (%.0f/s), want 30", r.Target, r.Stored, r.STOWPerSec)
+		}
+		if r.QIDOP50 <= 0 || r.QIDOP99 < r.QIDOP50 {
+			t.Errorf("%s: QIDO p50 %v p99 %v", r.Target, r.QIDOP50, r.QIDOP99)
+		}
+		if r.WADOMBPerSec <= 0 {
+			t.Errorf("%s: no WADO throughput", r.Target)
+		}
+		if r.PeakRSS == 0 || r.LargeStudyMB < 2 {
+			t.Errorf("%s: large study %.1f MB, peak RSS %d", r.Target, r.LargeStudyMB, r.PeakRSS)
+		}
+	}
+	if rep.Results[0].PeakHeap == 0 {
+		t.Error("no Go heap figure for the in-process TeleHub")
+	}
+}
+
+// TestBenchFull runs the benchmark at its full default size (1,000
+// instances, a 500 MB study) when TELEHUB_DICOM_BENCH=1, printing the
+// table; it takes minutes, so it is not part of the ordinary test run.
+func TestBenchFull(t *testing.T) {
+	if os.Getenv("TELEHUB_DICOM_BENCH") != "1" {
+		t.Skip("set TELEHUB_DICOM_BENCH=1 to run the full DICOMweb benchmark")
+	}
+	requireTools(t, bench.DefaultOrthancBinary)
+	h := startHub(t)
+	rep, err := bench.RunWithOrthanc(context.Background(), bench.Config{
+		Targets: []bench.Target{{Name: "TeleHub", URL: h.dicomweb,
+			Headers: map[string]string{"Authorization": "Bearer " + h.token}, PID: os.Getpid()}},
+		Out: os.Stdout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		if r.Errors != 0 {
+			t.Errorf("%s: %d errors, first: %s", r.Target, r.Errors, r.FirstError)
+		}
+	}
+}
