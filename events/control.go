@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/telehub/telehub/fhir"
@@ -23,7 +24,7 @@ func (m *Subscriptions) controlLoop() {
 	for m.ctx.Err() == nil {
 		msg, err := m.control.Next(jetstream.FetchMaxWait(fetchWait))
 		if err != nil {
-			if !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && m.ctx.Err() == nil {
+			if !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) && m.ctx.Err() == nil {
 				m.log.Warn("subscriptions: control pull", "err", err)
 				sleep(m.ctx, time.Second)
 			}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/telehub/telehub/authz"
@@ -51,7 +52,7 @@ func (m *Subscriptions) deliveryLoop(ctx context.Context, name string) {
 			switch {
 			case gone(err):
 				return
-			case errors.Is(err, jetstream.ErrNoMessages), errors.Is(err, context.DeadlineExceeded):
+			case errors.Is(err, jetstream.ErrNoMessages), errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
 			default:
 				if ctx.Err() == nil {
 					m.log.Warn("subscriptions: pull", "consumer", name, "err", err)

@@ -209,3 +209,33 @@ func (s *Server) EnsureBootstrapClient(ctx context.Context, value string) error 
 	}
 	return err
 }
+
+// EnsurePublicClient makes sure a public client TeleHub itself serves (the
+// web app) exists with exactly nc's redirect URIs, scopes and grants: a
+// change of the public base URL or of the app's scopes updates it at the
+// next start.
+func (s *Server) EnsurePublicClient(ctx context.Context, nc NewClient) error {
+	nc.AuthMethod, nc.Secret = AuthNone, ""
+	var current Client
+	rec, err := s.recs.get(ctx, kindClient, nc.ID, &current)
+	if errors.Is(err, store.ErrNotFound) {
+		_, _, err = s.AddClient(ctx, nc)
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("smart: client %s: %w", nc.ID, err)
+	}
+	if slices.Equal(current.RedirectURIs, nc.RedirectURIs) && slices.Equal(current.Scopes, nc.Scopes) &&
+		slices.Equal(current.GrantTypes, nc.GrantTypes) && current.AuthMethod == AuthNone {
+		return nil
+	}
+	current.Name, current.AuthMethod, current.SecretHash = nc.Name, AuthNone, ""
+	current.RedirectURIs, current.Scopes, current.GrantTypes = nc.RedirectURIs, nc.Scopes, nc.GrantTypes
+	if err := current.validate(); err != nil {
+		return err
+	}
+	if err := s.recs.put(ctx, kindClient, nc.ID, rec.Version+1, &current, time.Time{}); err != nil {
+		return fmt.Errorf("smart: update client %s: %w", nc.ID, err)
+	}
+	return nil
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/telehub/telehub/fhir/search"
 	"github.com/telehub/telehub/smart"
 	"github.com/telehub/telehub/store"
+	"github.com/telehub/telehub/web"
 )
 
 // recordsOf returns the part of st that holds the authorization server's
@@ -61,15 +62,18 @@ func newAuthServer(st store.Store, fhirBase string, opts authOptions, logger *sl
 // hasAccounts looks at them to tell a fresh store.
 var accountKinds = []string{"smart.client", "smart.user"}
 
-// hasAccounts reports whether the store holds any OAuth client or user account.
+// hasAccounts reports whether the store holds any OAuth client or user
+// account but the web app's, which every start registers.
 func hasAccounts(ctx context.Context, rs store.Records) (bool, error) {
 	for _, kind := range accountKinds {
-		recs, err := rs.ListRecords(ctx, kind, "", 1)
+		recs, err := rs.ListRecords(ctx, kind, "", 2)
 		if err != nil {
 			return false, fmt.Errorf("list %s records: %w", kind, err)
 		}
-		if len(recs) > 0 {
-			return true, nil
+		for _, r := range recs {
+			if kind != "smart.client" || r.Key != web.ClientID {
+				return true, nil
+			}
 		}
 	}
 	return false, nil

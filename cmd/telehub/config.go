@@ -41,6 +41,14 @@ type serveConfig struct {
 	InsecureNoAuth bool
 	// NATS is the URL of an external NATS cluster; empty starts one in process.
 	NATS string
+	// STUN and TURN are the ICE servers handed to video sessions; TURNSecret
+	// is the static-auth-secret shared with the TURN server (coturn).
+	STUN, TURN stringList
+	TURNSecret string
+	// DICOMMaxUpload bounds one STOW-RS request; DICOMOverwrite lets a STOW
+	// replace an instance by different content.
+	DICOMMaxUpload int64
+	DICOMOverwrite bool
 	// Federation configures sign-in through an upstream OpenID provider;
 	// an empty issuer turns it off.
 	Federation federationConfig
@@ -87,6 +95,13 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) []envFlag {
 	fs.StringVar(&cfg.NATS, "nats", "",
 		"`URL`s of an external NATS cluster (nats://host:4222, comma-separated); empty starts NATS in process,\n"+
 			"its JetStream store in DATA/nats")
+	fs.Var(&cfg.STUN, "stun", "STUN `URL`s handed to video sessions (stun:host:3478), repeatable or comma-separated")
+	fs.Var(&cfg.TURN, "turn", "TURN `URL`s handed to video sessions (turn:host:3478?transport=udp, turns:host:5349), repeatable")
+	fs.StringVar(&cfg.TURNSecret, "turn-secret", "",
+		"static-auth-`secret` shared with the TURN server (coturn use-auth-secret); /signaling/turn derives time-limited credentials from it")
+	fs.Int64Var(&cfg.DICOMMaxUpload, "dicom-max-upload", 2<<30, "largest STOW-RS request body in `bytes` (larger ones get 413)")
+	fs.BoolVar(&cfg.DICOMOverwrite, "dicom-overwrite", false,
+		"let a STOW-RS replace a stored DICOM instance by different content under the same SOP Instance UID")
 	fs.StringVar(&cfg.Federation.Issuer, "oidc-issuer", "",
 		"issuer `URL` of an upstream OpenID Connect provider professionals may sign in with (e.g. Pro Santé Connect);\n"+
 			"register the redirect URI http(s)://HOST/auth/federated/callback there. Empty: no federation")
@@ -116,6 +131,11 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) []envFlag {
 		{"demo", "TELEHUB_DEMO"},
 		{"insecure-no-auth", "TELEHUB_INSECURE_NO_AUTH"},
 		{"nats", "TELEHUB_NATS"},
+		{"stun", "TELEHUB_STUN"},
+		{"turn", "TELEHUB_TURN"},
+		{"turn-secret", "TELEHUB_TURN_SECRET"},
+		{"dicom-max-upload", "TELEHUB_DICOM_MAX_UPLOAD"},
+		{"dicom-overwrite", "TELEHUB_DICOM_OVERWRITE"},
 		{"oidc-issuer", "TELEHUB_OIDC_ISSUER"},
 		{"oidc-name", "TELEHUB_OIDC_NAME"},
 		{"oidc-client-id", "TELEHUB_OIDC_CLIENT_ID"},

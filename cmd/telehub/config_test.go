@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"net"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,8 @@ func TestParseServeConfig(t *testing.T) {
 	defaults := serveConfig{
 		Addr: ":8080", DataDir: "./data", MaxBody: 16 << 20, MaxConditionalDeletes: 100,
 		PageSize: 20, MaxPageSize: 1000, LogFormat: "text", LogLevel: "info", ShutdownTimeout: 30 * time.Second,
-		Federation: federationConfig{Name: "Pro Santé Connect", Scopes: "openid", ACRValues: "eidas1", RequiredACR: "eidas1", Claim: "sub"},
+		DICOMMaxUpload: 2 << 30,
+		Federation:     federationConfig{Name: "Pro Santé Connect", Scopes: "openid", ACRValues: "eidas1", RequiredACR: "eidas1", Claim: "sub"},
 	}
 	tests := []struct {
 		name string
@@ -64,7 +66,7 @@ func TestParseServeConfig(t *testing.T) {
 			}
 			want := defaults
 			tt.want(&want)
-			if got != want {
+			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("got  %+v\nwant %+v", got, want)
 			}
 		})

@@ -21,10 +21,12 @@ import (
 	"github.com/telehub/telehub/events"
 	"github.com/telehub/telehub/fhir"
 	"github.com/telehub/telehub/ops"
+	"github.com/telehub/telehub/signaling"
 	"github.com/telehub/telehub/smart"
 	"github.com/telehub/telehub/store"
 	"github.com/telehub/telehub/store/mongo"
 	"github.com/telehub/telehub/store/sqlite"
+	"github.com/telehub/telehub/web"
 )
 
 // server is a running TeleHub: listener, HTTP server and store, wired together.
@@ -38,6 +40,8 @@ type server struct {
 	data     store.Store
 	bus      *events.Bus
 	subs     *events.Subscriptions
+	dicom    *dicomStorage
+	relay    *signaling.Relay
 	http     *http.Server
 	listener net.Listener
 	baseURL  string
@@ -76,6 +80,12 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger) (*se
 		return nil, fmt.Errorf("NATS: %w", err)
 	}
 	s.store = events.Publish(s.data, s.bus)
+	s.dicom, err = openDICOMStorage(ctx, cfg, kind, target)
+	if err != nil {
+		listener.Close()
+		s.closeComponents()
+		return nil, err
+	}
 	handler, err := s.handler(ctx, cfg)
 	if err == nil {
 		err = s.prepareAuth(ctx, cfg)
@@ -186,6 +196,13 @@ func (s *server) handler(ctx context.Context, cfg serveConfig) (http.Handler, er
 	if err != nil {
 		return nil, fmt.Errorf("subscriptions: %w", err)
 	}
+	dicom, err := s.newDICOMweb(cfg, s.dicom, authn, policy)
+	if err != nil {
+		return nil, fmt.Errorf("DICOMweb: %w", err)
+	}
+	if s.relay, err = s.newRelay(cfg, authn); err != nil {
+		return nil, fmt.Errorf("signaling: %w", err)
+	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -193,6 +210,9 @@ func (s *server) handler(ctx context.Context, cfg serveConfig) (http.Handler, er
 	api.Mount(e)
 	s.auth.Mount(e)
 	s.subs.Mount(e, authn)
+	dicom.Mount(e)
+	s.relay.Mount(e)
+	web.Mount(e)
 	return e, nil
 }
 
@@ -235,6 +255,9 @@ func (s *server) prepareAuth(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 	s.fresh = !has
+	if err := ensureWebClient(ctx, s.auth, s.baseURL); err != nil {
+		return fmt.Errorf("web app client: %w", err)
+	}
 	if cfg.BootstrapClient == "" {
 		return nil
 	}
@@ -253,6 +276,13 @@ var errShutdownTimeout = errors.New("in-flight requests did not finish within th
 // ctx ends (then cuts them), and closes the store once no request can use it.
 func (s *server) shutdown(ctx context.Context) error {
 	var errs []error
+	// The relay's WebSockets are hijacked connections Shutdown would wait
+	// for: their sessions are closed first (clients resume on another node).
+	if s.relay != nil {
+		if err := s.relay.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close signaling relay: %w", err))
+		}
+	}
 	if err := s.http.Shutdown(ctx); err != nil {
 		errs = append(errs, errShutdownTimeout)
 		if err := s.http.Close(); err != nil {
@@ -279,6 +309,11 @@ func (s *server) closeComponents() []error {
 	if s.auditor != nil {
 		if err := s.auditor.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close audit recorder: %w", err))
+		}
+	}
+	if s.dicom != nil {
+		if err := s.dicom.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close DICOM storage: %w", err))
 		}
 	}
 	if s.bus != nil {

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestBenchEmbeddedPhases runs `telehub bench` on its embedded server with
+// a few requests of the selected phases only, and checks the table.
+func TestBenchEmbeddedPhases(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	args := []string{"--duration", "2s", "--requests", "2", "--concurrency", "2", "--bundle-size", "5", "--phases", "transaction,read"}
+	if code := runBench(context.Background(), args, func(string) string { return "" }, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	table := stdout.String()
+	for _, want := range []string{"transaction (5-entry Bundle)", "read (GET Observation/id)"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	if strings.Contains(table, "create (POST") {
+		t.Errorf("the create phases ran:\n%s", table)
+	}
+}
+
+func TestBenchFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+	}{
+		{[]string{"--phases", "create", "--token", "abc"}, true},
+		{[]string{"--duration", "0s"}, false},
+		{[]string{"--url", "http://localhost:1/fhir", "--cpuprofile", "x.prof"}, false},
+		{[]string{"extra"}, false},
+		{[]string{"--phases", "create,nope"}, false},
+	} {
+		cfg, err := parseBenchConfig(tc.args, &bytes.Buffer{})
+		if (err == nil) != tc.ok {
+			t.Errorf("%v: err = %v", tc.args, err)
+		}
+		if tc.ok && (cfg.Phases != "create" || cfg.Token != "abc") {
+			t.Errorf("%v: %+v", tc.args, cfg)
+		}
+	}
+	var stderr bytes.Buffer
+	if code := runBench(context.Background(), []string{"--phases", "nope", "--duration", "1s"}, func(string) string { return "" }, &bytes.Buffer{}, &stderr); code == 0 || !strings.Contains(stderr.String(), "unknown phase") {
+		t.Errorf("unknown phase: exit %d, %s", code, stderr.String())
+	}
+}
