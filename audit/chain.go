@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/telehub/telehub/store"
@@ -34,6 +35,12 @@ const resourceType = "AuditEvent"
 
 // EventID is the id of the chained event at sequence seq.
 func EventID(seq int64) string { return "audit-" + strconv.FormatInt(seq, 10) }
+
+// IsReservedID reports whether id is of the form the chain's events take:
+// the REST layer must refuse it to a client creating an AuditEvent by PUT,
+// or the client would take a sequence number ahead of the chain and stop
+// the recorder (fail-closed: every audited request would then fail).
+func IsReservedID(id string) bool { return strings.HasPrefix(id, "audit-") }
 
 // link is one position of the chain.
 type link struct {

@@ -21,11 +21,22 @@
 //
 // An event's JSON is produced in canonical form (what model.Parse then
 // Marshal would give) and its index entries directly from the typed event
-// (what search.Extract would give, without full text), not by parsing and
-// extracting at run time: both would cost more CPU than the read being
-// audited. The tests hold them together: every builder's output validates
-// through model.Parse and comes back byte for byte from Marshal, and its
-// index equals Extract's.
+// (what search.Extract would give), not by parsing and extracting at run
+// time: both would cost more CPU than the read being audited. The tests
+// hold them together: every builder's output validates through model.Parse
+// and comes back byte for byte from Marshal, and its index equals
+// Extract's for the parameters it keeps.
+//
+// # A lean index
+//
+// Each index entry costs the store two B-tree inserts, which is most of
+// the cost of recording an event. So an AuditEvent is indexed only by the
+// parameters in Searchable: date, patient, agent, entity, type, subtype,
+// action, outcome and source (with _id and _lastUpdated, which every
+// resource has): about twenty-five entries for a read, where the full set
+// gave about forty. The others (address, agent-name, agent-role, alias,
+// entity-name, entity-role, entity-type, policy, site) find nothing on
+// AuditEvent; the REST layer should report them as unsupported.
 //
 // # Recording: fail-closed group commit
 //
@@ -37,6 +48,37 @@
 // transactions it writes them one by one. Reads run at thousands per second
 // and each needs an audit record: one transaction per event would cost more
 // than the read itself.
+//
+// # Recording through a journal
+//
+// Even with the lean index and large batches, putting an event in the
+// SQLite store costs about a hundred microseconds of CPU, more than the
+// read it audits. With Options.JournalDir set, Record instead appends the
+// event (its JSON and index entries, in a CRC-checked frame) to a
+// node-local append-only journal, one write and one fsync for every event
+// waiting at that moment, and returns once the event is synced: fail-closed
+// as before, and more durable than a commit in SQLite's WAL mode, which
+// syncs at checkpoints only. A background indexer reads the journal behind
+// the writer and moves the events into the store in batches of up to
+// MaxBatch, as the chain below (when idle, it lets events gather for 50 ms
+// first, so that a quiet server does not pay a transaction per event); the
+// cost of indexing is deferred off the request path and paid in large
+// batches, not avoided.
+//
+// The journal is a folder of segment files (a new one per start and every
+// SegmentSize bytes); an indexed segment is removed. The indexer keeps its
+// position in a "position" file, written after each batch without fsync:
+// after a crash or a power loss, the last batches may be indexed a second
+// time (the trail then holds an event twice, never misses one). A frame
+// torn by a crash (its write never acknowledged) ends its segment. When
+// the store stops taking events, they wait in the journal, and Record
+// fails with ErrBacklog once MaxBacklog bytes wait. Each node has its own
+// journal folder; the chain is computed by the indexer when it appends to
+// the store, so several nodes still share one chain.
+//
+// AuditEvents reach the store after Record returns: a search of AuditEvent
+// (and $verify-audit) should call Recorder.Sync first, which returns once
+// everything recorded before it is in the store.
 //
 // # The chain
 //
@@ -78,7 +120,9 @@
 // Verify walks the chain from 1, recomputes each hash, and reports the first
 // break: a modified event (hash mismatch, or a version other than 1: chained
 // events are written once), a missing sequence number (deleted), an event
-// at the wrong position (reordered), or a head that does not match.
+// at the wrong position (reordered), or a head that does not match. It
+// reads the events a page at a time by id (one search per 256 events), so
+// its memory does not grow with the chain.
 //
 // AuditEvents cannot be updated or deleted through the API: the REST layer
 // asks IsProtected.

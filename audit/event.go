@@ -88,7 +88,12 @@ type Event struct {
 // extensions (what the Recorder adds).
 func (e Event) JSON() ([]byte, error) {
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	return e.appendJSON(&buf)
+}
+
+// appendJSON writes the event's JSON to buf and returns those bytes.
+func (e Event) appendJSON(buf *bytes.Buffer) ([]byte, error) {
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false) // queries hold '&': keep them readable
 	if err := enc.Encode(e.resource); err != nil {
 		return nil, fmt.Errorf("audit: marshal event: %w", err)
@@ -110,6 +115,9 @@ type auditEvent struct {
 	Agent          []agentJSON `json:"agent"`
 	Source         sourceJSON  `json:"source"`
 	Entity         []entity    `json:"entity,omitempty"`
+
+	// recordedAt is Recorded as a time, for the index (not serialised).
+	recordedAt time.Time
 }
 
 type coding struct {
@@ -193,12 +201,14 @@ var (
 
 // newEvent starts an event recorded now.
 func newEvent(typ coding, subtype coding, action string, outcome Outcome, who Agent, userRole concept) auditEvent {
+	now := time.Now().UTC().Truncate(time.Millisecond)
 	return auditEvent{
 		ResourceType: "AuditEvent",
 		Type:         typ,
 		Subtype:      []coding{subtype},
 		Action:       action,
-		Recorded:     time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+		Recorded:     now.Format("2006-01-02T15:04:05.000Z"),
+		recordedAt:   now,
 		Outcome:      outcome,
 		Agent:        agents(who, userRole),
 		Source:       serverSource,

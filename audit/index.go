@@ -2,6 +2,8 @@ package audit
 
 import (
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/telehub/telehub/fhir/search"
 	"github.com/telehub/telehub/store"
@@ -11,8 +13,31 @@ import (
 // than by search.Extract: extraction decodes the JSON and evaluates every
 // AuditEvent search parameter's FHIRPath, about five times the CPU
 // (BenchmarkExtract against BenchmarkBuildAndIndex/index), on a path taken
-// once per read. The entries are the same as Extract's without full text;
-// TestBuildersValidate holds the two together.
+// once per read.
+//
+// The index is lean: only the parameters in Searchable, the ones a patient,
+// a privacy officer or an investigation searches the trail by. Each entry
+// costs two B-tree inserts in the store, the dominant cost of recording an
+// event; the full index (address, agent-name, entity-role, entity-type,
+// entity-name, policy, site, agent-role, alias) held about forty entries a
+// read event, the lean one about twenty-five. The entries are the same as
+// Extract's for those parameters (TestBuildersValidate holds the two
+// together); the other AuditEvent parameters find nothing.
+
+// searchable are the AuditEvent search parameters the index holds.
+var searchable = map[string]bool{
+	"action": true, "agent": true, "date": true, "entity": true, "outcome": true,
+	"patient": true, "source": true, "subtype": true, "type": true,
+}
+
+// Searchable reports whether AuditEvents can be searched by the parameter
+// code (modifier suffixes such as ":identifier" or ":text" allowed); _id
+// and _lastUpdated are always searchable, as for every resource. The REST
+// layer should treat the other AuditEvent parameters as unsupported.
+func Searchable(code string) bool {
+	base, _, _ := strings.Cut(code, ":")
+	return searchable[base] || base == "_id" || base == "_lastUpdated"
+}
 
 // Bound code systems of AuditEvent's plain codes (search.BoundSystem).
 const (
@@ -20,13 +45,13 @@ const (
 	systemOutcome = "http://hl7.org/fhir/audit-event-outcome"
 )
 
-// indexer accumulates entries without duplicates. An event has about forty:
+// indexBuilder accumulates entries without duplicates. An event has about twenty-five:
 // a linear scan is cheaper than a map.
-type indexer struct {
+type indexBuilder struct {
 	entries []store.IndexEntry
 }
 
-func (x *indexer) add(e store.IndexEntry) {
+func (x *indexBuilder) add(e store.IndexEntry) {
 	for i := range x.entries {
 		if x.entries[i] == e {
 			return
@@ -35,33 +60,56 @@ func (x *indexer) add(e store.IndexEntry) {
 	x.entries = append(x.entries, e)
 }
 
-func (x *indexer) text(param string, kind store.Kind, text string) {
+func (x *indexBuilder) text(param string, kind store.Kind, text string) {
 	x.add(store.IndexEntry{Param: param, Kind: kind, Text: text})
 }
 
-func (x *indexer) token(param, system, code string) {
-	for _, form := range search.TokenForms(system, code) {
-		x.text(param, store.KindToken, form)
+// token adds the forms of a token as the extractor gives them:
+// "system|code" (or "|code") and "code", or "system|" alone when there is
+// no code (a search for "system|" is a prefix search that "system|code"
+// answers).
+func (x *indexBuilder) token(param, system, code string) {
+	switch {
+	case code == "" && system != "":
+		x.text(param, store.KindToken, system+"|")
+	case code != "":
+		x.text(param, store.KindToken, qualified(system, code))
+		x.text(param, store.KindToken, code)
 	}
 }
 
-func (x *indexer) coding(param string, c coding) {
+// qualifiedCache keeps "system|code" of the codes events repeat (types,
+// subtypes, actions, outcomes, client ids): one string per code, not one
+// per event.
+var qualifiedCache sync.Map
+
+const maxQualifiedCache = 4096
+
+var qualifiedCount atomic.Int64
+
+func qualified(system, code string) string {
+	key := [2]string{system, code}
+	if v, ok := qualifiedCache.Load(key); ok {
+		return v.(string)
+	}
+	s := system + "|" + code
+	if qualifiedCount.Load() < maxQualifiedCache {
+		if _, loaded := qualifiedCache.LoadOrStore(key, s); !loaded {
+			qualifiedCount.Add(1)
+		}
+	}
+	return s
+}
+
+func (x *indexBuilder) coding(param string, c coding) {
 	x.token(param, c.System, c.Code)
 	if c.Display != "" {
 		x.text(param+search.SuffixText, store.KindString, search.Fold(c.Display))
 	}
 }
 
-func (x *indexer) str(param, value string) {
-	if value == "" {
-		return
-	}
-	x.text(param, store.KindString, search.Fold(value))
-	x.text(param+search.SuffixExact, store.KindString, value)
-}
-
 // reference indexes a reference as "Type/id" (version dropped) and the bare id.
-func (x *indexer) reference(param string, r *reference) {
+func (x *indexBuilder) reference(param string, r *reference) {
 	if r == nil {
 		return
 	}
@@ -93,36 +141,24 @@ func isPatient(r *reference) bool {
 }
 
 // Index returns the search index entries the Recorder stores with the
-// event (besides SequenceParam): those search.Extract would give, without
-// full text.
+// event (besides SequenceParam): those search.Extract would give for the
+// Searchable parameters.
 func (e Event) Index() ([]store.IndexEntry, error) { return e.resource.index() }
 
 func (e *auditEvent) index() ([]store.IndexEntry, error) {
-	x := &indexer{entries: make([]store.IndexEntry, 0, 48)}
+	x := &indexBuilder{entries: make([]store.IndexEntry, 0, 24)}
 	x.token("action", systemAction, e.Action)
 	for _, a := range e.Agent {
-		if a.Network != nil {
-			x.str("address", a.Network.Address)
-		}
 		x.reference("agent", a.Who)
-		x.str("agent-name", a.Name)
 		if isPatient(a.Who) {
 			x.reference("patient", a.Who)
 		}
 	}
-	low, high, err := search.DateRange(e.Recorded)
-	if err != nil {
-		return nil, err
-	}
-	x.add(store.IndexEntry{Param: "date", Kind: store.KindDate, Low: low, High: high})
+	// A millisecond instant: search.DateRange(e.Recorded) without parsing.
+	at := float64(e.recordedAt.UnixMilli())
+	x.add(store.IndexEntry{Param: "date", Kind: store.KindDate, Low: at, High: at + 1})
 	for _, en := range e.Entity {
 		x.reference("entity", en.What)
-		if en.Role != nil {
-			x.coding("entity-role", *en.Role)
-		}
-		if en.Type != nil {
-			x.coding("entity-type", *en.Type)
-		}
 		if isPatient(en.What) {
 			x.reference("patient", en.What)
 		}

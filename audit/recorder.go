@@ -24,6 +24,18 @@ type Options struct {
 	MaxConflicts int
 	// Logger receives the writer's errors (default slog.Default()).
 	Logger *slog.Logger
+
+	// JournalDir, when set, makes Record append to a journal in this
+	// node-local folder and return once the event is synced there; a
+	// background indexer then moves the events into the store (see the
+	// package documentation). One process at a time may use a folder.
+	JournalDir string
+	// SegmentSize is the size after which the journal starts a new
+	// segment file (default 64 MiB); indexed segments are removed.
+	SegmentSize int64
+	// MaxBacklog bounds the journaled bytes not yet in the store (default
+	// 1 GiB); beyond it Record fails with ErrBacklog.
+	MaxBacklog int64
 }
 
 // Recorder writes events to a store as a hash chain, grouping concurrent
@@ -38,17 +50,23 @@ type Recorder struct {
 	quit     chan struct{}
 	stopped  chan struct{}
 	close    sync.Once
+
+	// journal and indexer are set when Options.JournalDir is.
+	journal *journal
+	indexer *indexer
 }
 
 // pending is one event waiting for the writer.
 type pending struct {
 	content []byte // the event's JSON after resourceType: `,"type":…}`
 	index   []store.IndexEntry
+	frame   []byte // the journal frame (journal mode only)
 	done    chan error
 }
 
 // NewRecorder starts a recorder writing to st, which must also implement
-// store.Records (it keeps the chain head).
+// store.Records (it keeps the chain head), directly or through a journal
+// when opts.JournalDir is set.
 func NewRecorder(st store.Store, opts Options) (*Recorder, error) {
 	records, ok := st.(store.Records)
 	if !ok {
@@ -63,6 +81,12 @@ func NewRecorder(st store.Store, opts Options) (*Recorder, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.SegmentSize <= 0 {
+		opts.SegmentSize = 64 << 20
+	}
+	if opts.MaxBacklog <= 0 {
+		opts.MaxBacklog = 1 << 30
+	}
 	r := &Recorder{
 		st:       st,
 		records:  records,
@@ -71,16 +95,37 @@ func NewRecorder(st store.Store, opts Options) (*Recorder, error) {
 		quit:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
-	go r.run()
+	if opts.JournalDir == "" {
+		go r.run()
+		return r, nil
+	}
+	close(r.stopped) // no direct writer
+	j, err := openJournal(opts.JournalDir, opts.SegmentSize, opts.MaxBacklog)
+	if err != nil {
+		return nil, err
+	}
+	ix, err := startIndexer(r, j)
+	if err != nil {
+		j.close()
+		j.unlock()
+		return nil, err
+	}
+	r.journal, r.indexer = j, ix
 	return r, nil
 }
 
-// Record writes e and returns once it is durably committed, or the error
-// that prevented it (the caller must then fail its request: audit is
-// fail-closed). The event is serialised and indexed here, on the caller's
-// goroutine, so that the single writer only chains and commits.
+// Record writes e and returns once it is durably committed (in the store,
+// or with a journal in the journal: see Sync), or the error that prevented
+// it (the caller must then fail its request: audit is fail-closed). The
+// event is serialised and indexed here, on the caller's goroutine, so that
+// the single writer only chains and commits.
 func (r *Recorder) Record(ctx context.Context, e Event) error {
-	body, err := e.JSON()
+	buf := jsonBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		buf.Reset()
+		jsonBuffers.Put(buf)
+	}()
+	body, err := e.appendJSON(buf)
 	if err != nil {
 		return err
 	}
@@ -92,7 +137,14 @@ func (r *Recorder) Record(ctx context.Context, e Event) error {
 	if !bytes.HasPrefix(body, prefix) {
 		return fmt.Errorf("audit: event JSON does not start with its resourceType")
 	}
-	p := &pending{content: body[len(prefix):], index: index, done: make(chan error, 1)}
+	content := body[len(prefix):]
+	if r.journal != nil {
+		// The frame is all the journal keeps: the buffer goes back to the pool.
+		p := &pending{frame: encodeFrame(content, index), done: make(chan error, 1)}
+		return r.journal.append(ctx, p)
+	}
+	// The writer keeps the content after Record returns (when ctx ends first).
+	p := &pending{content: bytes.Clone(content), index: index, done: make(chan error, 1)}
 	select {
 	case r.requests <- p:
 	case <-r.quit:
@@ -109,10 +161,32 @@ func (r *Recorder) Record(ctx context.Context, e Event) error {
 	}
 }
 
+// Sync returns once every event recorded before the call is in the store
+// (at once without a journal). Searches of AuditEvent call it first, so
+// that they see what was recorded.
+func (r *Recorder) Sync(ctx context.Context) error {
+	if r.indexer == nil {
+		return nil
+	}
+	return r.indexer.sync(ctx)
+}
+
+// jsonBuffers recycles the buffers events are serialised into.
+var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 // Close stops the writer once the batch in progress is written; later
-// Records return ErrClosed. It does not close the store.
+// Records return ErrClosed. With a journal, it then indexes what the
+// journal holds for up to 10 seconds (the rest is indexed at the next
+// start). It does not close the store.
 func (r *Recorder) Close() error {
-	r.close.Do(func() { close(r.quit) })
+	r.close.Do(func() {
+		close(r.quit)
+		if r.journal != nil {
+			r.journal.close()
+			r.indexer.close()
+			r.journal.unlock()
+		}
+	})
 	<-r.stopped
 	return nil
 }
@@ -140,7 +214,7 @@ func (r *Recorder) run() {
 				break drain
 			}
 		}
-		err := w.persist(ctx, batch)
+		_, err := w.persist(ctx, batch)
 		if err != nil {
 			// What was committed is uncertain: start the next batch from the store.
 			w.loaded = false
@@ -160,13 +234,15 @@ type writer struct {
 	loaded      bool
 }
 
-// persist appends batch to the chain and advances the head.
-func (w *writer) persist(ctx context.Context, batch []*pending) error {
+// persist appends batch to the chain and advances the head. It returns
+// how many events of batch (a prefix) are committed, also on error.
+func (w *writer) persist(ctx context.Context, batch []*pending) (int, error) {
 	remaining := batch
+	committed := func() int { return len(batch) - len(remaining) }
 	for conflicts := 0; len(remaining) > 0; {
 		if !w.loaded {
 			if err := w.loadTail(ctx); err != nil {
-				return err
+				return committed(), err
 			}
 		}
 		writes, links := w.chain(remaining)
@@ -179,16 +255,16 @@ func (w *writer) persist(ctx context.Context, batch []*pending) error {
 			// Another node took these sequence numbers: catch up and retry.
 			conflicts++
 			if conflicts > w.opts.MaxConflicts {
-				return fmt.Errorf("audit: append to chain: %d conflicts in a row: %w", conflicts, err)
+				return committed(), fmt.Errorf("audit: append to chain: %d conflicts in a row: %w", conflicts, err)
 			}
 			w.loaded = false
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("audit: append to chain: %w", err)
+			return committed(), fmt.Errorf("audit: append to chain: %w", err)
 		}
 	}
-	return w.saveHead(ctx)
+	return committed(), w.saveHead(ctx)
 }
 
 // chain builds the writes of events after the current tail.

@@ -387,3 +387,87 @@ func swap(t *testing.T, st store.Store, a, b int64) {
 		t.Fatal(err)
 	}
 }
+
+// TestVerifyStreaming tampers with a chain longer than several of Verify's
+// pages, through raw store Commits that keep the event findable (its index
+// rewritten as the REST layer would), and expects the first break named.
+func TestVerifyStreaming(t *testing.T) {
+	t.Parallel()
+	const events = 562 // more than two pages
+	tests := []struct {
+		name   string
+		tamper func(t *testing.T, st *sqlite.Store)
+		seq    int64
+		kind   audit.BreakKind
+	}{
+		{"intact", func(*testing.T, *sqlite.Store) {}, 0, ""},
+		{"modified mid-page", func(t *testing.T, st *sqlite.Store) {
+			reindexed(t, st, 300, func(b []byte) []byte {
+				return bytes.Replace(b, []byte(`"Patient/p`), []byte(`"Patient/x`), 1)
+			})
+		}, 300, audit.Modified},
+		{"modified first of a page", func(t *testing.T, st *sqlite.Store) {
+			reindexed(t, st, 257, func(b []byte) []byte { return bytes.Replace(b, []byte(`"action":"R"`), []byte(`"action":"C"`), 1) })
+		}, 257, audit.Modified},
+		{"deleted in the last page", func(t *testing.T, st *sqlite.Store) { deleteEvent(t, st, 520) }, 520, audit.Missing},
+		{"last deleted", func(t *testing.T, st *sqlite.Store) { deleteEvent(t, st, events) }, events, audit.Missing},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st := openStore(t)
+			rec := newRecorder(t, st)
+			recordConcurrently(t, []*audit.Recorder{rec}, 2, events/2)
+			tc.tamper(t, st)
+			rep, err := audit.Verify(context.Background(), st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.kind == "" {
+				if !rep.OK() || rep.Verified != events || rep.Head != events {
+					t.Fatalf("intact chain: %+v %v", rep, rep.Break)
+				}
+				return
+			}
+			if rep.OK() || rep.Break.Sequence != tc.seq || rep.Break.Kind != tc.kind {
+				t.Fatalf("Verify reports %+v %v, want %s at %d", rep, rep.Break, tc.kind, tc.seq)
+			}
+			if rep.Verified != tc.seq-1 {
+				t.Errorf("%d events verified before the break at %d", rep.Verified, tc.seq)
+			}
+		})
+	}
+}
+
+// reindexed rewrites event seq through a raw Commit with the index the
+// changed body would get, so that it stays findable by search.
+func reindexed(t *testing.T, st store.Store, seq int64, change func([]byte) []byte) {
+	t.Helper()
+	ctx := context.Background()
+	res, err := st.Read(ctx, "AuditEvent", audit.EventID(seq))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := change(res.Body)
+	if bytes.Equal(body, res.Body) {
+		t.Fatal("the tampering changes nothing")
+	}
+	index, err := extractor.Extract("AuditEvent", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := store.Write{Type: "AuditEvent", ID: res.ID, Version: res.VersionID + 1, LastUpdated: res.LastUpdated, Method: "PUT", Body: body, Index: index}
+	if err := st.Commit(ctx, []store.Write{w}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReservedID: the ids of chained events are reserved, others are not.
+func TestReservedID(t *testing.T) {
+	t.Parallel()
+	for id, want := range map[string]bool{audit.EventID(1): true, audit.EventID(123456): true, "audit-x": true, "ext-1": false, "auditor-1": false} {
+		if got := audit.IsReservedID(id); got != want {
+			t.Errorf("IsReservedID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}

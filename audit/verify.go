@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/telehub/telehub/store"
@@ -53,9 +52,17 @@ func (b *Break) String() string {
 	return fmt.Sprintf("%s at sequence %d (AuditEvent/%s): %s", b.Kind, b.Sequence, b.ID, b.Detail)
 }
 
+// verifyPage is how many events Verify reads with one search.
+const verifyPage = 256
+
 // Verify walks the chain in sequence order, recomputing every hash, and
 // reports the first break. The error is for a store that cannot be read;
 // a broken chain is a Report with Break set.
+//
+// It streams: each step reads the next verifyPage events by id with one
+// search (ids are derived from sequences, and an id lookup does not depend
+// on the index entries a tamperer could have changed), so memory stays
+// bounded however long the chain is.
 func Verify(ctx context.Context, st store.Store) (Report, error) {
 	records, ok := st.(store.Records)
 	if !ok {
@@ -67,28 +74,49 @@ func Verify(ctx context.Context, st store.Store) (Report, error) {
 	}
 	rep := Report{Head: headLink.seq}
 	prev := genesis
-	for seq := int64(1); ; seq++ {
-		res, err := st.Read(ctx, resourceType, EventID(seq))
-		if errors.Is(err, store.ErrNotFound) || (err == nil && res.Deleted) {
-			b, err := endOfChain(ctx, st, seq, headLink.seq)
-			rep.Break = b
+	for base := int64(1); ; base += verifyPage {
+		page, err := readEvents(ctx, st, base, verifyPage)
+		if err != nil {
 			return rep, err
 		}
-		if err != nil {
-			return rep, fmt.Errorf("audit: verify: read %s: %w", EventID(seq), err)
+		for seq := base; seq < base+verifyPage; seq++ {
+			res := page[EventID(seq)]
+			if res == nil { // never written, or deleted
+				b, err := endOfChain(ctx, st, seq, headLink.seq)
+				rep.Break = b
+				return rep, err
+			}
+			next, b := checkEvent(res, seq, prev)
+			if b != nil {
+				rep.Break = b
+				return rep, nil
+			}
+			rep.Verified = seq
+			if seq == headLink.seq && next.hash != headLink.hash {
+				rep.Break = &Break{Sequence: seq, ID: EventID(seq), Kind: HeadMismatch, Detail: "the chain head states another hash for this event"}
+				return rep, nil
+			}
+			prev = next
 		}
-		next, b := checkEvent(res, seq, prev)
-		if b != nil {
-			rep.Break = b
-			return rep, nil
-		}
-		rep.Verified = seq
-		if seq == headLink.seq && next.hash != headLink.hash {
-			rep.Break = &Break{Sequence: seq, ID: EventID(seq), Kind: HeadMismatch, Detail: "the chain head states another hash for this event"}
-			return rep, nil
-		}
-		prev = next
 	}
+}
+
+// readEvents returns the current, non-deleted events at sequences
+// [from, from+n), by id.
+func readEvents(ctx context.Context, st store.Store, from int64, n int) (map[string]*store.Resource, error) {
+	ids := make([]store.Condition, n)
+	for i := range ids {
+		ids[i] = store.Condition{Param: store.ParamID, Op: store.OpExact, Text: EventID(from + int64(i))}
+	}
+	res, err := st.Search(ctx, store.Query{Types: []string{resourceType}, Clauses: []store.Clause{{Any: ids}}, Count: n})
+	if err != nil {
+		return nil, fmt.Errorf("audit: verify: read events %d to %d: %w", from, from+int64(n)-1, err)
+	}
+	page := make(map[string]*store.Resource, len(res.Resources))
+	for i := range res.Resources {
+		page[res.Resources[i].ID] = &res.Resources[i]
+	}
+	return page, nil
 }
 
 // checkEvent checks the stored event at seq against the previous link.

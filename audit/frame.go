@@ -1,0 +1,125 @@
+package audit
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"math"
+
+	"github.com/telehub/telehub/store"
+)
+
+// A journal frame is one event: a 4-byte little-endian payload length, the
+// CRC-32C of the payload, then the payload: the event's content (its JSON
+// after resourceType) and its index entries, each field length-prefixed
+// (uvarint). The CRC finds a frame torn by a crash.
+
+const frameHeader = 8
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// errBadFrame: the bytes at this position are not a whole, intact frame.
+var errBadFrame = errors.New("audit: journal frame torn or corrupt")
+
+// maxFrame bounds a frame's payload: an event is a few kilobytes.
+const maxFrame = 16 << 20
+
+// encodeFrame returns the frame of one event.
+func encodeFrame(content []byte, index []store.IndexEntry) []byte {
+	size := binary.MaxVarintLen64 * (2 + 3*len(index))
+	size += len(content)
+	for _, e := range index {
+		size += len(e.Param) + len(e.Kind) + len(e.Text) + 16
+	}
+	buf := make([]byte, frameHeader, frameHeader+size)
+	buf = appendBytes(buf, content)
+	buf = binary.AppendUvarint(buf, uint64(len(index)))
+	for _, e := range index {
+		buf = appendBytes(buf, []byte(e.Param))
+		buf = appendBytes(buf, []byte(e.Kind))
+		buf = appendBytes(buf, []byte(e.Text))
+		buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(e.Low))
+		buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(e.High))
+	}
+	payload := buf[frameHeader:]
+	binary.LittleEndian.PutUint32(buf[0:4], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(buf[4:8], crc32.Checksum(payload, castagnoli))
+	return buf
+}
+
+func appendBytes(buf, b []byte) []byte {
+	return append(binary.AppendUvarint(buf, uint64(len(b))), b...)
+}
+
+// frameLength reads a frame header: the whole frame's length, or an error
+// when the header is impossible.
+func frameLength(header []byte) (int, error) {
+	n := binary.LittleEndian.Uint32(header[0:4])
+	if n == 0 || n > maxFrame {
+		return 0, errBadFrame
+	}
+	return frameHeader + int(n), nil
+}
+
+// decodeFrame reads a whole frame back into a pending event.
+func decodeFrame(frame []byte) (*pending, error) {
+	payload := frame[frameHeader:]
+	if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(frame[4:8]) {
+		return nil, errBadFrame
+	}
+	d := decoder{buf: payload}
+	p := &pending{content: d.bytes()}
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(payload)) {
+		return nil, errBadFrame
+	}
+	p.index = make([]store.IndexEntry, 0, n)
+	for range n {
+		e := store.IndexEntry{Param: string(d.bytes()), Kind: store.Kind(d.bytes()), Text: string(d.bytes())}
+		e.Low, e.High = d.float(), d.float()
+		p.index = append(p.index, e)
+	}
+	if d.err != nil || len(d.buf) != 0 {
+		return nil, errBadFrame
+	}
+	return p, nil
+}
+
+type decoder struct {
+	buf []byte
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.buf)
+	if n <= 0 {
+		d.err = errBadFrame
+		return 0
+	}
+	d.buf = d.buf[n:]
+	return v
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(d.buf)) {
+		d.err = errBadFrame
+		return nil
+	}
+	b := d.buf[:n:n]
+	d.buf = d.buf[n:]
+	return b
+}
+
+func (d *decoder) float() float64 {
+	if d.err != nil || len(d.buf) < 8 {
+		d.err = errBadFrame
+		return 0
+	}
+	v := math.Float64frombits(binary.LittleEndian.Uint64(d.buf))
+	d.buf = d.buf[8:]
+	return v
+}
