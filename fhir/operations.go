@@ -40,6 +40,9 @@ func (s *Server) verifyAudit(c echo.Context) error {
 			return err
 		}
 	}
+	if err := s.syncAuditTrail(ctx, ""); err != nil {
+		return err
+	}
 	report, err := audit.Verify(ctx, s.store)
 	if err != nil {
 		return fmt.Errorf("fhir: %s: %w", opVerifyAudit, err)

@@ -116,6 +116,9 @@ type searchRun struct {
 
 // search runs a search and encodes its searchset Bundle.
 func (s *Server) search(ctx context.Context, sp searchSpec) ([]byte, error) {
+	if err := s.syncAuditTrail(ctx, append([]string{sp.typ}, sp.types...)...); err != nil {
+		return nil, err
+	}
 	run, err := s.searchPlan(ctx, sp)
 	if err != nil {
 		return nil, err
@@ -231,8 +234,10 @@ func (s *Server) searchPlan(ctx context.Context, sp searchSpec) (*searchRun, err
 		}
 		criteria[k] = v
 	}
+	auditIgnored := s.unsearchableAuditParams(sp.typ, criteria)
 	criteria, custom := s.splitCustom(sp.typ, criteria)
 	plan := s.registry.Parse(sp.typ, criteria)
+	plan.Ignored = append(plan.Ignored, auditIgnored...)
 	s.applyCustom(sp.typ, custom, plan)
 	if len(types) > 0 {
 		plan.Query.Types = types
@@ -399,6 +404,9 @@ func (s *Server) historySystem(c echo.Context) error {
 func (s *Server) answerHistory(c echo.Context, typ, id string) error {
 	ctx := c.Request().Context()
 	if err := s.historyAllowed(ctx, typ, id); err != nil {
+		return err
+	}
+	if err := s.syncAuditTrail(ctx, typ); err != nil {
 		return err
 	}
 	params := c.QueryParams()

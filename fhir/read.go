@@ -61,6 +61,9 @@ func (s *Server) readVersion(ctx context.Context, typ, id, vid string) (*store.R
 		res *store.Resource
 		err error
 	)
+	if err := s.syncAuditTrail(ctx, typ); err != nil {
+		return nil, err
+	}
 	if vid == "" {
 		res, err = s.store.Read(ctx, typ, id)
 	} else {

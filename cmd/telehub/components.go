@@ -10,8 +10,12 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/telehub/telehub/authz"
+	"github.com/telehub/telehub/consent"
 	"github.com/telehub/telehub/dicomweb"
+	"github.com/telehub/telehub/events"
 	"github.com/telehub/telehub/signaling"
 	"github.com/telehub/telehub/smart"
 	"github.com/telehub/telehub/store"
@@ -133,4 +137,23 @@ func ensureWebClient(ctx context.Context, auth *smart.Server, fhirBase string) e
 		Scopes:       web.Scopes,
 		GrantTypes:   []string{smart.GrantAuthorizationCode, smart.GrantRefreshToken},
 	})
+}
+
+// consentTypes are the resource types whose writes may change a consent
+// answer (consent.Affects).
+var consentTypes = []string{"Consent", "CareTeam", "Encounter", "ServiceRequest", "PractitionerRole"}
+
+// invalidateOnChange drops the policy's cached answers whenever a node
+// commits a write that may change them: the change events reach every node,
+// so a Consent written on one is enforced on all at once.
+func invalidateOnChange(bus *events.Bus, policy *consent.Policy) error {
+	for _, typ := range consentTypes {
+		if !consent.Affects(typ) {
+			return fmt.Errorf("consent no longer depends on %s: update consentTypes", typ)
+		}
+		if _, err := bus.Conn().Subscribe(events.SubjectPrefix+typ, func(*nats.Msg) { policy.Invalidate() }); err != nil {
+			return fmt.Errorf("subscribe to %s changes: %w", typ, err)
+		}
+	}
+	return nil
 }

@@ -145,7 +145,11 @@ func (s *server) handler(ctx context.Context, cfg serveConfig) (http.Handler, er
 	}
 	// Every access to health data and every security event is recorded,
 	// fail-closed, in the store's tamper-evident audit trail.
-	s.auditor, err = audit.NewRecorder(s.data, audit.Options{Logger: operations.Logger()})
+	// Record returns once the event is synced in a local journal; an indexer
+	// moves it into the store and its hash chain in the background.
+	s.auditor, err = audit.NewRecorder(s.data, audit.Options{
+		JournalDir: filepath.Join(cfg.DataDir, "audit-journal"), Logger: operations.Logger(),
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -170,6 +174,9 @@ func (s *server) handler(ctx context.Context, cfg serveConfig) (http.Handler, er
 	// Patients' consents close their data to the professionals they deny
 	// (break-the-glass aside, audited by the policy).
 	policy := consent.New(s.store, consent.Options{Auditor: s.auditor, BaseURL: s.baseURL, Logger: operations.Logger()})
+	if err := invalidateOnChange(s.bus, policy); err != nil {
+		return nil, err
+	}
 	endpoints := s.auth.Endpoints()
 	api, err := fhir.New(fhir.Options{
 		Store:                 s.store,

@@ -1,0 +1,63 @@
+package fhir
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/telehub/telehub/audit"
+)
+
+// countingAuditor records nothing and counts the Syncs the server asks for.
+type countingAuditor struct{ syncs atomic.Int32 }
+
+func (a *countingAuditor) Record(context.Context, audit.Event) error { return nil }
+func (a *countingAuditor) Sync(context.Context) error {
+	a.syncs.Add(1)
+	return nil
+}
+
+func TestAuditTrailSyncedBeforeItIsRead(t *testing.T) {
+	for _, tc := range []struct {
+		method, path string
+		sync         bool
+	}{
+		{http.MethodGet, "/fhir/AuditEvent", true},
+		{http.MethodGet, "/fhir/AuditEvent/audit-1", true},
+		{http.MethodGet, "/fhir/AuditEvent/_history", true},
+		{http.MethodGet, "/fhir?_type=AuditEvent,Patient", true},
+		{http.MethodGet, "/fhir/$verify-audit", true},
+		{http.MethodGet, "/fhir/Patient", false},
+		{http.MethodGet, "/fhir/Observation/1", false},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			a := &countingAuditor{}
+			ts := newTestServer(t, Options{Audit: a})
+			ts.do(tc.method, tc.path, "")
+			if got := a.syncs.Load() > 0; got != tc.sync {
+				t.Errorf("%s %s synced the audit trail: %v, want %v", tc.method, tc.path, got, tc.sync)
+			}
+		})
+	}
+}
+
+func TestAuditEventUnindexedParameters(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	res := ts.do(http.MethodGet, "/fhir/AuditEvent?address=127.0.0.1&outcome=0", "")
+	if res.Code != http.StatusOK {
+		t.Fatalf("search: %d %s", res.Code, res.Body)
+	}
+	body := res.Body.String()
+	if !strings.Contains(body, "address") || !strings.Contains(body, "not searchable") {
+		t.Errorf("address not reported as unsupported: %s", body)
+	}
+	if strings.Contains(body, `"outcome" `) {
+		t.Errorf("outcome reported: %s", body)
+	}
+	strict := ts.do(http.MethodGet, "/fhir/AuditEvent?address=127.0.0.1", "", "Prefer", "handling=strict")
+	if strict.Code != http.StatusBadRequest {
+		t.Errorf("strict search by address: %d, want 400", strict.Code)
+	}
+}
