@@ -126,9 +126,9 @@ func TestTeleRadiologyWorkflow(t *testing.T) {
 
 	// The report, then the Task completes with it as output.
 	report := create(map[string]any{"resourceType": "DiagnosticReport", "status": "final",
-		"code":       map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": "24627-2"}}},
-		"subject":    ref(patient), "basedOn": []any{ref(order)}, "imagingStudy": []any{ref(imagingRef)},
-		"performer":  []any{ref(radiologist)}, "conclusion": "No acute finding."})
+		"code":    map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": "24627-2"}}},
+		"subject": ref(patient), "basedOn": []any{ref(order)}, "imagingStudy": []any{ref(imagingRef)},
+		"performer": []any{ref(radiologist)}, "conclusion": "No acute finding."})
 	status, out := fhirDo(http.MethodGet, task, nil)
 	if status != http.StatusOK {
 		t.Fatal(out)
