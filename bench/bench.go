@@ -7,8 +7,10 @@ package bench
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -29,9 +31,20 @@ type Config struct {
 	// run and at its end. Nil reads process_resident_memory_bytes from the
 	// server's /metrics (see RemoteRSS).
 	Memory MemoryProbe
+	// Token, when set, is sent as a Bearer access token with every request
+	// (a server that checks tokens needs one allowing system/Observation.cr
+	// and system/Patient.c).
+	Token string
 	// Client overrides the HTTP client (nil: one sized for Concurrency).
 	Client *http.Client
+	// Phases, when not empty, keeps only the phases of these kinds: "create",
+	// "transaction" and "read" (the read phase reads the Observations the
+	// others created, so it needs one of them).
+	Phases []string
 }
+
+// PhaseKinds are the kinds of phase Config.Phases selects from.
+var PhaseKinds = []string{"create", "transaction", "read"}
 
 // MemoryProbe reports the server's peak memory in bytes so far, and names the
 // figure ("VmHWM", "process_resident_memory_bytes", …).
@@ -50,6 +63,11 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.BundleSize <= 0 {
 		c.BundleSize = 100
+	}
+	for _, p := range c.Phases {
+		if !slices.Contains(PhaseKinds, p) {
+			return c, fmt.Errorf("bench: unknown phase %q (known: %s)", p, strings.Join(PhaseKinds, ", "))
+		}
 	}
 	if c.Client == nil {
 		c.Client = NewClient(c.Concurrency)

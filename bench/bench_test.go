@@ -3,6 +3,7 @@ package bench_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -158,5 +159,33 @@ func TestSelfPeakRSS(t *testing.T) {
 	bytes, source, err := bench.SelfPeakRSS(context.Background())
 	if err != nil || bytes == 0 || source == "" {
 		t.Fatalf("SelfPeakRSS = %d, %q, %v", bytes, source, err)
+	}
+}
+
+// TestRunSelectedPhases checks that Config.Phases keeps only the phases of
+// the kinds it names, and refuses a kind it does not know.
+func TestRunSelectedPhases(t *testing.T) {
+	t.Parallel()
+	base := startServer(t, true)
+	cfg := bench.Config{URL: base, Duration: time.Second, Concurrency: 2, BundleSize: 5, MaxRequests: 3,
+		Phases: []string{"transaction", "read"}}
+	res, err := bench.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range res.Phases {
+		names = append(names, p.Name)
+		if p.Errors != 0 || p.Requests == 0 {
+			t.Errorf("phase %s: %+v", p.Name, p)
+		}
+	}
+	want := "[transaction (5-entry Bundle) transaction (5-entry Bundle) read (GET Observation/id)]"
+	if got := fmt.Sprint(names); got != want {
+		t.Errorf("phases %s, want %s", got, want)
+	}
+	cfg.Phases = []string{"transactions"}
+	if _, err := bench.Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "unknown phase") {
+		t.Errorf("unknown phase kind: err = %v", err)
 	}
 }

@@ -28,6 +28,7 @@ type runner struct {
 type operation func(ctx context.Context, w *worker) (resources int, err error)
 
 type phaseSpec struct {
+	kind    string // one of PhaseKinds
 	name    string
 	clients int
 	op      operation
@@ -35,13 +36,17 @@ type phaseSpec struct {
 
 func (r *runner) phases() []phaseSpec {
 	tx := fmt.Sprintf("transaction (%d-entry Bundle)", r.cfg.BundleSize)
-	return []phaseSpec{
-		{"create (POST Observation)", 1, r.create},
-		{"create (POST Observation)", r.cfg.Concurrency, r.create},
-		{tx, 1, r.transaction},
-		{tx, r.cfg.Concurrency, r.transaction},
-		{"read (GET Observation/id)", r.cfg.Concurrency, r.read},
+	all := []phaseSpec{
+		{"create", "create (POST Observation)", 1, r.create},
+		{"create", "create (POST Observation)", r.cfg.Concurrency, r.create},
+		{"transaction", tx, 1, r.transaction},
+		{"transaction", tx, r.cfg.Concurrency, r.transaction},
+		{"read", "read (GET Observation/id)", r.cfg.Concurrency, r.read},
 	}
+	if len(r.cfg.Phases) == 0 {
+		return all
+	}
+	return slices.DeleteFunc(all, func(p phaseSpec) bool { return !slices.Contains(r.cfg.Phases, p.kind) })
 }
 
 // worker is one client of a phase; nothing in it is shared.

@@ -116,7 +116,9 @@ const (
 
 // IndexEntry is one indexed value of one search parameter of a resource.
 // Values are normalised before they reach the store (package fhir/search):
-// tokens as "system|code", "|code", "code" and "system|" (one entry each);
+// tokens as "system|code" or "|code", and "code" (one entry each), or
+// "system|" for a system without a code (a search for "system|" is an
+// OpPrefix condition, which "system|code" entries answer);
 // strings lower-cased and accent-folded; references as "Type/id"; uris as is.
 type IndexEntry struct {
 	Param string // the search parameter's code, e.g. "identifier"
@@ -164,6 +166,19 @@ const (
 	ParamID          = "_id"
 	ParamLastUpdated = "_lastUpdated"
 )
+
+// Full-text parameters: each of their entries is one word (KindString,
+// folded as strings are), and a condition on them matches words: OpExact a
+// whole word, OpPrefix the start of a word. No other operator applies. A
+// backend may keep them apart from the other entries (store/sqlite keeps
+// them in a full-text index, one row per resource).
+const (
+	ParamText    = "_text"    // the words of the narrative
+	ParamContent = "_content" // the words of every string of the resource
+)
+
+// IsFullText reports whether param is a full-text parameter.
+func IsFullText(param string) bool { return param == ParamText || param == ParamContent }
 
 // Condition matches a resource when at least one of its index entries for
 // Param satisfies Op (or, for the special params, the resource itself does).
@@ -228,7 +243,10 @@ type Query struct {
 	// must be 0 when Cursor is set. The cursor is opaque outside the backend
 	// and valid only with the same Types, Clauses and Sort.
 	Cursor string
-	// Total asks for the number of matches across all pages.
+	// Total asks for the number of matches across all pages. With a Cursor,
+	// a backend may answer the total it counted for the first page, which
+	// the cursor carries, rather than count again (paging by cursor reads
+	// the matches as they were when it began).
 	Total bool
 }
 

@@ -11,6 +11,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -25,6 +27,8 @@ type benchConfig struct {
 	BundleSize  int
 	Requests    int
 	CPUProfile  string
+	Phases      string
+	Token       string
 }
 
 func parseBenchConfig(args []string, output io.Writer) (benchConfig, error) {
@@ -37,6 +41,10 @@ func parseBenchConfig(args []string, output io.Writer) (benchConfig, error) {
 	fs.IntVar(&cfg.Concurrency, "concurrency", 16, "clients of the concurrent phases")
 	fs.IntVar(&cfg.BundleSize, "bundle-size", 100, "entries per transaction Bundle")
 	fs.IntVar(&cfg.Requests, "requests", 0, "if positive, also bound each client of each phase to this many requests")
+	fs.StringVar(&cfg.Token, "token", "",
+		"Bearer access `token` sent with every request to --url (environment: TELEHUB_BENCH_TOKEN), e.g. from client_credentials with system/*.cruds")
+	fs.StringVar(&cfg.Phases, "phases", "",
+		"comma-separated `kinds` of phase to run: create, transaction, read (default: all; read needs create or transaction)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "",
 		"write a CPU profile of the run (embedded server and load generator) to this `file`, for go tool pprof")
 	fs.Usage = func() {
@@ -55,6 +63,13 @@ func parseBenchConfig(args []string, output io.Writer) (benchConfig, error) {
 	if cfg.Duration <= 0 || cfg.Concurrency <= 0 || cfg.BundleSize <= 0 {
 		return cfg, errors.New("--duration, --concurrency and --bundle-size must be positive")
 	}
+	if cfg.Phases != "" {
+		for _, p := range strings.Split(cfg.Phases, ",") {
+			if !slices.Contains(bench.PhaseKinds, p) {
+				return cfg, fmt.Errorf("unknown phase %q in --phases (known: %s)", p, strings.Join(bench.PhaseKinds, ", "))
+			}
+		}
+	}
 	if cfg.CPUProfile != "" && cfg.URL != "" {
 		return cfg, errors.New("--cpuprofile profiles the embedded server: it cannot be used with --url")
 	}
@@ -69,6 +84,9 @@ func runBench(ctx context.Context, args []string, env func(string) string, stdou
 	cfg, err := parseBenchConfig(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	if cfg.Token == "" {
+		cfg.Token = env("TELEHUB_BENCH_TOKEN")
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "telehub bench: %v\n", err)
@@ -90,6 +108,10 @@ func benchmark(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer) e
 		Concurrency: cfg.Concurrency,
 		BundleSize:  cfg.BundleSize,
 		MaxRequests: cfg.Requests,
+		Token:       cfg.Token,
+	}
+	if cfg.Phases != "" {
+		run.Phases = strings.Split(cfg.Phases, ",")
 	}
 	if cfg.URL == "" {
 		srv, cleanup, err := startEmbedded(ctx, stderr)
@@ -134,7 +156,9 @@ func startEmbedded(ctx context.Context, stderr io.Writer) (*server, func(), erro
 // startEmbeddedOn starts a server on a loopback port and the data directory
 // dir, which it leaves in place; shutdown stops the server.
 func startEmbeddedOn(ctx context.Context, dir string, stderr io.Writer) (*server, func(), error) {
-	cfg, err := parseServeConfig([]string{"--addr", "127.0.0.1:0", "--data", dir, "--log-level", "warn"},
+	// Loopback only, and the figures are those of the FHIR path itself:
+	// the load generator holds no token, so the server checks none.
+	cfg, err := parseServeConfig([]string{"--addr", "127.0.0.1:0", "--data", dir, "--log-level", "warn", "--insecure-no-auth"},
 		func(string) string { return "" }, io.Discard)
 	if err != nil {
 		return nil, nil, err

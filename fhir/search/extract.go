@@ -227,17 +227,15 @@ func (c *compositeInputs) evaluate(cp compiledParam, resource map[string]any, op
 }
 
 // boundCodeEntries indexes a plain code whose element is bound to one code
-// system as if it were a Coding of that system: "system|code", "code" and
-// "system|" (not "|code": it has a system).
+// system as if it were a Coding of that system: "system|code" and "code"
+// (not "|code": it has a system; "system|" is a prefix of the first).
 func boundCodeEntries(param, system, code string, out []store.IndexEntry) []store.IndexEntry {
 	if code == "" {
 		return out
 	}
-	full := system + "|" + code
 	return append(out,
-		store.IndexEntry{Param: param, Kind: store.KindToken, Text: full},
-		store.IndexEntry{Param: param, Kind: store.KindToken, Text: code},
-		store.IndexEntry{Param: param, Kind: store.KindToken, Text: full[:len(system)+1]})
+		store.IndexEntry{Param: param, Kind: store.KindToken, Text: system + "|" + code},
+		store.IndexEntry{Param: param, Kind: store.KindToken, Text: code})
 }
 
 // WithoutFullText leaves out the _text and _content entries (the words of

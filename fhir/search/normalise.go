@@ -214,8 +214,9 @@ func list(d any) []any {
 // --- tokens
 
 func tokenEntries(code string, v Value, out []store.IndexEntry) []store.IndexEntry {
-	// The forms of TokenForms, without its slice, and "system|" cut out of
-	// "system|code" rather than built again.
+	// The forms of TokenForms, without its slice, and without "system|" when
+	// there is a code: a search for "system|" is a prefix search (see
+	// tokenValue), which "system|code" answers, one index entry fewer.
 	add := func(system, value string) {
 		switch {
 		case value == "" && system == "":
@@ -226,11 +227,9 @@ func tokenEntries(code string, v Value, out []store.IndexEntry) []store.IndexEnt
 				store.IndexEntry{Param: code, Kind: store.KindToken, Text: "|" + value},
 				store.IndexEntry{Param: code, Kind: store.KindToken, Text: value})
 		default:
-			full := system + "|" + value
 			out = append(out,
-				store.IndexEntry{Param: code, Kind: store.KindToken, Text: full},
-				store.IndexEntry{Param: code, Kind: store.KindToken, Text: value},
-				store.IndexEntry{Param: code, Kind: store.KindToken, Text: full[:len(system)+1]})
+				store.IndexEntry{Param: code, Kind: store.KindToken, Text: system + "|" + value},
+				store.IndexEntry{Param: code, Kind: store.KindToken, Text: value})
 		}
 	}
 	addText := func(text string) {

@@ -297,12 +297,24 @@ func noModifier(p *Param, modifier string) error {
 	return nil
 }
 
+// tokenValue is the condition of a token value on param: "system|" (any
+// code of the system) is a prefix, since tokens with a code are indexed as
+// "system|code" and "code" only; every other form is exact.
+func tokenValue(param, v string) store.Condition {
+	if len(v) > 1 && strings.IndexByte(v, '|') == len(v)-1 {
+		return store.Condition{Param: param, Op: store.OpPrefix, Text: v}
+	}
+	return store.Condition{Param: param, Op: store.OpExact, Text: v}
+}
+
 func tokenCondition(p *Param, modifier, v string) (store.Condition, error) {
 	switch modifier {
 	case "":
-		return store.Condition{Param: p.Code, Op: store.OpExact, Text: v}, nil
+		return tokenValue(p.Code, v), nil
 	case "not":
-		return store.Condition{Param: p.Code, Op: store.OpExact, Text: v, Not: true}, nil
+		c := tokenValue(p.Code, v)
+		c.Not = true
+		return c, nil
 	case "text":
 		return store.Condition{Param: p.Code + SuffixText, Op: store.OpPrefix, Text: Fold(v)}, nil
 	case "of-type":
@@ -496,7 +508,7 @@ func referenceCondition(p *Param, modifier, v string) (store.Condition, error) {
 	switch {
 	case modifier == "":
 	case modifier == "identifier":
-		return store.Condition{Param: p.Code + SuffixIdentifier, Op: store.OpExact, Text: v}, nil
+		return tokenValue(p.Code+SuffixIdentifier, v), nil
 	case isResourceType(modifier):
 		if len(p.Targets) > 0 && !contains(p.Targets, modifier) {
 			return store.Condition{}, fmt.Errorf("%s: %s is not a target type of this parameter", p.Code, modifier)

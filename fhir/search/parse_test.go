@@ -72,7 +72,7 @@ func TestParseConditions(t *testing.T) {
 		// Tokens.
 		{"Observation", "code=http://loinc.org|8480-6,|x,y,http://s|", []store.Clause{{Any: []C{
 			{Param: "code", Op: store.OpExact, Text: "http://loinc.org|8480-6"}, {Param: "code", Op: store.OpExact, Text: "|x"},
-			{Param: "code", Op: store.OpExact, Text: "y"}, {Param: "code", Op: store.OpExact, Text: "http://s|"}}}}},
+			{Param: "code", Op: store.OpExact, Text: "y"}, {Param: "code", Op: store.OpPrefix, Text: "http://s|"}}}}},
 		{"Observation", "status:not=final", []store.Clause{{Any: []C{{Param: "status", Op: store.OpExact, Text: "final", Not: true}}}}},
 		{"Observation", "code:text=Tension Art%C3%A9rielle", []store.Clause{{Any: []C{{Param: "code:text", Op: store.OpPrefix, Text: "tension arterielle"}}}}},
 		{"Patient", "active=true", []store.Clause{{Any: []C{{Param: "active", Op: store.OpExact, Text: "true"}}}}},

@@ -83,8 +83,11 @@ func Extract(resourceType string, body []byte) ([]store.IndexEntry, error) {
 	return defaultExtractor().Extract(resourceType, body)
 }
 
-// TokenForms returns the normalised forms a token is indexed under:
-// "system|code", "|code" (no system), "code" and "system|".
+// TokenForms returns normalised forms a token can be indexed under:
+// "system|code", "|code" (no system), "code" and "system|". The extractor
+// leaves "system|" out when there is a code, since a search for "system|"
+// is a prefix search that "system|code" answers; indexing it as well, as
+// callers of TokenForms do, is harmless.
 func TokenForms(system, code string) []string {
 	var forms []string
 	if code != "" {

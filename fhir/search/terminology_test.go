@@ -48,7 +48,7 @@ func TestExtractBoundCode(t *testing.T) {
 		}
 	}
 	slices.Sort(gender)
-	want := []string{genderSystem + "|", genderSystem + "|male", "male"}
+	want := []string{genderSystem + "|male", "male"}
 	if !slices.Equal(gender, want) {
 		t.Errorf("gender entries = %v, want %v", gender, want)
 	}

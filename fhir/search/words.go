@@ -14,9 +14,9 @@ import (
 // Full-text and list parameters, which have no FHIRPath expression.
 const (
 	// paramText matches words of the narrative (text.div).
-	paramText = "_text"
+	paramText = store.ParamText
 	// paramContent matches words of any string value of the resource.
-	paramContent = "_content"
+	paramContent = store.ParamContent
 	// paramList matches the resources a List holds (resolved by the caller).
 	paramList = "_list"
 )

@@ -33,13 +33,8 @@ func sortKeys(keys []store.SortKey) []sortKey {
 		case store.ParamLastUpdated:
 			sk.expr = "r.last_updated"
 		default:
-			agg, bound := "min", "low"
-			if k.Descending {
-				agg, bound = "max", "high"
-			}
-			sk.expr = "coalesce((SELECT " + agg + "(" + bound + ") FROM idx_range WHERE rid = r.rid AND param = ?), " +
-				"(SELECT " + agg + "(text) FROM idx_text WHERE rid = r.rid AND param = ?))"
-			sk.args = []any{k.Param, k.Param}
+			sk.expr = "sort_value((SELECT entries FROM idx_entries WHERE rid = r.rid), ?, ?)"
+			sk.args = []any{k.Param, k.Descending}
 			sk.nullable = true
 		}
 		out[i] = sk
@@ -49,8 +44,15 @@ func sortKeys(keys []store.SortKey) []sortKey {
 
 // A cursor is the base64url of a JSON array: a fingerprint of the sort keys
 // (a cursor of another sort is refused), the sort values of the last
-// resource of the page, its type and its id. Numbers and strings keep their
-// JSON types, NULL (no value) is null, so SQLite compares them as it sorted them.
+// resource of the page, its type and its id, and the total of the search
+// when the first page counted it. Numbers and strings keep their JSON
+// types, NULL (no value) is null, so SQLite compares them as it sorted them.
+//
+// The total rides along so that the following pages do not count again:
+// counting every match costs as much as reading them all, and a client
+// paging through a large result asks for each page with the total. The
+// pages after the first report the total of the first, as paging by cursor
+// reads the matches as they were when it began.
 
 // fingerprint names the sort keys in a few characters.
 func fingerprint(keys []sortKey) string {
@@ -61,8 +63,10 @@ func fingerprint(keys []sortKey) string {
 	return fmt.Sprintf("%08x", h.Sum32())
 }
 
-func encodeCursor(keys []sortKey, values []any, typ, id string) (string, error) {
-	fields := make([]any, 0, len(values)+3)
+// encodeCursor returns the cursor after the resource typ/id whose sort
+// values are values; total is the search's total, or -1 when not counted.
+func encodeCursor(keys []sortKey, values []any, typ, id string, total int) (string, error) {
+	fields := make([]any, 0, len(values)+4)
 	fields = append(fields, fingerprint(keys))
 	for _, v := range values {
 		if b, ok := v.([]byte); ok { // TEXT may come back as bytes
@@ -71,6 +75,9 @@ func encodeCursor(keys []sortKey, values []any, typ, id string) (string, error) 
 		fields = append(fields, v)
 	}
 	fields = append(fields, typ, id)
+	if total >= 0 {
+		fields = append(fields, total)
+	}
 	b, err := json.Marshal(fields)
 	if err != nil {
 		return "", fmt.Errorf("encode cursor: %w", err)
@@ -80,24 +87,32 @@ func encodeCursor(keys []sortKey, values []any, typ, id string) (string, error) 
 
 var errBadCursor = errors.New("invalid cursor")
 
-// decodeCursor returns the sort values, type and id a cursor holds, or an
-// error unless it was made for these keys.
-func decodeCursor(keys []sortKey, cursor string) (values []any, typ, id string, err error) {
+// decodeCursor returns the sort values, type and id a cursor holds, and the
+// total it carries (-1 for none), or an error unless it was made for these keys.
+func decodeCursor(keys []sortKey, cursor string) (values []any, typ, id string, total int, err error) {
+	total = -1
 	b, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("%w: %v", errBadCursor, err)
+		return nil, "", "", total, fmt.Errorf("%w: %v", errBadCursor, err)
 	}
 	var fields []any
 	if err := json.Unmarshal(b, &fields); err != nil {
-		return nil, "", "", fmt.Errorf("%w: %v", errBadCursor, err)
+		return nil, "", "", total, fmt.Errorf("%w: %v", errBadCursor, err)
+	}
+	if len(fields) == len(keys)+4 {
+		n, ok := fields[len(fields)-1].(float64)
+		if !ok || n < 0 || n != float64(int(n)) {
+			return nil, "", "", -1, fmt.Errorf("%w: bad total", errBadCursor)
+		}
+		total, fields = int(n), fields[:len(fields)-1]
 	}
 	if len(fields) != len(keys)+3 || fields[0] != fingerprint(keys) {
-		return nil, "", "", fmt.Errorf("%w: not a cursor of this sort", errBadCursor)
+		return nil, "", "", -1, fmt.Errorf("%w: not a cursor of this sort", errBadCursor)
 	}
 	typ, okType := fields[len(fields)-2].(string)
 	id, okID := fields[len(fields)-1].(string)
 	if !okType || !okID {
-		return nil, "", "", fmt.Errorf("%w: no type and id", errBadCursor)
+		return nil, "", "", -1, fmt.Errorf("%w: no type and id", errBadCursor)
 	}
 	values = fields[1 : len(fields)-2]
 	for i, v := range values {
@@ -105,13 +120,13 @@ func decodeCursor(keys []sortKey, cursor string) (values []any, typ, id string, 
 		case string, float64:
 		case nil:
 			if !keys[i].nullable {
-				return nil, "", "", fmt.Errorf("%w: no value for %s", errBadCursor, keys[i].param)
+				return nil, "", "", -1, fmt.Errorf("%w: no value for %s", errBadCursor, keys[i].param)
 			}
 		default:
-			return nil, "", "", fmt.Errorf("%w: value %v for %s", errBadCursor, v, keys[i].param)
+			return nil, "", "", -1, fmt.Errorf("%w: value %v for %s", errBadCursor, v, keys[i].param)
 		}
 	}
-	return values, typ, id, nil
+	return values, typ, id, total, nil
 }
 
 // afterSQL returns the condition that a row of table sorts strictly after the row

@@ -106,7 +106,7 @@ func TestSearchPlans(t *testing.T) {
 func cursor(t *testing.T, sort []store.SortKey, fields ...any) string {
 	t.Helper()
 	n := len(fields) - 2
-	c, err := encodeCursor(sortKeys(sort), fields[:n], fields[n].(string), fields[n+1].(string))
+	c, err := encodeCursor(sortKeys(sort), fields[:n], fields[n].(string), fields[n+1].(string), -1)
 	if err != nil {
 		t.Fatal(err)
 	}

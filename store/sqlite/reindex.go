@@ -37,7 +37,7 @@ func (s *Store) Reindex(ctx context.Context, typ, id string, version int64, inde
 		return fmt.Errorf("store: reindex %s/%s version %d, current is %d: %w", typ, id, version, current, store.ErrConflict)
 	}
 	if !deleted {
-		if err := w.clearIndex(rid); err != nil {
+		if err := w.clearIndex(rid, typ); err != nil {
 			return fmt.Errorf("store: reindex %s/%s: clear index: %w", typ, id, err)
 		}
 		if err := w.insertIndex(rid, typ, index); err != nil {

@@ -13,14 +13,30 @@ import (
 // Search runs q; with a total, in one read transaction so that the total
 // and the page agree.
 func (s *Store) Search(ctx context.Context, q store.Query) (*store.SearchResult, error) {
-	where, err := buildWhere(q)
+	driver, err := s.drivingOrder(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("store: search: %w", err)
+	}
+	where, err := buildWhereDriven(q, driver)
 	if err != nil {
 		return nil, fmt.Errorf("store: search: %w", err)
 	}
 	keys := sortKeys(q.Sort)
+	// A cursor carries the total its first page counted (see cursor.go).
+	carried := -1
+	if q.Total && q.Cursor != "" {
+		if _, _, _, carried, err = decodeCursor(keys, q.Cursor); err != nil {
+			return nil, fmt.Errorf("store: search: %w", err)
+		}
+	}
+	count := q.Total && carried < 0
 	var queries []string
-	if q.Total {
-		queries = append(queries, countSQL(where))
+	countQuery, countArgs := countSQL(where), where.args
+	if c, ok := entryCount(q); ok {
+		countQuery, countArgs = c.sql(), c.args
+	}
+	if count {
+		queries = append(queries, countQuery)
 	}
 	page, pageArgs, err := pageSQL(q, keys, where)
 	if err != nil {
@@ -36,11 +52,13 @@ func (s *Store) Search(ctx context.Context, q store.Query) (*store.SearchResult,
 	defer sn.close()
 
 	res := &store.SearchResult{Total: -1}
-	if q.Total {
-		if err := stmts[0].QueryRowContext(ctx, where.args...).Scan(&res.Total); err != nil {
+	if count {
+		if err := stmts[0].QueryRowContext(ctx, countArgs...).Scan(&res.Total); err != nil {
 			return nil, fmt.Errorf("store: search: count: %w", err)
 		}
 		stmts = stmts[1:]
+	} else if q.Total {
+		res.Total = carried
 	}
 	if q.Count <= 0 {
 		res.More = res.Total > max(q.Offset, 0)
@@ -85,13 +103,32 @@ func searchPage(ctx context.Context, stmt *sql.Stmt, args []any, count int, keys
 	if len(res.Resources) > count {
 		res.Resources, res.More = res.Resources[:count], true
 		lastRes := res.Resources[count-1]
-		next, err := encodeCursor(keys, last, lastRes.Type, lastRes.ID)
+		next, err := encodeCursor(keys, last, lastRes.Type, lastRes.ID, res.Total)
 		if err != nil {
 			return err
 		}
 		res.Next = next
 	}
 	return nil
+}
+
+// entryCount returns, for a search of one type by one exact text
+// condition, the count of its matches read off the index alone: an entry
+// (param, text, type, rid) is unique per resource, and a deleted resource
+// keeps no entries, so counting the entries counts the matches without
+// reading a resource row each (the search's total, or _summary=count).
+func entryCount(q store.Query) (*builder, bool) {
+	if len(q.Types) != 1 || len(q.Clauses) != 1 || len(q.Clauses[0].Any) != 1 {
+		return nil, false
+	}
+	c := q.Clauses[0].Any[0]
+	if c.Op != store.OpExact || c.Not || c.Chain != nil || c.Has != nil || store.IsFullText(c.Param) ||
+		c.Param == store.ParamID || c.Param == store.ParamLastUpdated {
+		return nil, false
+	}
+	b := &builder{}
+	b.add("SELECT count(*) FROM idx_text WHERE param = ? AND text = ? AND type = ?", c.Param, c.Text, q.Types[0])
+	return b, true
 }
 
 // countSQL counts the resources matching where.
@@ -110,7 +147,7 @@ func pageSQL(q store.Query, keys []sortKey, where *builder) (string, []any, erro
 			return "", nil, fmt.Errorf("a cursor and an offset (%d) together", q.Offset)
 		}
 		var err error
-		if values, typ, id, err = decodeCursor(keys, q.Cursor); err != nil {
+		if values, typ, id, _, err = decodeCursor(keys, q.Cursor); err != nil {
 			return "", nil, err
 		}
 	}
@@ -195,7 +232,12 @@ func stringArgs(values []string) []any {
 
 // buildWhere turns the query's types and clauses into the WHERE condition on
 // resources r.
-func buildWhere(q store.Query) (*builder, error) {
+func buildWhere(q store.Query) (*builder, error) { return buildWhereDriven(q, -1) }
+
+// buildWhereDriven is buildWhere with clause driver (when not -1) driving
+// the search, the other exact clauses probed per candidate and the other
+// lists kept from driving (see selectivity.go).
+func buildWhereDriven(q store.Query, driver int) (*builder, error) {
 	w := &builder{sep: " AND "}
 	// Without statistics SQLite prefers the type index to the rowid lists of
 	// the index tables, and then scans every resource of the type. When a
@@ -209,13 +251,25 @@ func buildWhere(q store.Query) (*builder, error) {
 	if len(q.Types) > 0 {
 		w.add(filter+"r.type IN ("+placeholders(len(q.Types))+")", stringArgs(q.Types)...)
 	}
-	for _, c := range q.Clauses {
+	clauses := q.Clauses
+	if driver >= 0 {
+		// The driver first: SQLite walks the first list it is offered.
+		clauses = slices.Concat(clauses[driver:driver+1], clauses[:driver], clauses[driver+1:])
+	}
+	for i, c := range clauses {
 		if len(c.Any) == 0 {
 			continue
 		}
+		follower := driver >= 0 && i > 0 && drivesFromIndex(c)
+		probe := follower && probed(c)
 		or := &builder{sep: " OR "}
 		for _, cond := range c.Any {
 			frag, args, err := condition(cond, q.Types)
+			if probe {
+				frag, args = probeCondition(cond)
+			} else if follower {
+				frag = "+" + frag // a list, but not the one to walk
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -276,6 +330,9 @@ func positive(c store.Condition, types []string) (string, []any, error) {
 		return reverseChained(*c.Has)
 	case c.Op == store.OpMissing:
 		return missing(c, types)
+	}
+	if store.IsFullText(c.Param) {
+		return wordMatch(c)
 	}
 	switch c.Param {
 	case store.ParamID:
@@ -365,6 +422,9 @@ func missing(c store.Condition, types []string) (string, []any, error) {
 	case "false":
 	default:
 		return "", nil, fmt.Errorf("missing wants true or false, not %q", c.Text)
+	}
+	if store.IsFullText(c.Param) {
+		return "", nil, fmt.Errorf("missing does not apply to full-text parameters")
 	}
 	if c.Param == store.ParamID || c.Param == store.ParamLastUpdated {
 		if want {

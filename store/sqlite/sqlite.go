@@ -5,12 +5,14 @@
 // Layout: every version goes to the versions table, whose rowid (seq) is the
 // global commit order; resources holds one row per resource pointing at its
 // current version; idx_text and idx_range hold the search index entries of
-// current versions, keyed by the resource's rowid; a range entry keeps its
-// text (a quantity's unit) in the same row, so that a condition on both
+// current versions, keyed by the resource's rowid (rid), except the
+// full-text words, which idx_words holds (see words.go); a range entry keeps
+// its text (a quantity's unit) in the same row, so that a condition on both
 // matches one entry. The index tables have no rowid: their primary key is
-// the search index, so an entry costs two B-tree inserts, not three. A
-// commit queues the entries of all its writes and inserts them at the end,
-// sorted by primary key, in multi-row INSERTs.
+// the search index, so an entry costs one B-tree insert; idx_entries lists
+// each resource's entries in one row, for updates and sorts (see
+// entries.go). A commit queues the entries of all its writes and inserts
+// them at the end, sorted by primary key, in multi-row INSERTs.
 //
 // A search is one SELECT over resources r: each condition is a subquery on
 // an index table yielding rowids (chains and _has nest whole searches the
@@ -18,9 +20,15 @@
 // last (sort values, type, id), so paging by cursor is stable under writes.
 //
 // The file runs in WAL mode. One writer connection commits (BEGIN IMMEDIATE,
-// so writers queue instead of deadlocking), a pool of reader connections
-// serves reads concurrently, and a background connection copies the WAL back
-// into the database file.
+// so writers queue instead of deadlocking), and the Commits that queue while
+// one runs are committed together, each in a savepoint of its own (group.go);
+// a pool of reader connections serves reads concurrently, and a background
+// connection copies the WAL back into the database file.
+//
+// Durability: synchronous=NORMAL in WAL mode syncs the WAL at checkpoints,
+// not at every commit. A committed write survives a crash of the process,
+// but a power loss or an operating system crash may lose the last
+// transactions committed before it (never corrupt the file).
 package sqlite
 
 import (
@@ -44,6 +52,7 @@ type Store struct {
 	// queries caches the prepared statements of searches and histories.
 	queries     *stmtCache
 	checkpoints *checkpointer
+	commits     *committer
 }
 
 var _ store.Store = (*Store)(nil)
@@ -84,7 +93,6 @@ CREATE TABLE IF NOT EXISTS idx_text (
 	rid   INTEGER NOT NULL,
 	PRIMARY KEY (param, text, type, rid)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS idx_text_by_resource ON idx_text (rid, param, text);
 
 CREATE TABLE IF NOT EXISTS idx_range (
 	param TEXT    NOT NULL,
@@ -95,30 +103,50 @@ CREATE TABLE IF NOT EXISTS idx_range (
 	rid   INTEGER NOT NULL,
 	PRIMARY KEY (param, type, low, high, text, rid)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS idx_range_by_resource ON idx_range (rid, param, low, high);
 `
 
 // schemaVersion is stored in the file's user_version, so that a file written
 // by another version of the layout is refused instead of misread. Version 2
 // added idx_range.text; the index entries of a version 1 file cannot be
-// rebuilt without the resources' parser, so such a file is refused too.
-const schemaVersion = 2
+// rebuilt without the resources' parser, so such a file is refused. Version
+// 3 moved the full-text words from idx_text to idx_words and replaced the
+// (rid, …) indexes of idx_text and idx_range by idx_entries; a version 2
+// file is converted when opened.
+const schemaVersion = 3
 
-// migrate creates the schema in a new file and checks the version of an
-// existing one.
+// migrate creates the schema in a new file, converts a version 2 file, and
+// checks the version of any other.
 func migrate(ctx context.Context, db *sql.DB) error {
 	var version int
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return err
 	}
-	if version != 0 && version != schemaVersion {
+	if version != 0 && version != 2 && version != schemaVersion {
 		return fmt.Errorf("file has schema version %d, this program knows version %d", version, schemaVersion)
 	}
-	if _, err := db.ExecContext(ctx, schema); err != nil {
+	if version == schemaVersion {
+		return nil
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
 		return err
 	}
-	_, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
-	return err
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, schema+wordsSchema+entriesSchema); err != nil {
+		return err
+	}
+	if version == 2 {
+		if err := migrateWords(ctx, tx); err != nil {
+			return fmt.Errorf("convert schema version 2: %w", err)
+		}
+		if err := migrateEntries(ctx, tx); err != nil {
+			return fmt.Errorf("convert schema version 2: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Open opens (creating if needed) the store in the file at path.
@@ -156,6 +184,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("store: prepare sqlite statements: %w", err)
 	}
+	s.commits = startCommitter(s)
 	return s, nil
 }
 
@@ -196,6 +225,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the statements and both pools.
 func (s *Store) Close() error {
+	if s.commits != nil {
+		s.commits.stop()
+	}
 	errC := s.checkpoints.stop()
 	s.stmts.close()
 	s.queries.close()

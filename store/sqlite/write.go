@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	sqlitedriver "modernc.org/sqlite"
+
 	"github.com/telehub/telehub/store"
 )
 
@@ -18,8 +20,10 @@ type statements struct {
 	current, insertVersion, insertResource  *sql.Stmt // on the writer
 	state                                   *sql.Stmt
 	updateResource, deleteText, deleteRange *sql.Stmt
-	// insertText[k] and insertRange[k] insert 1<<k index entries at once.
-	insertText, insertRange []*sql.Stmt
+	deleteWords, readEntries, deleteEntries *sql.Stmt
+	// insertText[k], insertRange[k], insertWords[k] and insertEntries[k]
+	// insert 1<<k rows at once.
+	insertText, insertRange, insertWords, insertEntries []*sql.Stmt
 }
 
 func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error {
@@ -40,8 +44,12 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 			VALUES (?, ?, ?, ?, ?, ?)`},
 		{writer, &st.updateResource, `UPDATE resources SET version = ?, seq = ?, last_updated = ?, deleted = ?
 			WHERE rid = ?`},
-		{writer, &st.deleteText, `DELETE FROM idx_text WHERE rid = ?`},
-		{writer, &st.deleteRange, `DELETE FROM idx_range WHERE rid = ?`},
+		{writer, &st.deleteText, `DELETE FROM idx_text WHERE param = ? AND text = ? AND type = ? AND rid = ?`},
+		{writer, &st.deleteRange, `DELETE FROM idx_range
+			WHERE param = ? AND type = ? AND low = ? AND high = ? AND text = ? AND rid = ?`},
+		{writer, &st.deleteWords, `DELETE FROM idx_words WHERE rowid = ?`},
+		{writer, &st.readEntries, `SELECT entries FROM idx_entries WHERE rid = ?`},
+		{writer, &st.deleteEntries, `DELETE FROM idx_entries WHERE rid = ?`},
 	} {
 		stmt, err := p.db.PrepareContext(ctx, p.text)
 		if err != nil {
@@ -60,6 +68,16 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 			return err
 		}
 		st.insertRange = append(st.insertRange, ranges)
+		words, err := writer.PrepareContext(ctx, insertSQL("idx_words (rowid, text_words, content_words)", 3, rows))
+		if err != nil {
+			return err
+		}
+		st.insertWords = append(st.insertWords, words)
+		entries, err := writer.PrepareContext(ctx, insertSQL("idx_entries (rid, entries)", 2, rows))
+		if err != nil {
+			return err
+		}
+		st.insertEntries = append(st.insertEntries, entries)
 	}
 	return nil
 }
@@ -67,30 +85,27 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 func (st *statements) close() {
 	all := []*sql.Stmt{
 		st.read, st.vread, st.current, st.state, st.insertVersion, st.insertResource,
-		st.updateResource, st.deleteText, st.deleteRange,
+		st.updateResource, st.deleteText, st.deleteRange, st.deleteWords, st.readEntries, st.deleteEntries,
 	}
-	for _, stmt := range slices.Concat(all, st.insertText, st.insertRange) {
+	for _, stmt := range slices.Concat(all, st.insertText, st.insertRange, st.insertWords, st.insertEntries) {
 		if stmt != nil {
 			stmt.Close()
 		}
 	}
 }
 
-// Commit writes all writes in one immediate transaction, or nothing.
-func (s *Store) Commit(ctx context.Context, writes []store.Write) (err error) {
+// Commit writes all writes in one immediate transaction, or nothing. It is
+// group-committed with the Commits of other callers running at the same
+// time (see group.go), each still all or nothing on its own.
+func (s *Store) Commit(ctx context.Context, writes []store.Write) error {
 	if len(writes) == 0 {
 		return nil
 	}
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: commit: begin: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
-	w := txWriter{ctx: ctx, tx: tx, st: &s.stmts}
+	return s.commits.commit(ctx, writes)
+}
+
+// apply writes one Commit's writes and their index entries.
+func (w *txWriter) apply(writes []store.Write) error {
 	for i := range writes {
 		if err := w.write(&writes[i]); err != nil {
 			return err
@@ -99,10 +114,6 @@ func (s *Store) Commit(ctx context.Context, writes []store.Write) (err error) {
 	if err := w.flushIndex(); err != nil {
 		return fmt.Errorf("store: commit %d writes: index: %w", len(writes), err)
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit %d writes: %w", len(writes), err)
-	}
-	s.checkpoints.committed(len(writes))
 	return nil
 }
 
@@ -117,7 +128,15 @@ type txWriter struct {
 
 	text    []textRow
 	ranges  []rangeRow
-	pending map[int64]bool // rids with entries in text or ranges
+	words   []*wordRow
+	entries []entriesRow
+	pending map[int64]bool // rids with entries in text, ranges, words or entries
+}
+
+// entriesRow is the idx_entries row of one resource.
+type entriesRow struct {
+	rid  int64
+	blob []byte
 }
 
 // textRow and rangeRow are index entries waiting for flushIndex.
@@ -149,18 +168,24 @@ func (w *txWriter) exec(s *sql.Stmt, args ...any) (sql.Result, error) {
 }
 
 // write stores one version after checking its compare-and-set token.
+//
+// A creation (version 1) skips reading the current version: the unique
+// (type, id, version) index of versions refuses a version 1 of a resource
+// that has ever existed, which is the compare-and-set on "does not exist".
 func (w *txWriter) write(wr *store.Write) error {
 	name := fmt.Sprintf("%s/%s", wr.Type, wr.ID)
 	var rid, current int64
-	err := w.stmt(w.st.current).QueryRowContext(w.ctx, wr.Type, wr.ID).Scan(&rid, &current)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		rid, current = 0, 0
-	case err != nil:
-		return fmt.Errorf("store: write %s: read current version: %w", name, err)
-	}
-	if wr.Version != current+1 {
-		return fmt.Errorf("store: write %s version %d over version %d: %w", name, wr.Version, current, store.ErrConflict)
+	if wr.Version != 1 {
+		err := w.stmt(w.st.current).QueryRowContext(w.ctx, wr.Type, wr.ID).Scan(&rid, &current)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			rid, current = 0, 0
+		case err != nil:
+			return fmt.Errorf("store: write %s: read current version: %w", name, err)
+		}
+		if wr.Version != current+1 {
+			return fmt.Errorf("store: write %s version %d over version %d: %w", name, wr.Version, current, store.ErrConflict)
+		}
 	}
 
 	millis := wr.LastUpdated.UnixMilli()
@@ -169,6 +194,9 @@ func (w *txWriter) write(wr *store.Write) error {
 		body = wr.Body
 	}
 	res, err := w.exec(w.st.insertVersion, wr.Type, wr.ID, wr.Version, millis, wr.Deleted, wr.Method, body)
+	if isConstraint(err) && wr.Version == 1 {
+		return fmt.Errorf("store: write %s version 1 over an existing resource: %w", name, store.ErrConflict)
+	}
 	if err != nil {
 		return fmt.Errorf("store: write %s version %d: %w", name, wr.Version, err)
 	}
@@ -189,7 +217,7 @@ func (w *txWriter) write(wr *store.Write) error {
 		if _, err := w.exec(w.st.updateResource, wr.Version, seq, millis, wr.Deleted, rid); err != nil {
 			return fmt.Errorf("store: write %s: update current version: %w", name, err)
 		}
-		if err := w.clearIndex(rid); err != nil {
+		if err := w.clearIndex(rid, wr.Type); err != nil {
 			return fmt.Errorf("store: write %s: clear index: %w", name, err)
 		}
 	}
@@ -202,36 +230,54 @@ func (w *txWriter) write(wr *store.Write) error {
 	return nil
 }
 
-func (w *txWriter) clearIndex(rid int64) error {
+// clearIndex deletes the index entries of resource rid, of type typ.
+func (w *txWriter) clearIndex(rid int64, typ string) error {
 	if w.pending[rid] {
 		// Written earlier in this transaction: its entries are not in the
 		// tables yet.
 		w.text = slices.DeleteFunc(w.text, func(r textRow) bool { return r.rid == rid })
 		w.ranges = slices.DeleteFunc(w.ranges, func(r rangeRow) bool { return r.rid == rid })
+		w.words = slices.DeleteFunc(w.words, func(r *wordRow) bool { return r.rid == rid })
+		w.entries = slices.DeleteFunc(w.entries, func(r entriesRow) bool { return r.rid == rid })
 		delete(w.pending, rid)
 	}
-	if _, err := w.exec(w.st.deleteText, rid); err != nil {
+	if err := w.deleteEntries(rid, typ); err != nil {
 		return err
 	}
-	_, err := w.exec(w.st.deleteRange, rid)
+	_, err := w.exec(w.st.deleteWords, rid)
 	return err
 }
 
 // insertIndex queues the entries: text kinds for idx_text, numbers, dates
-// and quantities (with their unit) for idx_range, and composites for
-// idx_text for text operators and, when they have a range, for idx_range
-// with their first component.
+// and quantities (with their unit) for idx_range, composites for idx_text
+// for text operators and, when they have a range, for idx_range with their
+// first component, and full-text words for one row of idx_words.
 func (w *txWriter) insertIndex(rid int64, typ string, entries []store.IndexEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
+	var words *wordRow
+	var blob []byte
 	for _, e := range entries {
+		if store.IsFullText(e.Param) {
+			if words == nil {
+				words = &wordRow{rid: rid}
+				w.words = append(w.words, words)
+			}
+			words.add(e)
+			continue
+		}
 		if inRangeTable(e) {
 			w.ranges = append(w.ranges, rangeRow{param: e.Param, typ: typ, text: e.Text, low: e.Low, high: e.High, rid: rid})
+			blob = appendEntry(blob, entryRange, e.Param, e.Text, e.Low, e.High)
 		}
 		if inTextTable(e) {
 			w.text = append(w.text, textRow{param: e.Param, text: e.Text, typ: typ, rid: rid})
+			blob = appendEntry(blob, entryText, e.Param, e.Text, 0, 0)
 		}
+	}
+	if blob != nil {
+		w.entries = append(w.entries, entriesRow{rid: rid, blob: blob})
 	}
 	if w.pending == nil {
 		w.pending = map[int64]bool{}
@@ -259,11 +305,25 @@ func (w *txWriter) flushIndex() error {
 	for _, r := range w.ranges {
 		ranges = append(ranges, r.param, r.typ, r.low, r.high, r.text, r.rid)
 	}
-	w.text, w.ranges, w.pending = w.text[:0], w.ranges[:0], nil
+	words := make([]any, 0, 3*len(w.words))
+	for _, r := range w.words {
+		words = append(words, r.rid, r.text.String(), r.content.String())
+	}
+	entries := make([]any, 0, 2*len(w.entries))
+	for _, r := range w.entries {
+		entries = append(entries, r.rid, r.blob)
+	}
+	w.text, w.ranges, w.words, w.entries, w.pending = w.text[:0], w.ranges[:0], nil, nil, nil
 	if err := w.insertRows(w.st.insertText, 4, text); err != nil {
 		return err
 	}
-	return w.insertRows(w.st.insertRange, 6, ranges)
+	if err := w.insertRows(w.st.insertRange, 6, ranges); err != nil {
+		return err
+	}
+	if err := w.insertRows(w.st.insertWords, 3, words); err != nil {
+		return err
+	}
+	return w.insertRows(w.st.insertEntries, 2, entries)
 }
 
 func inRangeTable(e store.IndexEntry) bool {
@@ -308,3 +368,14 @@ func insertSQL(table string, width, rows int) string {
 	row := "(" + placeholders(width) + ")"
 	return "INSERT OR IGNORE INTO " + table + " VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
 }
+
+// isConstraint reports whether err is SQLite's refusal of a row that breaks
+// a constraint (a unique index).
+func isConstraint(err error) bool {
+	var e *sqlitedriver.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3Constraint
+}
+
+// sqlite3Constraint is SQLITE_CONSTRAINT, the primary result code of every
+// constraint violation.
+const sqlite3Constraint = 19
