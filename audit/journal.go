@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // ErrBacklog is returned by Record when the journal holds more unindexed
@@ -41,13 +42,19 @@ type journal struct {
 	quit     chan struct{}
 	stopped  chan struct{}
 
+	// syncEvery, when positive, defers the file sync: a write returns once
+	// in the operating system's cache, and the writer syncs at most this
+	// long after (see Options.SyncInterval).
+	syncEvery time.Duration
+
 	// Owned by the writer goroutine.
-	file *os.File
-	seg  uint64
-	size int64
+	file  *os.File
+	seg   uint64
+	size  int64
+	dirty bool // written since the last sync
 
 	mu      sync.Mutex
-	durable position      // everything before it is on disk
+	durable position      // everything before it is written (and on disk, unless syncs are deferred)
 	grew    chan struct{} // closed and replaced when durable moves
 
 	backlog atomic.Int64 // bytes written and not yet indexed
@@ -79,7 +86,7 @@ func segments(dir string) ([]uint64, error) {
 
 // openJournal locks dir and starts a new segment after the existing ones
 // (a crash may have torn the last one's tail: it is never appended to).
-func openJournal(dir string, segSize, maxBacklog int64) (*journal, error) {
+func openJournal(dir string, segSize, maxBacklog int64, syncEvery time.Duration) (*journal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit: journal: %w", err)
 	}
@@ -93,7 +100,7 @@ func openJournal(dir string, segSize, maxBacklog int64) (*journal, error) {
 		return nil, fmt.Errorf("audit: journal: %w", err)
 	}
 	j := &journal{
-		dir: dir, segSize: segSize, max: maxBacklog, unlock: unlock,
+		dir: dir, segSize: segSize, max: maxBacklog, unlock: unlock, syncEvery: syncEvery,
 		requests: make(chan *pending), quit: make(chan struct{}), stopped: make(chan struct{}),
 		grew: make(chan struct{}),
 	}
@@ -173,13 +180,23 @@ const maxWrite = 4 << 20
 // frames in one write, syncs the file once, and answers them all.
 func (j *journal) run() {
 	defer close(j.stopped)
+	var tick <-chan time.Time
+	if j.syncEvery > 0 {
+		t := time.NewTicker(j.syncEvery)
+		defer t.Stop()
+		tick = t.C
+	}
 	var buf []byte
 	for {
 		var batch []*pending
 		select {
 		case p := <-j.requests:
 			batch = append(batch, p)
+		case <-tick:
+			j.syncDeferred()
+			continue
 		case <-j.quit:
+			j.syncDeferred()
 			return
 		}
 		buf = append(buf[:0], batch[0].frame...)
@@ -200,19 +217,34 @@ func (j *journal) run() {
 	}
 }
 
+// syncDeferred syncs what deferred writes left in the cache. A failure is
+// the next write's: the segment is abandoned as after a failed write.
+func (j *journal) syncDeferred() {
+	if !j.dirty || j.file == nil {
+		return
+	}
+	if err := datasync(j.file); err != nil {
+		j.file.Close()
+		j.file = nil
+	}
+	j.dirty = false
+}
+
 // write appends buf to the current segment (a new one when it is full)
 // and syncs it. After a failed write the segment may end with a partial
 // frame, so the next write starts a new segment.
 func (j *journal) write(buf []byte) error {
 	if j.file == nil || (j.size > 0 && j.size+int64(len(buf)) > j.segSize) {
+		j.syncDeferred()
 		if err := j.startSegment(j.seg + 1); err != nil {
 			return err
 		}
 	}
 	_, err := j.file.Write(buf)
-	if err == nil {
+	if err == nil && j.syncEvery <= 0 {
 		err = datasync(j.file)
 	}
+	j.dirty = j.syncEvery > 0
 	if err != nil {
 		j.file.Close()
 		j.file = nil

@@ -53,10 +53,16 @@ func journalFiles(t *testing.T, dir string) []string {
 // (small segments, so that it rotates): after Sync every event is in the
 // store once, the chain verifies, and the indexed segments are gone.
 func TestJournalConcurrent(t *testing.T) {
+	t.Run("synced per write", func(t *testing.T) { journalConcurrent(t, 0) })
+	// Deferred syncs change when data reach the disk, not what is indexed.
+	t.Run("deferred syncs", func(t *testing.T) { journalConcurrent(t, 5*time.Millisecond) })
+}
+
+func journalConcurrent(t *testing.T, syncInterval time.Duration) {
 	t.Parallel()
 	st := openStore(t)
 	dir := t.TempDir()
-	rec := newJournaled(t, st, dir, audit.Options{SegmentSize: 64 << 10})
+	rec := newJournaled(t, st, dir, audit.Options{SegmentSize: 64 << 10, SyncInterval: syncInterval})
 	const workers, perWorker = 100, 20
 	recordConcurrently(t, []*audit.Recorder{rec}, workers, perWorker)
 	syncOK(t, rec)

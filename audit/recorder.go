@@ -36,6 +36,13 @@ type Options struct {
 	// MaxBacklog bounds the journaled bytes not yet in the store (default
 	// 1 GiB); beyond it Record fails with ErrBacklog.
 	MaxBacklog int64
+	// SyncInterval, when positive, lets Record return once the event is
+	// written to the journal file (in the operating system's cache, so a
+	// crash of the process loses nothing) and syncs the file to disk at
+	// most this long after: the durability of an SQLite store in WAL mode
+	// with synchronous=NORMAL, where a power loss may lose the last
+	// moments of writes. Zero syncs before Record returns.
+	SyncInterval time.Duration
 }
 
 // Recorder writes events to a store as a hash chain, grouping concurrent
@@ -100,7 +107,7 @@ func NewRecorder(st store.Store, opts Options) (*Recorder, error) {
 		return r, nil
 	}
 	close(r.stopped) // no direct writer
-	j, err := openJournal(opts.JournalDir, opts.SegmentSize, opts.MaxBacklog)
+	j, err := openJournal(opts.JournalDir, opts.SegmentSize, opts.MaxBacklog, opts.SyncInterval)
 	if err != nil {
 		return nil, err
 	}

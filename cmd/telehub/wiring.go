@@ -145,10 +145,12 @@ func (s *server) handler(ctx context.Context, cfg serveConfig) (http.Handler, er
 	}
 	// Every access to health data and every security event is recorded,
 	// fail-closed, in the store's tamper-evident audit trail.
-	// Record returns once the event is synced in a local journal; an indexer
-	// moves it into the store and its hash chain in the background.
+	// Record returns once the event is in a local journal, synced to disk
+	// within auditSync: the durability of the SQLite store's own commits.
+	// An indexer moves the events into the store and its hash chain in the
+	// background.
 	s.auditor, err = audit.NewRecorder(s.data, audit.Options{
-		JournalDir: filepath.Join(cfg.DataDir, "audit-journal"), Logger: operations.Logger(),
+		JournalDir: filepath.Join(cfg.DataDir, "audit-journal"), SyncInterval: auditSync, Logger: operations.Logger(),
 	})
 	if err != nil {
 		return nil, err
@@ -275,6 +277,10 @@ func (s *server) prepareAuth(ctx context.Context, cfg serveConfig) error {
 	s.logger.Info("bootstrap client ready", "client_id", id)
 	return nil
 }
+
+// auditSync is how long an audit event may stay in the operating system's
+// cache before the journal is synced to disk.
+const auditSync = 20 * time.Millisecond
 
 // errShutdownTimeout reports requests still running when the shutdown timeout expired.
 var errShutdownTimeout = errors.New("in-flight requests did not finish within the shutdown timeout")
