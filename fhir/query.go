@@ -258,6 +258,9 @@ func (s *Server) searchPlan(ctx context.Context, sp searchSpec) (*searchRun, err
 	}
 	if v := sp.params.Get("_sort"); v != "" {
 		keys, issues := s.registry.ParseSort(sp.typ, v)
+		if sp.typ == "" && len(types) > 0 {
+			keys, issues = s.registry.ParseSortAcross(types, v)
+		}
 		plan.Query.Sort = keys
 		plan.Ignored = append(plan.Ignored, issues...)
 	}

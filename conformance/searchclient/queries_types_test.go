@@ -29,7 +29,6 @@ func typeQueries(c choices) []query {
 			return want{matches: ordered(rs, sortKey{values: idKey}), ordered: true, pageSize: 7}
 		}})
 	add(query{Name: "system _type sorted by a shared date across types", Kind: "system",
-		knownBug: "_sort in a system search ignores _type: the keys are looked up for all types, so a parameter the listed types share (date) is dropped with a warning",
 		Params:   p("_type", "Observation,Encounter", "patient", "Patient/"+c.rich, "_sort", "-date", "_count", "4"),
 		expect: func(m *model) want {
 			var rs []*resource

@@ -782,3 +782,20 @@ func (r *Registry) ParseSort(resourceType, value string) ([]store.SortKey, []Iss
 	}
 	return keys, issues
 }
+
+// ParseSortAcross parses _sort for a search across the listed types (a
+// system search with _type): each key is read as for the first type when
+// all of them define it with one kind, since their index entries then
+// carry the same code; otherwise only the common parameters are known.
+func (r *Registry) ParseSortAcross(types []string, value string) ([]store.SortKey, []Issue) {
+	var (
+		keys   []store.SortKey
+		issues []Issue
+	)
+	for _, field := range strings.Split(value, ",") {
+		name := strings.TrimPrefix(strings.TrimSpace(field), "-")
+		k, is := r.ParseSort(r.sharedType(types, name), field)
+		keys, issues = append(keys, k...), append(issues, is...)
+	}
+	return keys, issues
+}
