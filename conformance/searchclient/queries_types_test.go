@@ -29,7 +29,7 @@ func typeQueries(c choices) []query {
 			return want{matches: ordered(rs, sortKey{values: idKey}), ordered: true, pageSize: 7}
 		}})
 	add(query{Name: "system _type sorted by a shared date across types", Kind: "system",
-		Params:   p("_type", "Observation,Encounter", "patient", "Patient/"+c.rich, "_sort", "-date", "_count", "4"),
+		Params: p("_type", "Observation,Encounter", "patient", "Patient/"+c.rich, "_sort", "-date", "_count", "4"),
 		expect: func(m *model) want {
 			var rs []*resource
 			for _, t := range []string{"Observation", "Encounter"} {
