@@ -19,7 +19,7 @@ func TestServeMongoStore(t *testing.T) {
 	t.Parallel()
 	bin := buildBinary(t)
 	uri := mongotest.Start(t) + "telehub_cmd_test"
-	p := startBinary(t, bin, "--store", uri)
+	p := startBinary(t, bin, "--store", uri, "--data", t.TempDir())
 	if p.started["store"] != storeMongo || p.started["transactions"] != false {
 		t.Errorf("start-up line: %v", p.started)
 	}
