@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // ErrBlobNotFound is returned by Blobs.Open and Blobs.Delete for a key that
@@ -72,7 +73,23 @@ func NewDirBlobs(dir string) (*DirBlobs, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("dicomweb: blobs folder: %w", err)
 	}
-	return &DirBlobs{dir: dir}, nil
+	d := &DirBlobs{dir: dir}
+	d.removeStale(time.Now().Add(-staleAfter))
+	return d, nil
+}
+
+// staleAfter is the age past which a staged file is the leftover of a
+// crash (an upload in progress is never that old).
+const staleAfter = 24 * time.Hour
+
+// removeStale removes the staged files last written before limit.
+func (d *DirBlobs) removeStale(limit time.Time) {
+	entries, _ := os.ReadDir(filepath.Join(d.dir, stagingFolder))
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && !e.IsDir() && info.ModTime().Before(limit) {
+			os.Remove(filepath.Join(d.dir, stagingFolder, e.Name()))
+		}
+	}
 }
 
 func (d *DirBlobs) path(key string) string {
@@ -81,49 +98,105 @@ func (d *DirBlobs) path(key string) string {
 	return filepath.Join(d.dir, sub[:2], sub[2:], key)
 }
 
-// Put writes to a temporary file in the target folder, syncs it, and renames
-// it into place, then syncs the folder: a crash leaves the old blob or the
-// new one, never half of one.
+// Put writes to a temporary file in the staging folder, syncs it, and
+// renames it into place, then syncs the folder: a crash leaves the old
+// blob or the new one, never half of one.
 func (d *DirBlobs) Put(ctx context.Context, key string, r io.Reader) (BlobInfo, error) {
 	if err := validKey(key); err != nil {
 		return BlobInfo{}, err
 	}
-	final := d.path(key)
-	folder := filepath.Dir(final)
-	if err := os.MkdirAll(folder, 0o750); err != nil {
-		return BlobInfo{}, fmt.Errorf("dicomweb: put blob %s: %w", key, err)
-	}
-	tmp, err := os.CreateTemp(folder, ".put-*")
+	tmp, err := d.stage()
 	if err != nil {
 		return BlobInfo{}, fmt.Errorf("dicomweb: put blob %s: %w", key, err)
 	}
-	done := false
 	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
+		tmp.Close()
+		os.Remove(tmp.Name()) // fails harmlessly once renamed
 	}()
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(tmp, h), ctxReader{ctx, r})
 	if err != nil {
 		return BlobInfo{}, fmt.Errorf("dicomweb: put blob %s: %w", key, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return BlobInfo{}, fmt.Errorf("dicomweb: put blob %s: sync: %w", key, err)
+	folders, err := d.adopt(key, tmp)
+	if err != nil {
+		return BlobInfo{}, err
 	}
-	if err := tmp.Close(); err != nil {
-		return BlobInfo{}, fmt.Errorf("dicomweb: put blob %s: %w", key, err)
-	}
-	if err := os.Rename(tmp.Name(), final); err != nil {
-		return BlobInfo{}, fmt.Errorf("dicomweb: put blob %s: %w", key, err)
-	}
-	done = true
-	if f, err := os.Open(folder); err == nil {
-		f.Sync()
-		f.Close()
+	for _, folder := range folders {
+		if err := syncDir(folder); err != nil {
+			return BlobInfo{}, fmt.Errorf("dicomweb: put blob %s: %w", key, err)
+		}
 	}
 	return BlobInfo{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// stagingFolder holds files being written; it sits inside dir so that a
+// finished file is renamed into place, never copied. Keys never start
+// with '.', so it cannot meet a blob.
+const stagingFolder = ".staging"
+
+// stage creates a temporary file in the staging folder. STOW writes an
+// upload there directly, checks it, then adopts it as a blob: the bytes
+// are written once.
+func (d *DirBlobs) stage() (*os.File, error) {
+	f, err := os.CreateTemp(filepath.Join(d.dir, stagingFolder), "put-*")
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Join(d.dir, stagingFolder), 0o750); err != nil {
+			return nil, err
+		}
+		f, err = os.CreateTemp(filepath.Join(d.dir, stagingFolder), "put-*")
+	}
+	return f, err
+}
+
+// adopt syncs a staged file and renames it to key's place. It returns the
+// folders whose entries changed, which the caller must sync (syncDir)
+// before counting the blob as stored.
+func (d *DirBlobs) adopt(key string, staged *os.File) (folders []string, err error) {
+	if err := staged.Sync(); err != nil {
+		return nil, fmt.Errorf("dicomweb: put blob %s: sync: %w", key, err)
+	}
+	return d.place(key, staged)
+}
+
+// place renames a staged file to key's place, unsynced: STOW syncs the
+// files and folders of a request together before indexing them (a crash
+// before can only leave a file no index record names). A file already
+// there may be indexed: then the new one is synced before it replaces it.
+// It returns the folders whose entries changed: the blob's, and those
+// it created.
+func (d *DirBlobs) place(key string, staged *os.File) (folders []string, err error) {
+	if err := validKey(key); err != nil {
+		return nil, err
+	}
+	final := d.path(key)
+	folder := filepath.Dir(final)
+	folders = []string{folder}
+	if _, err := os.Lstat(final); err == nil {
+		if err := staged.Sync(); err != nil {
+			return nil, fmt.Errorf("dicomweb: put blob %s: sync: %w", key, err)
+		}
+	} else if _, err := os.Stat(folder); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(folder, 0o750); err != nil {
+			return nil, fmt.Errorf("dicomweb: put blob %s: %w", key, err)
+		}
+		// The new folders' own entries must last too.
+		folders = append(folders, filepath.Dir(folder), d.dir)
+	}
+	if err := os.Rename(staged.Name(), final); err != nil {
+		return nil, fmt.Errorf("dicomweb: put blob %s: %w", key, err)
+	}
+	return folders, nil
+}
+
+// syncDir makes the entries of a folder (a rename into it) durable.
+func syncDir(folder string) error {
+	f, err := os.Open(folder)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 // Open opens the blob's file.

@@ -21,6 +21,7 @@ var behaviours = []struct {
 	{"stow bad input", testSTOWBadInput},
 	{"idempotence", testIdempotence},
 	{"concurrent stow", testConcurrentSTOW},
+	{"batched stow", testBatchedSTOW},
 	{"wado", testWADO},
 	{"access", testAccess},
 	{"audit fail-closed", testAuditFailClosed},

@@ -8,7 +8,8 @@
 //   - the DICOM files themselves go to a Blobs store: a folder of the data
 //     directory (DirBlobs) or MongoDB GridFS (GridFSBlobs); each file is
 //     written once under a key holding its digest, streamed from a temporary
-//     file, never held in memory whole;
+//     file, never held in memory whole (on DirBlobs the temporary file is
+//     staged in the blob folder and renamed into place: no second copy);
 //   - the attributes QIDO matches on go to a store.Store of their own (the
 //     DICOM index), as "resources" of three types, DicomStudy, DicomSeries and
 //     DicomInstance, whose bodies are their DICOM JSON attributes and whose
@@ -16,11 +17,24 @@
 //     (SQLite, MongoDB) answer QIDO through store.Search that way, with the
 //     machinery the FHIR API already relies on.
 //
+// A STOW request costs one index transaction, not one per instance: its
+// blobs are written as the parts come, then synced together (files, then
+// their folders), then their instance records and the series and study
+// records they change (counts kept incrementally, compare-and-set) are
+// committed at once, every 200 instances for very large requests. Nothing
+// is answered 200 before both are durable. WADO-RS announces the length of
+// its multipart body (the index holds every file's size), so that the
+// files go to the socket with sendfile.
+//
 // Every stored study is mirrored, before STOW answers, by a FHIR
 // ImagingStudy written through the in-process FHIR API (fhir.Server), linked
 // to its Patient (found by PatientID or INS, or created as a provisional
 // identity), to the ServiceRequest of its accession number, and to an
-// Endpoint that points back at this server.
+// Endpoint that points back at this server. It is updated once per
+// request, with If-Match: the request's instances are merged into the
+// series it lists, and the series are rebuilt from the index only when its
+// instance count then disagrees with the index's (a concurrent STOW not
+// merged yet, or an earlier update that failed).
 //
 // Access follows the ImagingStudy scopes of the caller's token, its patient
 // context and the patients' consent; every store, query and retrieval is

@@ -95,7 +95,12 @@ func parseInstanceBytes(t *testing.T, f []byte) (*instanceFile, error) {
 	if err := os.WriteFile(p, f, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return parseInstance(p)
+	file, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	return parseInstance(file)
 }
 
 // testDCMTK: files made now by dcmtk, from a JPEG made with Go's image

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+	"sync/atomic"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -24,6 +26,11 @@ const DefaultGridFSDatabase = "telehub_dicom"
 type GridFSBlobs struct {
 	bucket *mongo.GridFSBucket
 	client *mongo.Client // set when OpenGridFSBlobs connected it, closed by Close
+
+	// The driver's bucket creates its indexes on its first upload, behind
+	// a flag it does not guard: uploads wait for a first one to succeed.
+	firstMu sync.Mutex
+	ready   atomic.Bool
 }
 
 // NewGridFSBlobs returns blobs in the GridFS bucket named bucket ("dicom"
@@ -85,7 +92,7 @@ func (g *GridFSBlobs) Put(ctx context.Context, key string, r io.Reader) (BlobInf
 		if _, err := io.Copy(io.Discard, counted); err != nil {
 			return BlobInfo{}, fmt.Errorf("dicomweb: put blob %s: %w", key, err)
 		}
-	} else if err := g.bucket.UploadFromStreamWithID(ctx, key, key, counted); err != nil {
+	} else if err := g.upload(ctx, key, counted); err != nil {
 		if !mongo.IsDuplicateKeyError(err) {
 			return BlobInfo{}, fmt.Errorf("dicomweb: put blob %s: %w", key, err)
 		}
@@ -95,6 +102,35 @@ func (g *GridFSBlobs) Put(ctx context.Context, key string, r io.Reader) (BlobInf
 		}
 	}
 	return BlobInfo{Size: counted.n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// upload streams r to a new file. It does not use the bucket's
+// UploadFromStream, which reads every upload through one buffer of the
+// bucket: concurrent uploads would mix their bytes.
+func (g *GridFSBlobs) upload(ctx context.Context, key string, r io.Reader) error {
+	us, err := g.openUpload(ctx, key)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 255<<10) // one GridFS chunk
+	if _, err := io.CopyBuffer(us, r, buf); err != nil {
+		_ = us.Abort() // removes the chunks written
+		return err
+	}
+	return us.Close()
+}
+
+func (g *GridFSBlobs) openUpload(ctx context.Context, key string) (*mongo.GridFSUploadStream, error) {
+	if g.ready.Load() {
+		return g.bucket.OpenUploadStreamWithID(ctx, key, key)
+	}
+	g.firstMu.Lock()
+	defer g.firstMu.Unlock()
+	us, err := g.bucket.OpenUploadStreamWithID(ctx, key, key)
+	if err == nil {
+		g.ready.Store(true)
+	}
+	return us, err
 }
 
 func (g *GridFSBlobs) exists(ctx context.Context, key string) (bool, error) {

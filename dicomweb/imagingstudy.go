@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"net/url"
 	"slices"
@@ -85,17 +86,22 @@ func (s *Server) ensureEndpoint(ctx context.Context) (string, error) {
 	return id, nil
 }
 
-// syncStudy refreshes the study record and writes the study's
-// ImagingStudy from the index. Each round reads the ImagingStudy's version,
-// then the index, then writes with If-Match; it ends when the index read
-// after the write holds nothing the write missed, so that of concurrent
-// STOWs into one study the last to write covers every instance.
-func (s *Server) syncStudy(ctx context.Context, study string, attrs Dataset) (id, patient string, err error) {
+// syncStudy links the study record to its Patient and brings the study's
+// ImagingStudy in step with the index, adding the instances this request
+// stored (added). Each round reads the ImagingStudy's version, then the
+// study record, and writes with If-Match: the instances added are merged
+// into the series the resource lists, unless its instance count then
+// differs from the index's, in which case the series are rebuilt from the
+// index. Every STOW thus writes its own instances over a version holding
+// those of the STOWs before it, so concurrent STOWs into one study lose
+// none, and a study whose resource missed instances (a failed update) is
+// repaired by its next STOW.
+func (s *Server) syncStudy(ctx context.Context, study string, attrs Dataset, added []*instanceRecord) (id, patient string, err error) {
 	ctx = detach(ctx) // a client hanging up must not leave the study half in step
 	if patient, err = s.ensurePatient(ctx, attrs, study); err != nil {
 		return "", "", err
 	}
-	rec, err := s.idx.refreshStudy(ctx, study, attrs, patient)
+	rec, err := s.idx.setLinks(ctx, study, patient, "")
 	if err != nil {
 		return "", patient, err
 	}
@@ -118,6 +124,11 @@ func (s *Server) syncStudy(ctx context.Context, study string, attrs Dataset) (id
 			id = found[0].ID
 		}
 	}
+	// STOWs into one study on this node take turns here. The If-Match
+	// below keeps concurrent writers lossless anyway (other nodes too);
+	// taking turns only spares them rounds lost to 412s.
+	unlock := s.lockStudy(study)
+	defer unlock()
 	for range maxConflicts {
 		var current map[string]any
 		var version int64
@@ -133,12 +144,25 @@ func (s *Server) syncStudy(ctx context.Context, study string, attrs Dataset) (id
 		default:
 			return id, patient, err
 		}
-		series, instances, err := s.studyContents(ctx, study)
-		if err != nil {
+		if rec, err = s.idx.study(ctx, study); err != nil {
 			return id, patient, err
 		}
 		before := withoutMeta(current)
-		updated := imagingStudy(current, id, rec, patient, endpoint, basedOn, series, instances)
+		updated := setStudyElements(current, id, rec, patient, endpoint, basedOn)
+		merged, err := mergeInstances(updated, added, func(uid string) (Dataset, error) {
+			se, err := s.idx.series(ctx, uid)
+			return se.Attrs, err
+		})
+		if err != nil {
+			return id, patient, err
+		}
+		if merged != rec.Instances {
+			series, instances, err := s.studyContents(ctx, study)
+			if err != nil {
+				return id, patient, err
+			}
+			setSeries(updated, series, instances)
+		}
 		body, err := json.Marshal(updated)
 		if err != nil {
 			return id, patient, err
@@ -152,22 +176,22 @@ func (s *Server) syncStudy(ctx context.Context, study string, attrs Dataset) (id
 			return id, patient, fmt.Errorf("update imaging study: %w", err)
 		}
 		if err == nil {
-			_, after, err := s.studyContents(ctx, study)
-			if err != nil {
-				return id, patient, err
+			if rec.ImagingStudy != id {
+				_, err = s.idx.setLinks(ctx, study, "", id)
 			}
-			if sameInstances(instances, after) {
-				if rec.ImagingStudy != id {
-					err = s.idx.setImagingStudy(ctx, study, id)
-				}
-				return id, patient, err
-			}
-		}
-		if rec, err = s.idx.refreshStudy(ctx, study, nil, ""); err != nil {
 			return id, patient, err
 		}
 	}
 	return id, patient, fmt.Errorf("imaging study %s: too many concurrent updates", id)
+}
+
+// lockStudy takes the lock of a study's stripe and returns its release.
+func (s *Server) lockStudy(study string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(study))
+	mu := &s.studyLocks[h.Sum32()%uint32(len(s.studyLocks))]
+	mu.Lock()
+	return mu.Unlock
 }
 
 func (s *Server) studyContents(ctx context.Context, study string) ([]*seriesRecord, []*instanceRecord, error) {
@@ -175,26 +199,14 @@ func (s *Server) studyContents(ctx context.Context, study string) ([]*seriesReco
 	if err != nil {
 		return nil, nil, err
 	}
-	instances, err := s.idx.instancesOf(ctx, study, "")
+	instances, err := s.idx.headsOf(ctx, study, "") // the resource names no other attribute
 	return series, instances, err
 }
 
-func sameInstances(a, b []*instanceRecord) bool {
-	key := func(l []*instanceRecord) []string {
-		out := make([]string, len(l))
-		for i, in := range l {
-			out[i] = in.UID + "/" + in.SHA256
-		}
-		slices.Sort(out)
-		return out
-	}
-	return slices.Equal(key(a), key(b))
-}
-
-// imagingStudy sets the elements TeleHub manages on the current resource,
-// keeping what others added (notes, reasons, interpreters…).
-func imagingStudy(current map[string]any, id string, rec *studyRecord, patient, endpoint, basedOn string,
-	series []*seriesRecord, instances []*instanceRecord) map[string]any {
+// setStudyElements sets the study-level elements TeleHub manages on the
+// current resource, keeping what others added (notes, reasons,
+// interpreters…).
+func setStudyElements(current map[string]any, id string, rec *studyRecord, patient, endpoint, basedOn string) map[string]any {
 	is := current
 	is["resourceType"] = "ImagingStudy"
 	is["id"] = id
@@ -238,6 +250,11 @@ func imagingStudy(current map[string]any, id string, rec *studyRecord, patient, 
 	if modalities != nil {
 		is["modality"] = modalities
 	}
+	return is
+}
+
+// setSeries replaces the series of the resource by those of the index.
+func setSeries(is map[string]any, series []*seriesRecord, instances []*instanceRecord) {
 	byseries := map[string][]*instanceRecord{}
 	for _, in := range instances {
 		byseries[in.Series] = append(byseries[in.Series], in)
@@ -251,39 +268,125 @@ func imagingStudy(current map[string]any, id string, rec *studyRecord, patient, 
 		if len(ins) == 0 {
 			continue
 		}
-		modality := se.Attrs.First(tagModality)
-		if modality == "" {
-			modality = "OT"
-		}
-		item := map[string]any{"uid": se.UID, "modality": map[string]string{"system": systemDCM, "code": modality},
-			"numberOfInstances": len(ins)}
-		if n := atoi(se.Attrs.First(tagSeriesNumber)); n >= 0 && se.Attrs.First(tagSeriesNumber) != "" {
-			item["number"] = n
-		}
-		if d := se.Attrs.First(tagSeriesDescription); d != "" {
-			item["description"] = d
-		}
-		if b := se.Attrs.First(tagBodyPartExamined); b != "" {
-			item["bodySite"] = map[string]string{"display": b}
-		}
 		slices.SortFunc(ins, func(a, b *instanceRecord) int {
 			return cmpNumbers(a.Attrs.First(tagInstanceNumber), b.Attrs.First(tagInstanceNumber), a.UID, b.UID)
 		})
-		var list []any
+		item := seriesItem(se.UID, se.Attrs)
+		list := make([]any, 0, len(ins))
 		for _, in := range ins {
-			inst := map[string]any{"uid": in.UID, "sopClass": map[string]string{"system": "urn:ietf:rfc:3986", "code": "urn:oid:" + in.SOPClass}}
-			if n := in.Attrs.First(tagInstanceNumber); n != "" && atoi(n) >= 0 {
-				inst["number"] = atoi(n)
-			}
-			list = append(list, inst)
+			list = append(list, instanceItem(in))
 		}
 		item["instance"] = list
+		item["numberOfInstances"] = len(list)
 		out = append(out, item)
 	}
 	is["series"] = out
 	is["numberOfSeries"] = len(out)
 	is["numberOfInstances"] = len(instances)
-	return is
+}
+
+// seriesItem is an ImagingStudy.series element, without its instances.
+func seriesItem(uid string, attrs Dataset) map[string]any {
+	modality := attrs.First(tagModality)
+	if modality == "" {
+		modality = "OT"
+	}
+	item := map[string]any{"uid": uid, "modality": map[string]string{"system": systemDCM, "code": modality}}
+	if n := atoi(attrs.First(tagSeriesNumber)); n >= 0 && attrs.First(tagSeriesNumber) != "" {
+		item["number"] = n
+	}
+	if d := attrs.First(tagSeriesDescription); d != "" {
+		item["description"] = d
+	}
+	if b := attrs.First(tagBodyPartExamined); b != "" {
+		item["bodySite"] = map[string]string{"display": b}
+	}
+	return item
+}
+
+// instanceItem is an ImagingStudy.series.instance element.
+func instanceItem(in *instanceRecord) map[string]any {
+	inst := map[string]any{"uid": in.UID, "sopClass": map[string]string{"system": "urn:ietf:rfc:3986", "code": "urn:oid:" + in.SOPClass}}
+	if n := in.Attrs.First(tagInstanceNumber); n != "" && atoi(n) >= 0 {
+		inst["number"] = atoi(n)
+	}
+	return inst
+}
+
+// mergeInstances adds instances to the series the resource lists
+// (replacing those of the same UID), in the order setSeries gives, and
+// returns how many instances it then lists. A series it does not list yet
+// is described by seriesAttrs (the series record's attributes).
+func mergeInstances(is map[string]any, added []*instanceRecord, seriesAttrs func(uid string) (Dataset, error)) (int, error) {
+	list, _ := is["series"].([]any)
+	byUID := map[string]map[string]any{}
+	for _, item := range list {
+		if m, ok := item.(map[string]any); ok {
+			if uid, _ := m["uid"].(string); uid != "" {
+				byUID[uid] = m
+			}
+		}
+	}
+	for _, in := range added {
+		se := byUID[in.Series]
+		if se == nil {
+			attrs, err := seriesAttrs(in.Series)
+			if err != nil {
+				return 0, err
+			}
+			se = seriesItem(in.Series, attrs)
+			byUID[in.Series] = se
+			list = append(list, se)
+		}
+		insts, _ := se["instance"].([]any)
+		item, replaced := instanceItem(in), false
+		for i, o := range insts {
+			if m, ok := o.(map[string]any); ok && m["uid"] == in.UID {
+				insts[i], replaced = item, true
+				break
+			}
+		}
+		if !replaced {
+			insts = append(insts, item)
+		}
+		se["instance"] = insts
+	}
+	byNumber := func(a, b any) int {
+		ma, _ := a.(map[string]any)
+		mb, _ := b.(map[string]any)
+		ua, _ := ma["uid"].(string)
+		ub, _ := mb["uid"].(string)
+		if c := numberOf(ma["number"]) - numberOf(mb["number"]); c != 0 {
+			return c
+		}
+		return strings.Compare(ua, ub)
+	}
+	total := 0
+	for _, item := range list {
+		if m, ok := item.(map[string]any); ok {
+			insts, _ := m["instance"].([]any)
+			slices.SortStableFunc(insts, byNumber)
+			m["numberOfInstances"] = len(insts)
+			total += len(insts)
+		}
+	}
+	slices.SortStableFunc(list, byNumber)
+	is["series"] = list
+	is["numberOfSeries"] = len(list)
+	is["numberOfInstances"] = total
+	return total, nil
+}
+
+// numberOf reads a number of a decoded resource (float64) or of one built
+// here (int); 0 when absent.
+func numberOf(v any) int {
+	switch n := v.(type) {
+	case int:
+		return n
+	case float64:
+		return int(n)
+	}
+	return 0
 }
 
 func isAccession(m map[string]any) bool {

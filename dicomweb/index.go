@@ -108,16 +108,25 @@ func (x index) instance(ctx context.Context, uid string) (*instanceRecord, error
 
 // write stores a record as version (compare-and-set, see store.Commit).
 func (x index) write(ctx context.Context, typ, uid string, version int64, rec any, entries []store.IndexEntry) error {
+	w, err := recordWrite(typ, uid, version, time.Now().UTC().Truncate(time.Millisecond), rec, entries)
+	if err != nil {
+		return err
+	}
+	return x.st.Commit(ctx, []store.Write{w})
+}
+
+// recordWrite is the store write of a record as version: a create for
+// version 1, an update (compare-and-set on version-1) otherwise.
+func recordWrite(typ, uid string, version int64, at time.Time, rec any, entries []store.IndexEntry) (store.Write, error) {
 	body, err := json.Marshal(rec)
 	if err != nil {
-		return fmt.Errorf("dicomweb: encode %s/%s: %w", typ, uid, err)
+		return store.Write{}, fmt.Errorf("dicomweb: encode %s/%s: %w", typ, uid, err)
 	}
 	method := "PUT"
 	if version == 1 {
 		method = "POST"
 	}
-	return x.st.Commit(ctx, []store.Write{{Type: typ, ID: uid, Version: version,
-		LastUpdated: time.Now().UTC().Truncate(time.Millisecond), Method: method, Body: body, Index: entries}})
+	return store.Write{Type: typ, ID: uid, Version: version, LastUpdated: at, Method: method, Body: body, Index: entries}, nil
 }
 
 // each calls fn for every current record matching q, page by page.
@@ -139,15 +148,6 @@ func (x index) each(ctx context.Context, q store.Query, fn func(store.Resource) 
 		}
 		q.Cursor, q.Offset = page.Next, 0
 	}
-}
-
-func (x index) count(ctx context.Context, typ, param, value string) (int, error) {
-	res, err := x.st.Search(ctx, store.Query{Types: []string{typ}, Total: true,
-		Clauses: []store.Clause{tokenClause(param, value)}})
-	if err != nil {
-		return 0, err
-	}
-	return res.Total, nil
 }
 
 func tokenClause(param string, values ...string) store.Clause {
@@ -234,46 +234,67 @@ func dateRange(da string) (low, high float64, ok bool) {
 // maxConflicts bounds the compare-and-set retries of one aggregate update.
 const maxConflicts = 50
 
-// refreshSeries recomputes a series record from the instances stored and
-// the latest instance's series attributes, retrying on concurrent writers.
-func (x index) refreshSeries(ctx context.Context, in *instanceRecord) error {
+// moveSeries sets a series record's attributes and adds n to its
+// instance count, creating it when needed (created then true).
+func (x index) moveSeries(ctx context.Context, uid, study string, attrs Dataset, n int) (created bool, err error) {
 	for range maxConflicts {
-		rec, err := x.series(ctx, in.Series)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		rec, err := x.series(ctx, uid)
+		if err != nil && !isNotFound(err) {
+			return false, err
+		}
+		created = rec.UID == ""
+		rec.Study, rec.UID, rec.Attrs = study, uid, attrs
+		rec.Instances += n
+		err = x.write(ctx, typeSeries, uid, rec.version+1, rec, rec.entries())
+		if !errors.Is(err, store.ErrConflict) {
+			return created, err
+		}
+	}
+	return false, fmt.Errorf("dicomweb: series %s: too many concurrent updates", uid)
+}
+
+// moveStudy sets a study record's attributes, adds to its counts and
+// modalities, creating it when needed.
+func (x index) moveStudy(ctx context.Context, uid string, attrs Dataset, instances, series int, modalities []string) error {
+	for range maxConflicts {
+		rec, err := x.study(ctx, uid)
+		if err != nil && !isNotFound(err) {
 			return err
 		}
-		rec.Study, rec.UID = in.Study, in.Series
-		rec.Attrs = seriesAttrs(in.Attrs)
-		if rec.Instances, err = x.count(ctx, typeInstance, "SeriesInstanceUID", in.Series); err != nil {
-			return err
+		rec.UID, rec.Attrs = uid, attrs
+		rec.Instances += instances
+		rec.Series += series
+		for _, m := range modalities {
+			if !slices.Contains(rec.Modalities, m) {
+				rec.Modalities = append(rec.Modalities, m)
+			}
 		}
-		err = x.write(ctx, typeSeries, rec.UID, rec.version+1, rec, rec.entries())
+		slices.Sort(rec.Modalities)
+		err = x.write(ctx, typeStudy, uid, rec.version+1, rec, rec.entries())
 		if !errors.Is(err, store.ErrConflict) {
 			return err
 		}
 	}
-	return fmt.Errorf("dicomweb: series %s: too many concurrent updates", in.Series)
+	return fmt.Errorf("dicomweb: study %s: too many concurrent updates", uid)
 }
 
-// refreshStudy recomputes a study record: counts, modalities and SOP
-// classes from the series and instances stored, the patient and study
-// attributes from attrs (the latest instance). patient and imagingStudy
-// are kept when empty. It returns the record written.
-func (x index) refreshStudy(ctx context.Context, uid string, attrs Dataset, patient string) (*studyRecord, error) {
+// setLinks records the FHIR Patient and ImagingStudy of a study (either
+// left as is when empty), retrying on concurrent writers. It returns the
+// study record as stored. The counts are the commits' (see commit.go).
+func (x index) setLinks(ctx context.Context, uid, patient, imagingStudy string) (*studyRecord, error) {
 	for range maxConflicts {
 		rec, err := x.study(ctx, uid)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err != nil {
 			return nil, err
 		}
-		rec.UID = uid
-		if attrs != nil {
-			rec.Attrs = studyAttrs(attrs)
+		if (patient == "" || rec.Patient == patient) && (imagingStudy == "" || rec.ImagingStudy == imagingStudy) {
+			return rec, nil
 		}
 		if patient != "" {
 			rec.Patient = patient
 		}
-		if err := x.aggregate(ctx, rec); err != nil {
-			return nil, err
+		if imagingStudy != "" {
+			rec.ImagingStudy = imagingStudy
 		}
 		err = x.write(ctx, typeStudy, uid, rec.version+1, rec, rec.entries())
 		if err == nil {
@@ -287,45 +308,52 @@ func (x index) refreshStudy(ctx context.Context, uid string, attrs Dataset, pati
 	return nil, fmt.Errorf("dicomweb: study %s: too many concurrent updates", uid)
 }
 
-// setImagingStudy records the FHIR ImagingStudy id of a study.
-func (x index) setImagingStudy(ctx context.Context, uid, id string) error {
-	for range maxConflicts {
-		rec, err := x.study(ctx, uid)
-		if err != nil {
-			return err
-		}
-		if rec.ImagingStudy == id {
-			return nil
-		}
-		rec.ImagingStudy = id
-		err = x.write(ctx, typeStudy, uid, rec.version+1, rec, rec.entries())
-		if !errors.Is(err, store.ErrConflict) {
-			return err
-		}
+// head is the record without attributes but InstanceNumber (which the
+// ImagingStudy lists): what a STOW keeps of each instance until it
+// answers, so that a request's memory grows little with its parts.
+func (r *instanceRecord) head() *instanceRecord {
+	h := *r
+	h.Attrs = Dataset{}
+	if n, ok := r.Attrs[tagInstanceNumber]; ok {
+		h.Attrs[tagInstanceNumber] = n
 	}
-	return fmt.Errorf("dicomweb: study %s: too many concurrent updates", uid)
+	return &h
 }
 
-func (x index) aggregate(ctx context.Context, rec *studyRecord) error {
-	var err error
-	if rec.Instances, err = x.count(ctx, typeInstance, "StudyInstanceUID", rec.UID); err != nil {
-		return err
+// instanceHead is the part of an instance record retrieving its file
+// needs: decoding it skips the attributes, most of a record.
+type instanceHead struct {
+	Study, Series, UID, SOPClass, TransferSyntax string
+	Blob                                         string
+	Size                                         int64
+	SHA256                                       string
+	Attrs                                        struct {
+		InstanceNumber *Attr `json:"00200013"`
 	}
-	rec.Series, rec.Modalities = 0, nil
-	err = x.each(ctx, store.Query{Types: []string{typeSeries}, Clauses: []store.Clause{tokenClause("StudyInstanceUID", rec.UID)}},
-		func(r store.Resource) (bool, error) {
-			var s seriesRecord
-			if err := decodeRecord(r.Body, &s); err != nil {
-				return false, err
-			}
-			rec.Series++
-			if m := s.Attrs.First(tagModality); m != "" && !slices.Contains(rec.Modalities, m) {
-				rec.Modalities = append(rec.Modalities, m)
-			}
-			return true, nil
-		})
-	slices.Sort(rec.Modalities)
-	return err
+}
+
+// headsOf lists the instances of a study (and series, when not empty) as
+// records holding no attribute but InstanceNumber.
+func (x index) headsOf(ctx context.Context, study, series string) ([]*instanceRecord, error) {
+	q := store.Query{Types: []string{typeInstance}, Clauses: []store.Clause{tokenClause("StudyInstanceUID", study)}}
+	if series != "" {
+		q.Clauses = append(q.Clauses, tokenClause("SeriesInstanceUID", series))
+	}
+	var out []*instanceRecord
+	err := x.each(ctx, q, func(r store.Resource) (bool, error) {
+		var h instanceHead
+		if err := decodeRecord(r.Body, &h); err != nil {
+			return false, err
+		}
+		in := &instanceRecord{Study: h.Study, Series: h.Series, UID: h.UID, SOPClass: h.SOPClass, TransferSyntax: h.TransferSyntax,
+			Blob: h.Blob, Size: h.Size, SHA256: h.SHA256, Attrs: Dataset{}, version: r.VersionID}
+		if h.Attrs.InstanceNumber != nil {
+			in.Attrs[tagInstanceNumber] = *h.Attrs.InstanceNumber
+		}
+		out = append(out, in)
+		return true, nil
+	})
+	return out, err
 }
 
 // instancesOf lists the instances of a study (and series, when not empty).

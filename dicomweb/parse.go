@@ -49,14 +49,10 @@ var uidPattern = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
 // validUID reports whether s is a DICOM UID (PS3.5 9.1).
 func validUID(s string) bool { return len(s) <= 64 && uidPattern.MatchString(s) }
 
-// parseInstance reads the file at path: the header, every attribute but
-// the pixel data (skipped, so memory stays flat however large the file).
-func parseInstance(path string) (*instanceFile, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+// parseInstance reads the file f from its start: the header, every
+// attribute but the pixel data (skipped, so memory stays flat however
+// large the file).
+func parseInstance(f *os.File) (*instanceFile, error) {
 	info, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -188,8 +184,13 @@ func findPixelData(f *os.File, size int64, ts string, vl uint32) (int64, error) 
 	alt := bytes.Clone(pattern)
 	if ts != tsImplicitLE {
 		alt[5] = 'B' // OB
-		if ts == tsExplicitBE {
-			alt[5] = 'B'
+	}
+	// Pixel Data is almost always the last element: then its header sits
+	// right before the last vl bytes, and one small read finds it.
+	if off := size - int64(vl); off-int64(len(pattern)) >= 132 {
+		tail := make([]byte, len(pattern))
+		if _, err := f.ReadAt(tail, off-int64(len(pattern))); err == nil && (bytes.Equal(tail, pattern) || bytes.Equal(tail, alt)) {
+			return off, nil
 		}
 	}
 	if _, err := f.Seek(132, io.SeekStart); err != nil {

@@ -44,7 +44,9 @@ type Options struct {
 	// Overwrite lets a STOW replace a stored instance by different content
 	// under the same SOP Instance UID (refused with 0x0111 otherwise).
 	Overwrite bool
-	// TempDir holds uploads while they are checked (default os.TempDir()).
+	// TempDir holds uploads while they are checked (default os.TempDir()),
+	// unless Blobs is a DirBlobs: uploads are then staged in its folder, so
+	// that storing one is a rename.
 	TempDir string
 	Logger  *slog.Logger
 }
@@ -59,6 +61,8 @@ type Server struct {
 
 	endpointMu sync.Mutex
 	endpointID string // the Endpoint resource's id, once known
+
+	studyLocks [64]sync.Mutex // ImagingStudy updates, striped by study (see syncStudy)
 }
 
 // New checks opts and returns a Server; Mount serves it.

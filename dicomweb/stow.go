@@ -1,6 +1,7 @@
 package dicomweb
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -41,10 +43,14 @@ type stowResult struct {
 	warning                      int
 	attrs                        Dataset
 	patient                      string
+	rec                          *instanceRecord // the record stored (or found the same)
+	placed                       bool            // its upload became a DirBlobs file
 }
 
 // stow stores the instances of a multipart/related; type="application/dicom"
-// request body, one part at a time through a temporary file.
+// request body, one part at a time through a temporary file. Blobs are
+// stored as the parts come; their index records wait in a batch committed
+// once for the request (or every batchSize instances), see commit.go.
 func (s *Server) stow(c echo.Context) error {
 	ctx := c.Request().Context()
 	acc, err := s.authorize(ctx, smart.Create)
@@ -68,6 +74,8 @@ func (s *Server) stow(c echo.Context) error {
 	body := http.MaxBytesReader(c.Response(), c.Request().Body, s.opts.MaxUploadBytes)
 	mr := multipart.NewReader(body, boundary)
 
+	batch := &stowBatch{}
+	defer s.abandon(batch) // on the early returns; empty once committed
 	var results []*stowResult
 	parts := 0
 	for {
@@ -77,7 +85,7 @@ func (s *Server) stow(c echo.Context) error {
 		}
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return s.stowTooLarge(c, results)
+			return s.stowTooLarge(c, batch, results)
 		}
 		if err != nil {
 			if parts == 0 {
@@ -87,10 +95,10 @@ func (s *Server) stow(c echo.Context) error {
 			break
 		}
 		parts++
-		res, err := s.stowPart(ctx, acc, part, urlStudy)
+		res, err := s.stowPart(ctx, acc, part, urlStudy, batch)
 		part.Close()
 		if errors.As(err, &tooLarge) {
-			return s.stowTooLarge(c, results)
+			return s.stowTooLarge(c, batch, results)
 		}
 		if err != nil {
 			return s.internal(c, "store instance", err)
@@ -99,6 +107,9 @@ func (s *Server) stow(c echo.Context) error {
 	}
 	if parts == 0 {
 		return fail(c, http.StatusBadRequest, "the multipart body holds no part (is the boundary right?)")
+	}
+	if err := s.commit(ctx, batch); err != nil {
+		return s.internal(c, "index instances", err)
 	}
 	if err := s.syncStudies(ctx, results); err != nil {
 		return s.internal(c, "audit", err)
@@ -134,9 +145,10 @@ func stowBoundary(contentType string) (boundary string, status int, msg string) 
 }
 
 // stowPart copies one part to a temporary file (computing its digest),
-// checks it, and stores it. The error is for failures of the server
-// itself; what is wrong with the part is in the result.
-func (s *Server) stowPart(ctx context.Context, acc *access, part *multipart.Part, urlStudy string) (*stowResult, error) {
+// checks it, and stores its blob, its index record joining batch. The
+// error is for failures of the server itself; what is wrong with the part
+// is in the result.
+func (s *Server) stowPart(ctx context.Context, acc *access, part *multipart.Part, urlStudy string, batch *stowBatch) (*stowResult, error) {
 	res := &stowResult{}
 	if ct := part.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/dicom" {
@@ -145,16 +157,33 @@ func (s *Server) stowPart(ctx context.Context, acc *access, part *multipart.Part
 			return res, keepTooLarge(err)
 		}
 	}
-	tmp, err := os.CreateTemp(s.opts.TempDir, "stow-*.dcm")
+	tmp, err := s.stageFile()
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
-		tmp.Close()
-		os.Remove(tmp.Name())
+		if !res.placed { // else the batch closes it
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
 	}()
+	// The multipart reader hands out a few KB at a time: a large buffer in
+	// front of the file turns sixteen writes per 64 KB into one.
 	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(tmp, h), part); err != nil {
+	w := fileWriters.Get().(*bufio.Writer)
+	w.Reset(tmp)
+	_, err = io.Copy(io.MultiWriter(w, h), part)
+	if err == nil {
+		err = w.Flush()
+		if err != nil {
+			w.Reset(nil)
+			fileWriters.Put(w)
+			return nil, err // the disk, not the client
+		}
+	}
+	w.Reset(nil)
+	fileWriters.Put(w)
+	if err != nil {
 		if tooLarge := keepTooLarge(err); tooLarge != nil {
 			return nil, tooLarge
 		}
@@ -162,24 +191,31 @@ func (s *Server) stowPart(ctx context.Context, acc *access, part *multipart.Part
 		return res, nil
 	}
 	digest := hex.EncodeToString(h.Sum(nil))
-	in, err := parseInstance(tmp.Name())
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	in, err := parseInstance(tmp)
 	if err != nil {
 		s.log.InfoContext(ctx, "dicomweb: refused part", "err", err)
 		res.failure = reasonCannotUnderstand
 		return res, nil
 	}
-	res.sopClass, res.sop, res.study, res.series, res.attrs = in.SOPClass, in.SOP, in.Study, in.Series, in.Attrs
+	// Kept for the whole request: only what the ImagingStudy's patient
+	// needs, shared by the parts that agree on it.
+	res.sopClass, res.sop, res.study, res.series = in.SOPClass, in.SOP, in.Study, in.Series
+	res.attrs = batch.patientOf(in.Study, in.Attrs)
 	if urlStudy != "" && in.Study != urlStudy {
 		res.failure = reasonMismatch
 		return res, nil
 	}
-	if !acc.mayUpdate {
+	if !acc.mayUpdate && !batch.creates(in.Study) {
 		if _, err := s.idx.study(ctx, in.Study); err == nil {
 			res.failure = reasonNotAuthorized // adding to a stored study updates its ImagingStudy
 			return res, nil
 		} else if !isNotFound(err) {
 			return nil, err
 		}
+		batch.created(in.Study)
 	}
 	if acc.restricted() {
 		// Only callers limited to some patients pay for this look-up.
@@ -192,9 +228,22 @@ func (s *Server) stowPart(ctx context.Context, acc *access, part *multipart.Part
 			return res, nil
 		}
 	}
-	res.failure, err = s.storeInstance(ctx, tmp, in, digest)
+	res.failure, err = s.storeInstance(ctx, tmp, in, digest, res, batch)
 	return res, err
 }
+
+// stageFile creates the temporary file an upload is written to: in the
+// blob folder itself when blobs are files (so that storing it is a
+// rename), in TempDir otherwise.
+func (s *Server) stageFile() (*os.File, error) {
+	if d, ok := s.opts.Blobs.(*DirBlobs); ok {
+		return d.stage()
+	}
+	return os.CreateTemp(s.opts.TempDir, "stow-*.dcm")
+}
+
+// fileWriters buffer the uploads written to their temporary files.
+var fileWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 256<<10) }}
 
 func keepTooLarge(err error) error {
 	var tooLarge *http.MaxBytesError
@@ -204,13 +253,22 @@ func keepTooLarge(err error) error {
 	return nil
 }
 
-// storeInstance puts the blob, then the instance record (compare-and-set),
-// then refreshes its series. It returns a failure reason, or 0.
-func (s *Server) storeInstance(ctx context.Context, file *os.File, in *instanceFile, digest string) (int, error) {
+// storeInstance puts the blob and adds the instance record to batch.
+// It returns a failure reason, or 0; the commit may still turn a pending
+// instance into a failure (see commit).
+func (s *Server) storeInstance(ctx context.Context, file *os.File, in *instanceFile, digest string, res *stowResult, batch *stowBatch) (int, error) {
+	if batch.holds(in.SOP) {
+		// The same SOP Instance UID twice in one request: the second is
+		// checked against the first's record, so commit what came before.
+		if err := s.commit(ctx, batch); err != nil {
+			return 0, err
+		}
+	}
 	existing, err := s.idx.instance(ctx, in.SOP)
 	switch {
 	case err == nil:
 		if existing.SHA256 == digest {
+			res.rec = existing.head()
 			return 0, nil // the same instance again: accepted, nothing to do
 		}
 		if !s.opts.Overwrite || existing.Study != in.Study || existing.Series != in.Series {
@@ -222,10 +280,7 @@ func (s *Server) storeInstance(ctx context.Context, file *os.File, in *instanceF
 		return reasonProcessing, fmt.Errorf("read instance %s: %w", in.SOP, err)
 	}
 	key := in.SOP + "-" + digest[:16]
-	if _, err := file.Seek(0, io.SeekStart); err != nil {
-		return 0, err
-	}
-	info, err := s.opts.Blobs.Put(ctx, key, file)
+	size, err := s.putBlob(ctx, key, file, batch, res)
 	if err != nil {
 		s.log.ErrorContext(ctx, "dicomweb: put blob", "key", key, "err", err)
 		return reasonOutOfResources, nil
@@ -233,35 +288,38 @@ func (s *Server) storeInstance(ctx context.Context, file *os.File, in *instanceF
 	rec := &instanceRecord{Study: in.Study, Series: in.Series, UID: in.SOP, SOPClass: in.SOPClass,
 		TransferSyntax: in.TransferSyntax, Frames: in.Frames, Rows: in.Rows, Columns: in.Columns,
 		BitsAllocated: in.BitsAllocated, Samples: in.Samples, Encapsulated: in.Encapsulated,
-		PixelOffset: in.PixelOffset, PixelLength: in.PixelLength, Blob: key, Size: info.Size, SHA256: info.SHA256,
+		PixelOffset: in.PixelOffset, PixelLength: in.PixelLength, Blob: key, Size: size, SHA256: digest,
 		Attrs: in.Attrs}
-	version := int64(1)
-	if existing != nil {
-		version = existing.version + 1
-	}
-	if err := s.idx.write(ctx, typeInstance, in.SOP, version, rec, rec.entries()); err != nil {
-		if existing == nil || existing.Blob != key {
-			_ = s.opts.Blobs.Delete(detach(ctx), key)
-		}
-		if errors.Is(err, store.ErrConflict) {
-			// A concurrent STOW stored this SOP Instance UID first.
-			if now, rerr := s.idx.instance(ctx, in.SOP); rerr == nil && now.SHA256 == digest {
-				return 0, nil
-			}
-			return reasonDuplicate, nil
-		}
-		s.log.ErrorContext(ctx, "dicomweb: write instance record", "sop", in.SOP, "err", err)
-		return reasonProcessing, nil
-	}
-	if existing != nil && existing.Blob != key {
-		if err := s.opts.Blobs.Delete(detach(ctx), existing.Blob); err != nil {
-			s.log.WarnContext(ctx, "dicomweb: delete replaced blob", "key", existing.Blob, "err", err)
-		}
-	}
-	if err := s.idx.refreshSeries(ctx, rec); err != nil {
-		return 0, fmt.Errorf("refresh series %s: %w", in.Series, err)
+	res.rec = rec
+	batch.add(&pending{res: res, rec: rec, existing: existing})
+	if len(batch.items) >= batchSize {
+		return 0, s.commit(ctx, batch)
 	}
 	return 0, nil
+}
+
+// putBlob stores the checked upload under key. A file on a DirBlobs is
+// renamed into place, and it and its folder synced at the commit; other
+// stores copy it.
+func (s *Server) putBlob(ctx context.Context, key string, file *os.File, batch *stowBatch, res *stowResult) (int64, error) {
+	info, err := file.Stat()
+	if err != nil {
+		return 0, err
+	}
+	if d, ok := s.opts.Blobs.(*DirBlobs); ok {
+		folders, err := d.place(key, file)
+		if err != nil {
+			return 0, err
+		}
+		batch.placed(file, folders)
+		res.placed = true
+		return info.Size(), nil
+	}
+	if _, err := file.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	put, err := s.opts.Blobs.Put(ctx, key, file)
+	return put.Size, err
 }
 
 // syncStudies refreshes the study records and ImagingStudy of every study
@@ -269,6 +327,7 @@ func (s *Server) storeInstance(ctx context.Context, file *os.File, in *instanceF
 func (s *Server) syncStudies(ctx context.Context, results []*stowResult) error {
 	p := principalOf(ctx)
 	latest := map[string]*stowResult{}
+	added := map[string][]*instanceRecord{}
 	var order []string
 	for _, r := range results {
 		if r.failure != 0 || r.study == "" {
@@ -278,13 +337,16 @@ func (s *Server) syncStudies(ctx context.Context, results []*stowResult) error {
 			order = append(order, r.study)
 		}
 		latest[r.study] = r
+		if r.rec != nil {
+			added[r.study] = append(added[r.study], r.rec)
+		}
 	}
 	if len(order) == 0 {
 		return s.record(ctx, audit.Create(p, audit.Target{Type: "ImagingStudy"}, "", audit.MinorFailure))
 	}
 	for _, study := range order {
 		r := latest[study]
-		id, patient, err := s.syncStudy(ctx, study, r.attrs)
+		id, patient, err := s.syncStudy(ctx, study, r.attrs, added[study])
 		outcome := audit.Success
 		if err != nil {
 			s.log.ErrorContext(ctx, "dicomweb: bring ImagingStudy in step", "study", study, "err", err)
@@ -357,7 +419,10 @@ func (s *Server) stowAnswer(c echo.Context, results []*stowResult) error {
 
 // stowTooLarge answers 413 once the body passed MaxUploadBytes; the parts
 // read before were complete and stay stored, and are audited.
-func (s *Server) stowTooLarge(c echo.Context, results []*stowResult) error {
+func (s *Server) stowTooLarge(c echo.Context, batch *stowBatch, results []*stowResult) error {
+	if err := s.commit(c.Request().Context(), batch); err != nil {
+		return s.internal(c, "index instances", err)
+	}
 	if err := s.syncStudies(c.Request().Context(), results); err != nil {
 		return s.internal(c, "audit", err)
 	}

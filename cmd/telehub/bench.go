@@ -29,6 +29,7 @@ type benchConfig struct {
 	CPUProfile  string
 	Phases      string
 	Token       string
+	Security    bool
 }
 
 func parseBenchConfig(args []string, output io.Writer) (benchConfig, error) {
@@ -45,6 +46,9 @@ func parseBenchConfig(args []string, output io.Writer) (benchConfig, error) {
 		"Bearer access `token` sent with every request to --url (environment: TELEHUB_BENCH_TOKEN), e.g. from client_credentials with system/*.cruds")
 	fs.StringVar(&cfg.Phases, "phases", "",
 		"comma-separated `kinds` of phase to run: create, transaction, read (default: all; read needs create or transaction)")
+	fs.BoolVar(&cfg.Security, "security", false,
+		"measure the cost of security: reads from embedded servers without token checks nor audit, with token checks,\n"+
+			"and with both (as served), and print the overhead of each")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "",
 		"write a CPU profile of the run (embedded server and load generator) to this `file`, for go tool pprof")
 	fs.Usage = func() {
@@ -69,6 +73,9 @@ func parseBenchConfig(args []string, output io.Writer) (benchConfig, error) {
 				return cfg, fmt.Errorf("unknown phase %q in --phases (known: %s)", p, strings.Join(bench.PhaseKinds, ", "))
 			}
 		}
+	}
+	if cfg.Security && cfg.URL != "" {
+		return cfg, errors.New("--security starts its own embedded servers: it cannot be used with --url")
 	}
 	if cfg.CPUProfile != "" && cfg.URL != "" {
 		return cfg, errors.New("--cpuprofile profiles the embedded server: it cannot be used with --url")
@@ -102,6 +109,16 @@ func runBench(ctx context.Context, args []string, env func(string) string, stdou
 }
 
 func benchmark(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer) error {
+	if cfg.Security {
+		if cfg.CPUProfile != "" {
+			stopProfile, err := startCPUProfile(cfg.CPUProfile)
+			if err != nil {
+				return err
+			}
+			defer stopProfile()
+		}
+		return benchmarkSecurity(ctx, cfg, stdout, stderr)
+	}
 	run := bench.Config{
 		URL:         cfg.URL,
 		Duration:    cfg.Duration,
@@ -163,6 +180,11 @@ func startEmbeddedOn(ctx context.Context, dir string, stderr io.Writer) (*server
 	if err != nil {
 		return nil, nil, err
 	}
+	return startBenchServer(ctx, cfg, stderr)
+}
+
+// startBenchServer starts a server of cfg; shutdown stops it.
+func startBenchServer(ctx context.Context, cfg serveConfig, stderr io.Writer) (*server, func(), error) {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv, err := startServer(ctx, cfg, logger)
 	if err != nil {

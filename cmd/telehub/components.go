@@ -112,7 +112,7 @@ func (s *server) newDICOMweb(cfg serveConfig, d *dicomStorage, authn *authz.Auth
 	}
 	return dicomweb.New(dicomweb.Options{
 		Index: d.index, Blobs: d.blobs, FHIR: s.api, BaseURL: serverURL(s.baseURL) + "/dicom-web",
-		Auth: authn, Consent: policy, Audit: s.auditor,
+		Auth: authn, Consent: policy, Audit: s.audits,
 		MaxUploadBytes: cfg.DICOMMaxUpload, Overwrite: cfg.DICOMOverwrite, TempDir: tmp, Logger: s.logger,
 	})
 }
@@ -122,7 +122,7 @@ func (s *server) newDICOMweb(cfg serveConfig, d *dicomStorage, authn *authz.Auth
 func (s *server) newRelay(cfg serveConfig, authn *authz.Authenticator) (*signaling.Relay, error) {
 	host, _ := os.Hostname()
 	return signaling.New(signaling.Options{
-		FHIR: s.api, Auth: authn, Audit: s.auditor, NATS: s.bus.Conn(), NodeID: host + "-" + strings.ToLower(randomBase32(5)),
+		FHIR: s.api, Auth: authn, Audit: s.audits, NATS: s.bus.Conn(), NodeID: host + "-" + strings.ToLower(randomBase32(5)),
 		TURN:   signaling.TURNOptions{STUN: cfg.STUN, URIs: cfg.TURN, Secret: cfg.TURNSecret},
 		Logger: s.logger,
 	})

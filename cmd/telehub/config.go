@@ -49,6 +49,9 @@ type serveConfig struct {
 	// replace an instance by different content.
 	DICOMMaxUpload int64
 	DICOMOverwrite bool
+	// withoutAudit records nothing: only `telehub bench --security` sets it,
+	// for its baseline; no flag does.
+	withoutAudit bool
 	// Federation configures sign-in through an upstream OpenID provider;
 	// an empty issuer turns it off.
 	Federation federationConfig

@@ -47,6 +47,9 @@ type server struct {
 	baseURL  string
 	auth     *smart.Server
 	auditor  *audit.Recorder
+	// audits is what every component records to: the auditor, but for
+	// the baseline of `telehub bench --security`.
+	audits authz.Auditor
 	api      *fhir.Server
 	// fresh: the store held no OAuth client nor user account at start-up.
 	fresh bool
@@ -149,14 +152,19 @@ func (s *server) handler(ctx context.Context, cfg serveConfig) (http.Handler, er
 	// within auditSync: the durability of the SQLite store's own commits.
 	// An indexer moves the events into the store and its hash chain in the
 	// background.
-	s.auditor, err = audit.NewRecorder(s.data, audit.Options{
-		JournalDir: filepath.Join(cfg.DataDir, "audit-journal"), SyncInterval: auditSync, Logger: operations.Logger(),
-	})
-	if err != nil {
-		return nil, err
+	if cfg.withoutAudit {
+		s.audits = discardAudit{}
+	} else {
+		s.auditor, err = audit.NewRecorder(s.data, audit.Options{
+			JournalDir: filepath.Join(cfg.DataDir, "audit-journal"), SyncInterval: auditSync, Logger: operations.Logger(),
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.audits = s.auditor
 	}
 	s.auth, err = newAuthServer(s.store, s.baseURL, authOptions{
-		registrationToken: cfg.RegistrationToken, auditor: s.auditor, federation: cfg.Federation.smartFederation(),
+		registrationToken: cfg.RegistrationToken, auditor: s.audits, federation: cfg.Federation.smartFederation(),
 	}, operations.Logger())
 	if err != nil {
 		return nil, err
@@ -175,7 +183,7 @@ func (s *server) handler(ctx context.Context, cfg serveConfig) (http.Handler, er
 	}
 	// Patients' consents close their data to the professionals they deny
 	// (break-the-glass aside, audited by the policy).
-	policy := consent.New(s.store, consent.Options{Auditor: s.auditor, BaseURL: s.baseURL, Logger: operations.Logger()})
+	policy := consent.New(s.store, consent.Options{Auditor: s.audits, BaseURL: s.baseURL, Logger: operations.Logger()})
 	if err := invalidateOnChange(s.bus, policy); err != nil {
 		return nil, err
 	}
@@ -190,7 +198,7 @@ func (s *server) handler(ctx context.Context, cfg serveConfig) (http.Handler, er
 		// Its ErrorContext lines then carry the request id.
 		Logger:                operations.Logger(),
 		Auth:                  authn,
-		Audit:                 s.auditor,
+		Audit:                 s.audits,
 		Consent:               policy,
 		OAuth:                 &endpoints,
 		SubscriptionWebSocket: webSocketURL(s.baseURL, events.WebSocketPath),
