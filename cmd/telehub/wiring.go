@@ -50,7 +50,7 @@ type server struct {
 	// audits is what every component records to: the auditor, but for
 	// the baseline of `telehub bench --security`.
 	audits authz.Auditor
-	api      *fhir.Server
+	api    *fhir.Server
 	// fresh: the store held no OAuth client nor user account at start-up.
 	fresh bool
 	// served receives the result of http.Server.Serve once it returns.
