@@ -12,6 +12,7 @@ import (
 
 	"github.com/telehub/telehub/smart"
 	"github.com/telehub/telehub/store"
+	"github.com/telehub/telehub/web"
 )
 
 // The demo: a public SMART app and two accounts, linked to a demo
@@ -116,6 +117,7 @@ func printDemo(out io.Writer, fhirBase string, accounts []demoAccount) {
 	fmt.Fprintf(&b, "\n==== TeleHub demo (created now; the passwords and the TOTP secret are not shown again) ====\n")
 	fmt.Fprintf(&b, "FHIR base URL      %s\n", fhirBase)
 	fmt.Fprintf(&b, "SMART discovery    %s/.well-known/smart-configuration\n", fhirBase)
+	fmt.Fprintf(&b, "web app            %s%s (sign in with the users below)\n", serverURL(fhirBase), web.RedirectPath)
 	fmt.Fprintf(&b, "SMART app          client_id=%s (public, PKCE S256) redirect_uri=%s\n", demoClientID, demoRedirectURI)
 	for _, a := range accounts {
 		fmt.Fprintf(&b, "user               username=%s password=%s fhirUser=%s\n", a.username, a.password, a.fhirUser)
