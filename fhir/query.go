@@ -126,6 +126,9 @@ func (s *Server) search(ctx context.Context, sp searchSpec) ([]byte, error) {
 	if ignored := run.plan.Ignored; sp.strict && len(ignored) > 0 {
 		return nil, badRequest(codeNotSupported, "search parameter %q not applied (Prefer: handling=strict): %s", ignored[0].Param, ignored[0].Message)
 	}
+	if sp.params.Get(explainParam) == "true" {
+		return s.explain(ctx, run.plan.Query, sp.params)
+	}
 	res, pg, err := s.searchPage(ctx, run.plan.Query, sp.params)
 	if err != nil {
 		return nil, err
@@ -219,7 +222,7 @@ func (s *Server) searchPlan(ctx context.Context, sp searchSpec) (*searchRun, err
 	for k, v := range sp.params {
 		base, _, _ := strings.Cut(k, ":")
 		switch {
-		case k == "_cursor", base == "_include", base == "_revinclude":
+		case k == "_cursor", k == explainParam, base == "_include", base == "_revinclude":
 			continue
 		case k == "_list":
 			lists = append(lists, v...)

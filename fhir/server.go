@@ -37,6 +37,8 @@
 //   - Compartment searches (Patient/1/Observation, Patient/1/*) and
 //     Patient/$everything (instance and type level) read the compartment
 //     definitions of package search; see compartment.go.
+//   - _explain=true answers the store's plan of a search (store.Explainer)
+//     as an informational OperationOutcome, without running it.
 //   - Custom SearchParameters live in a layer beside the specification's
 //     registry (custom.go); $reindex runs as a background job (reindex.go).
 //

@@ -280,3 +280,10 @@ type HistoryResult struct {
 	Total    int
 	More     bool
 }
+
+// Explainer is implemented by stores that can show how they would run a
+// search (FHIR's _explain=true): the plan, in the backend's own terms,
+// without running the search itself.
+type Explainer interface {
+	Explain(ctx context.Context, q Query) (string, error)
+}
