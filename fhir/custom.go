@@ -450,3 +450,19 @@ func customClause(p *customParam, modifier, value string) (store.Clause, error) 
 	}
 	return clause, nil
 }
+
+// SearchParameterChanged re-reads the SearchParameter id after another node
+// wrote it (a change event), so that every node searches by the same custom
+// parameters without a restart. This node's own writes need no call.
+func (s *Server) SearchParameterChanged(ctx context.Context, id string) error {
+	res, err := s.store.Read(ctx, "SearchParameter", id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.custom.remove(id)
+		return nil
+	case err != nil:
+		return fmt.Errorf("fhir: reload SearchParameter/%s: %w", id, err)
+	}
+	s.noteSearchParameter(id, res.Deleted, res.Body)
+	return nil
+}

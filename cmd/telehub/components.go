@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -154,6 +156,27 @@ func invalidateOnChange(bus *events.Bus, policy *consent.Policy) error {
 		if _, err := bus.Conn().Subscribe(events.SubjectPrefix+typ, func(*nats.Msg) { policy.Invalidate() }); err != nil {
 			return fmt.Errorf("subscribe to %s changes: %w", typ, err)
 		}
+	}
+	return nil
+}
+
+// followSearchParameters makes every node search by the custom
+// SearchParameters any node writes, as soon as the change event arrives.
+func (s *server) followSearchParameters() error {
+	_, err := s.bus.Conn().Subscribe(events.SubjectPrefix+"SearchParameter", func(m *nats.Msg) {
+		var ev events.Event
+		if err := json.Unmarshal(m.Data, &ev); err != nil || ev.ID == "" {
+			s.logger.Warn("SearchParameter change event unreadable", "err", err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.api.SearchParameterChanged(ctx, ev.ID); err != nil {
+			s.logger.Warn("SearchParameter change not applied", "id", ev.ID, "err", err)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("subscribe to SearchParameter changes: %w", err)
 	}
 	return nil
 }

@@ -207,6 +207,9 @@ func (s *server) handler(ctx context.Context, cfg serveConfig) (http.Handler, er
 		return nil, err
 	}
 	s.api = api
+	if err := s.followSearchParameters(); err != nil {
+		return nil, err
+	}
 	s.subs, err = events.NewSubscriptions(ctx, events.SubscriptionOptions{
 		Bus: s.bus, FHIR: api, Store: s.store, BaseURL: s.baseURL, Consent: policy, Logger: operations.Logger(),
 	})
