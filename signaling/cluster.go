@@ -19,6 +19,9 @@ const (
 func roomSubject(id string) string { return roomSubjectPrefix + strings.ReplaceAll(id, ".", "_") }
 func peerSubject(id string) string { return peerSubjectPrefix + id }
 
+// peerSubjectOf is peerSubject of a peer id still in the read buffer.
+func peerSubjectOf(id []byte) string { return peerSubjectPrefix + string(id) }
+
 // How often nodes restate their members, and how long a member not
 // restated is kept (its node may have died).
 const (

@@ -12,26 +12,29 @@ import (
 	"github.com/coder/websocket"
 )
 
-// conn is one WebSocket. Writes go through a queue drained by its own
-// goroutine, so that a slow client never blocks the relay: when its queue is
-// full it is dropped.
+// conn is one WebSocket. Writes go through a queue drained by a writer
+// goroutine, so that a slow client never blocks the relay: when its queue
+// is full it is dropped. The writer runs only while there is something to
+// write: an idle connection (most of a call) costs no goroutine, no stack.
 type conn struct {
 	ws       *websocket.Conn
-	send     chan []byte
+	batch    *batchConn // the socket under ws, when its writes can be batched
+	maxQueue int
 	maxBytes int
-	buf      []byte // the read buffer, owned by the reading goroutine
+	buf      *[]byte // the read buffer while a message is handled, from readBuffers
 
 	mu          sync.Mutex
+	queue       [][]byte // messages waiting for the writer
+	spare       [][]byte // the writer's last batch, emptied, for reuse
+	writing     bool     // a writer goroutine is running
 	closed      bool
 	closeStatus websocket.StatusCode
 	closeReason string
-	done        chan struct{} // closed when the writer has finished
+	done        chan struct{} // closed when the writer has finished for good
 }
 
-func newConn(ws *websocket.Conn, queue, maxBytes int) *conn {
-	c := &conn{ws: ws, send: make(chan []byte, queue), maxBytes: maxBytes, done: make(chan struct{})}
-	go c.writeLoop()
-	return c
+func newConn(ws *websocket.Conn, batch *batchConn, queue, maxBytes int) *conn {
+	return &conn{ws: ws, batch: batch, maxQueue: queue, maxBytes: maxBytes, done: make(chan struct{})}
 }
 
 // enqueue queues b; it reports false when the connection is closing or too slow.
@@ -41,12 +44,20 @@ func (c *conn) enqueue(b []byte) bool {
 	if c.closed {
 		return false
 	}
-	select {
-	case c.send <- b:
-		return true
-	default:
+	if len(c.queue) >= c.maxQueue {
 		c.closeLocked(websocket.StatusTryAgainLater, "too slow to read its messages")
 		return false
+	}
+	c.queue = append(c.queue, b)
+	c.wakeLocked()
+	return true
+}
+
+// wakeLocked starts the writer unless it runs. Called with c.mu held.
+func (c *conn) wakeLocked() {
+	if !c.writing {
+		c.writing = true
+		go c.writeLoop()
 	}
 }
 
@@ -63,7 +74,7 @@ func (c *conn) closeLocked(status websocket.StatusCode, reason string) {
 	}
 	c.closed = true
 	c.closeStatus, c.closeReason = status, reason
-	close(c.send)
+	c.wakeLocked() // the writer flushes the queue, then closes the socket
 }
 
 // fail sends a protocol error and, unless it keeps the connection open, closes it.
@@ -76,30 +87,77 @@ func (c *conn) fail(e *protocolError) {
 
 const writeTimeout = 10 * time.Second
 
-// maxKeptBuffer bounds the read buffer a connection keeps between messages:
-// a large SDP offer once should not cost 64 KiB for the rest of the call.
+// maxKeptBuffer bounds the read buffers kept for reuse: a large SDP offer
+// once should not keep 64 KiB.
 const maxKeptBuffer = 4 << 10
 
+// maxKeptQueue bounds the queue capacity an idle connection keeps.
+const maxKeptQueue = 16
+
+// writeLoop writes the queued messages, a batch at a time, until the queue
+// is empty (then it ends) or the connection is closed (then it closes the
+// socket).
 func (c *conn) writeLoop() {
-	defer close(c.done)
 	// No deadline per message (a timer each, on the busiest path): a client
 	// that stops reading stops answering pings too, and the heartbeat
 	// closes its socket, which ends a blocked write.
 	ctx := context.Background()
-	for b := range c.send {
-		if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
-			c.close(websocket.StatusGoingAway, "write failed")
-			for range c.send { // drain what enqueue added before close
+	var batch [][]byte
+	for {
+		c.mu.Lock()
+		if batch != nil && cap(batch) <= maxKeptQueue {
+			c.spare = batch[:0]
+		}
+		if len(c.queue) == 0 {
+			if !c.closed {
+				c.writing = false
+				c.mu.Unlock()
+				return
 			}
-			c.ws.CloseNow()
+			status, reason := c.closeStatus, c.closeReason
+			c.queue, c.spare = nil, nil
+			c.mu.Unlock()
+			close(c.done)
+			// Close waits (up to 5 s) for the client's close frame; do it aside.
+			go c.ws.Close(status, reason)
 			return
 		}
+		batch, c.queue, c.spare = c.queue, c.spare, nil
+		c.mu.Unlock()
+
+		if err := c.write(ctx, batch); err != nil {
+			c.mu.Lock()
+			c.closed = true // no more writes: enqueue refuses, close is a no-op
+			c.queue, c.spare = nil, nil
+			c.mu.Unlock()
+			c.ws.CloseNow()
+			close(c.done)
+			return
+		}
+		clear(batch) // the messages are sent: let them go
 	}
-	c.mu.Lock()
-	status, reason := c.closeStatus, c.closeReason
-	c.mu.Unlock()
-	// Close waits (up to 5 s) for the client's close frame; do it aside.
-	go c.ws.Close(status, reason)
+}
+
+// write sends a batch of messages, in one system call when the socket is
+// a batchConn (a single message too: its frame's header and payload may
+// otherwise go in two, through the small write buffer).
+func (c *conn) write(ctx context.Context, batch [][]byte) error {
+	if c.batch == nil {
+		for _, b := range batch {
+			if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	c.batch.hold()
+	for _, b := range batch {
+		if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
+			c.batch.release()
+			return err
+		}
+	}
+	return c.batch.release()
 }
 
 // abort closes the socket at once, without a close handshake.
@@ -108,38 +166,73 @@ func (c *conn) abort() {
 	c.ws.CloseNow()
 }
 
-// read returns the next message, decoded, and its bytes.
-func (c *conn) read(ctx context.Context) (*inbound, []byte, error) {
+// read decodes the next message into msg and returns its bytes.
+func (c *conn) read(ctx context.Context, msg *inbound) ([]byte, error) {
 	typ, rd, err := c.ws.Reader(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	// One buffer per connection, reused: the bytes returned are only used
-	// until the next read (a relayed message is copied on its way out).
-	buf := bytes.NewBuffer(c.buf[:0])
-	_, err = buf.ReadFrom(io.LimitReader(rd, int64(c.maxBytes)+1))
-	data := buf.Bytes()
+	// A buffer lent for the message: the bytes returned are only used
+	// until recycle (a relayed message is copied on its way out).
+	if c.buf == nil {
+		c.buf = readBuffers.Get().(*[]byte)
+	}
+	data, err := readAll(rd, (*c.buf)[:0], c.maxBytes+1)
 	if cap(data) <= maxKeptBuffer {
-		c.buf = data[:0]
+		*c.buf = data[:0]
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if len(data) > c.maxBytes {
-		return nil, nil, fail("too_big", "a message may not exceed "+itoa(c.maxBytes)+" bytes")
+		return nil, fail("too_big", "a message may not exceed "+itoa(c.maxBytes)+" bytes")
 	}
 	if typ != websocket.MessageText {
-		return nil, nil, fail("malformed", "messages are JSON objects in text frames")
+		return nil, fail("malformed", "messages are JSON objects in text frames")
 	}
 	data = bytes.TrimSpace(data)
-	var msg inbound
 	if len(data) == 0 || data[0] != '{' {
-		return nil, nil, fail("malformed", "a message is one JSON object")
+		return nil, fail("malformed", "a message is one JSON object")
 	}
-	if err := json.Unmarshal(data, &msg); err != nil {
-		return nil, nil, fail("malformed", "a message is one JSON object: "+err.Error())
+	if scanEnvelope(data, msg) {
+		return data, nil
 	}
-	return &msg, data, nil
+	*msg = inbound{}
+	if err := json.Unmarshal(data, msg); err != nil {
+		return nil, fail("malformed", "a message is one JSON object: "+err.Error())
+	}
+	return data, nil
+}
+
+// readBuffers lends the read buffers: a connection waiting for its next
+// message (most of the time) holds none.
+var readBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1<<10); return &b }}
+
+// recycle gives the read buffer back once the message read last is handled.
+func (c *conn) recycle() {
+	if c.buf != nil {
+		readBuffers.Put(c.buf)
+		c.buf = nil
+	}
+}
+
+// readAll appends what rd holds to buf, up to limit bytes: io.ReadAll
+// without its allocations when buf is large enough.
+func readAll(rd io.Reader, buf []byte, limit int) ([]byte, error) {
+	for len(buf) < limit {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := rd.Read(buf[len(buf):min(cap(buf), limit)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
 }
 
 // isProtocol returns err as a protocol error, if it is one.

@@ -19,6 +19,18 @@ type inbound struct {
 	Name      string    `json:"name"`
 	SDP       jsonValue `json:"sdp"`
 	Candidate jsonValue `json:"candidate"`
+	// toRaw is "to" as scanEnvelope read it, in place of To: the read
+	// buffer's bytes (valid until the next read), not a string made for
+	// every relayed message.
+	toRaw []byte
+}
+
+// to is the peer a relayed message is for.
+func (m *inbound) to() []byte {
+	if m.toRaw != nil {
+		return m.toRaw
+	}
+	return []byte(m.To)
 }
 
 // jsonValue notes that a member is present without keeping (copying) it.

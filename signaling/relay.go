@@ -101,36 +101,56 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "signaling relay shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	ws, err := websocket.Accept(w, req, &websocket.AcceptOptions{OriginPatterns: r.opts.OriginPatterns})
+	bw := &batchWriter{ResponseWriter: w}
+	ws, err := websocket.Accept(bw, req, &websocket.AcceptOptions{OriginPatterns: r.opts.OriginPatterns})
 	if err != nil {
 		return // Accept answered the client already
 	}
 	ws.SetReadLimit(int64(r.opts.MaxMessageBytes) + 1)
-	c := newConn(ws, r.opts.SendQueue, r.opts.MaxMessageBytes)
+	c := newConn(ws, bw.conn, r.opts.SendQueue, r.opts.MaxMessageBytes)
 	r.wg.Add(1)
-	defer r.wg.Done()
-	r.serve(req, c)
+	// The connection outlives the request: net/http cancels the request's
+	// context when ServeHTTP returns, which it does once the client has
+	// joined. Its messages are then served by a goroutine of their own,
+	// whose stack stays small, rather than by the request's, which the
+	// join (token, FHIR, audit) grew: thousands of connections each keep
+	// theirs for the whole call.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(req.Context()))
+	s := r.open(ctx, req, c)
+	if s == nil {
+		cancel()
+		r.finish(c)
+		r.wg.Done()
+		return
+	}
+	go func() {
+		defer r.wg.Done()
+		defer r.finish(c)
+		defer cancel()
+		r.serve(ctx, s, c)
+	}()
 }
 
-// serve runs one connection: the join, then its messages until it leaves,
-// fails or drops.
-func (r *Relay) serve(req *http.Request, c *conn) {
-	defer func() {
-		// Let the writer flush what is queued (an error message), then go.
-		c.close(websocket.StatusGoingAway, "")
-		select {
-		case <-c.done:
-		case <-time.After(writeTimeout):
-			c.ws.CloseNow()
-		}
-	}()
-	ctx, cancel := context.WithCancel(req.Context())
-	defer cancel()
+// finish lets the writer flush what is queued (an error message), then
+// closes the connection.
+func (r *Relay) finish(c *conn) {
+	c.close(websocket.StatusGoingAway, "")
+	select {
+	case <-c.done:
+	case <-time.After(writeTimeout):
+		c.ws.CloseNow()
+	}
+}
 
+// open reads the connection's join and admits its client; nil when it
+// could not (the client has been told why).
+func (r *Relay) open(ctx context.Context, req *http.Request, c *conn) *session {
 	// Not a context deadline: a cancelled read closes the socket at once,
 	// and the client should learn why.
 	late := time.AfterFunc(r.opts.JoinTimeout, func() { c.fail(fail("join_first", "no join message in time")) })
-	msg, _, err := c.read(ctx)
+	msg := new(inbound)
+	_, err := c.read(ctx, msg)
+	c.recycle()
 	late.Stop()
 	if err != nil {
 		if pe, ok := isProtocol(err); ok {
@@ -138,29 +158,35 @@ func (r *Relay) serve(req *http.Request, c *conn) {
 		} else {
 			c.abort()
 		}
-		return
+		return nil
 	}
 	if msg.Type != "join" {
 		c.fail(fail("join_first", `the first message must be {"type":"join",…}`))
-		return
+		return nil
 	}
 	s, err := r.join(ctx, req, c, msg)
 	if err != nil {
 		if pe, ok := isProtocol(err); ok {
 			c.fail(pe)
-			return
+			return nil
 		}
 		r.log.ErrorContext(ctx, "join", "err", err)
 		c.fail(fail("unavailable", "the session could not be joined; try again"))
-		return
+		return nil
 	}
+	return s
+}
 
+// serve runs a joined connection: its messages until it leaves, fails or
+// drops.
+func (r *Relay) serve(ctx context.Context, s *session, c *conn) {
+	msg := new(inbound)
 	r.heartbeat(ctx, c)
 	lim := newLimiter(r.opts.RateLimit, r.opts.RateBurst)
 	// Reads take no cancellable context (coder/websocket arms a timer per
 	// read for one): closing the socket, as Close and the heartbeat do, ends them.
 	for {
-		msg, raw, err := c.read(context.Background())
+		raw, err := c.read(context.Background(), msg)
 		if err != nil {
 			if pe, ok := isProtocol(err); ok {
 				c.fail(pe)
@@ -174,6 +200,7 @@ func (r *Relay) serve(req *http.Request, c *conn) {
 			return
 		}
 		done, err := r.handle(ctx, s, c, msg, raw)
+		c.recycle()
 		if err != nil {
 			pe, ok := isProtocol(err)
 			if !ok {
@@ -220,8 +247,9 @@ func (r *Relay) handle(ctx context.Context, s *session, c *conn, msg *inbound, r
 
 // forward relays an offer, answer or candidate to the peer it is addressed to.
 func (r *Relay) forward(s *session, msg *inbound, raw []byte) error {
+	to := msg.to()
 	switch {
-	case msg.To == "" || msg.To == s.id:
+	case len(to) == 0 || string(to) == s.id:
 		return fail("bad_message", `"to" must name another peer of the room`)
 	case msg.From != "":
 		return fail("bad_message", `"from" is set by the relay`)
@@ -239,7 +267,7 @@ func (r *Relay) forward(s *session, msg *inbound, raw []byte) error {
 	out = append(out, `"}`...)
 
 	r.mu.RLock()
-	if t := r.peers[msg.To]; t != nil && t.room == s.room {
+	if t := r.peers[string(to)]; t != nil && t.room == s.room {
 		tc := t.conn
 		r.mu.RUnlock()
 		if tc != nil {
@@ -247,13 +275,13 @@ func (r *Relay) forward(s *session, msg *inbound, raw []byte) error {
 		}
 		return nil
 	}
-	m := s.room.members[msg.To]
+	m := s.room.members[string(to)]
 	r.mu.RUnlock()
 	if m == nil || r.nc == nil {
-		return &protocolError{code: "peer_gone", message: "peer " + quote(msg.To) + " is not in the room", keepOpen: true}
+		return &protocolError{code: "peer_gone", message: "peer " + quote(string(to)) + " is not in the room", keepOpen: true}
 	}
-	if err := r.nc.Publish(peerSubject(msg.To), out); err != nil {
-		r.log.Warn("publish to peer", "peer", msg.To, "err", err)
+	if err := r.nc.Publish(peerSubjectOf(to), out); err != nil {
+		r.log.Warn("publish to peer", "peer", string(to), "err", err)
 	}
 	return nil
 }
