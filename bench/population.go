@@ -56,9 +56,9 @@ func MarkLoaded(dir string, p Population) error {
 // LoadPopulation loads p into the server at url with the loader's defaults
 // (transaction Bundles of PUT entries, so a reload is idempotent); progress,
 // when set, is called with the resources loaded so far and the total.
-func LoadPopulation(ctx context.Context, url string, p Population, progress func(done, total int64)) (load.Summary, error) {
+func LoadPopulation(ctx context.Context, url, token string, p Population, progress func(done, total int64)) (load.Summary, error) {
 	g := population.New(p.Seed, population.Options{Resources: p.Resources})
-	cfg := load.Config{URL: url}
+	cfg := load.Config{URL: url, Token: token}
 	if progress != nil {
 		total := int64(g.Total())
 		cfg.Progress = func(done int64) { progress(done, total) }

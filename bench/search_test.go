@@ -20,7 +20,7 @@ func TestRunSearchReportsEveryQuery(t *testing.T) {
 	ctx := context.Background()
 	base := startServer(t, true)
 	pop := bench.Population{Seed: 1, Resources: 2000}
-	summary, err := bench.LoadPopulation(ctx, base, pop, nil)
+	summary, err := bench.LoadPopulation(ctx, base, "", pop, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -224,6 +224,7 @@ type benchSearchConfig struct {
 	Population  bench.Population
 	Duration    time.Duration
 	Concurrency int
+	Token       string
 }
 
 func parseBenchSearchConfig(args []string, output io.Writer) (benchSearchConfig, error) {
@@ -232,6 +233,8 @@ func parseBenchSearchConfig(args []string, output io.Writer) (benchSearchConfig,
 	fs.SetOutput(output)
 	fs.StringVar(&cfg.URL, "url", "",
 		"FHIR base `URL` of a running server (default: start an embedded server on --data)")
+	fs.StringVar(&cfg.Token, "token", "",
+		"Bearer access `token` sent with every request to --url (environment: TELEHUB_BENCH_TOKEN), e.g. from client_credentials with system/*.cruds")
 	fs.IntVar(&cfg.Population.Resources, "resources", 1_000_000, "size of the synthetic population, in resources")
 	fs.Int64Var(&cfg.Population.Seed, "seed", 1, "random seed of the population")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long each kind of query runs")
@@ -267,10 +270,13 @@ func parseBenchSearchConfig(args []string, output io.Writer) (benchSearchConfig,
 }
 
 // runBenchSearch is `telehub bench search`.
-func runBenchSearch(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) int {
+func runBenchSearch(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
 	cfg, err := parseBenchSearchConfig(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	if cfg.Token == "" {
+		cfg.Token = env("TELEHUB_BENCH_TOKEN")
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "telehub bench search: %v\n", err)
@@ -286,7 +292,7 @@ func runBenchSearch(ctx context.Context, args []string, _ func(string) string, s
 }
 
 func benchmarkSearch(ctx context.Context, cfg benchSearchConfig, stdout, stderr io.Writer) error {
-	run := bench.SearchConfig{Config: bench.Config{URL: cfg.URL, Duration: cfg.Duration, Concurrency: cfg.Concurrency}}
+	run := bench.SearchConfig{Config: bench.Config{URL: cfg.URL, Duration: cfg.Duration, Concurrency: cfg.Concurrency, Token: cfg.Token}}
 	loaded := cfg.NoLoad
 	dir := ""
 	if cfg.URL == "" {
@@ -312,7 +318,7 @@ func benchmarkSearch(ctx context.Context, cfg benchSearchConfig, stdout, stderr 
 	if loaded {
 		fmt.Fprintf(stdout, "population (seed %d, %d resources) already loaded: load skipped\n",
 			cfg.Population.Seed, cfg.Population.Resources)
-	} else if err := loadForSearch(ctx, run.URL, dir, cfg.Population, stdout, stderr); err != nil {
+	} else if err := loadForSearch(ctx, run.URL, run.Token, dir, cfg.Population, stdout, stderr); err != nil {
 		return err
 	}
 	res, err := bench.RunSearch(ctx, run)
@@ -360,7 +366,7 @@ func alreadyLoaded(dir string, p bench.Population) (bool, error) {
 
 // loadForSearch loads p, reporting progress every tenth on stderr and the
 // rate on stdout, and records the load in dir (if any) once complete.
-func loadForSearch(ctx context.Context, url, dir string, p bench.Population, stdout, stderr io.Writer) error {
+func loadForSearch(ctx context.Context, url, token, dir string, p bench.Population, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "loading %d resources (seed %d) into %s\n", p.Resources, p.Seed, url)
 	var tenths atomic.Int64
 	start := time.Now()
@@ -370,7 +376,7 @@ func loadForSearch(ctx context.Context, url, dir string, p bench.Population, std
 			fmt.Fprintf(stderr, "  %3d%%  %d resources  %.0f s\n", 10*tenth, done, time.Since(start).Seconds())
 		}
 	}
-	summary, err := bench.LoadPopulation(ctx, url, p, progress)
+	summary, err := bench.LoadPopulation(ctx, url, token, p, progress)
 	if err != nil {
 		return err
 	}
