@@ -3,15 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"html"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
@@ -20,6 +17,8 @@ import (
 	"time"
 
 	"github.com/pquerna/otp/totp"
+
+	"github.com/telehub/telehub/smart/smarttest"
 )
 
 // inProcess is a server started by startServer in the test process, as
@@ -112,12 +111,6 @@ func (p *inProcess) token(form url.Values, id, secret string) (int, map[string]a
 	return res.StatusCode, out
 }
 
-var (
-	hiddenReq  = regexp.MustCompile(`name="req" value="([^"]+)"`)
-	scopeBoxes = regexp.MustCompile(`name="scope" value="([^"]+)"`)
-	patientBox = regexp.MustCompile(`name="patient" value="([^"]+)"`)
-)
-
 // login is a user signing in to an app through the login and consent pages.
 type login struct {
 	clientID, redirectURI, scope string
@@ -130,78 +123,10 @@ type login struct {
 // public app would, and returns the token response.
 func (p *inProcess) codeFlow(l login) map[string]any {
 	p.t.Helper()
-	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: p.client.CheckRedirect}
-	do := func(method, target string, form url.Values) (*http.Response, string) {
-		p.t.Helper()
-		var body io.Reader
-		if method == http.MethodPost {
-			body = strings.NewReader(form.Encode())
-		} else if form != nil {
-			target += "?" + form.Encode()
-		}
-		req, _ := http.NewRequest(method, target, body)
-		if body != nil {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		res, err := browser.Do(req)
-		if err != nil {
-			p.t.Fatal(err)
-		}
-		defer res.Body.Close()
-		page, _ := io.ReadAll(res.Body)
-		return res, string(page)
-	}
-	hidden := func(page string) string {
-		p.t.Helper()
-		m := hiddenReq.FindStringSubmatch(page)
-		if m == nil {
-			p.t.Fatalf("no request in page:\n%s", page)
-		}
-		return html.UnescapeString(m[1])
-	}
-
-	verifier := base64.RawURLEncoding.EncodeToString([]byte("a verifier long enough for pkce rules, 43+"))
-	sum := sha256.Sum256([]byte(verifier))
-	res, page := do(http.MethodGet, p.issuer+"/auth/authorize", url.Values{
-		"response_type": {"code"}, "client_id": {l.clientID}, "redirect_uri": {l.redirectURI}, "scope": {l.scope},
-		"state": {"st-1"}, "aud": {p.srv.baseURL}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])},
-		"code_challenge_method": {"S256"},
+	return smarttest.CodeFlow(p.t, smarttest.Login{
+		Issuer: p.issuer, Audience: p.srv.baseURL, ClientID: l.clientID, RedirectURI: l.redirectURI, Scope: l.scope,
+		Username: l.username, Password: l.password, OTP: l.totp, PatientQuery: l.patientQuery,
 	})
-	if res.StatusCode != http.StatusOK {
-		p.t.Fatalf("authorize: %s\n%s", res.Status, page)
-	}
-	res, page = do(http.MethodPost, p.issuer+"/auth/login", url.Values{
-		"req": {hidden(page)}, "username": {l.username}, "password": {l.password}, "otp": {l.totp}})
-	if res.StatusCode != http.StatusSeeOther {
-		p.t.Fatalf("login: %s, want 303\n%s", res.Status, page)
-	}
-	consentURL := res.Header.Get("Location")
-	res, page = do(http.MethodGet, consentURL, nil)
-	if l.patientQuery != "" {
-		res, page = do(http.MethodGet, p.issuer+"/auth/consent", url.Values{"req": {hidden(page)}, "q": {l.patientQuery}})
-	}
-	if res.StatusCode != http.StatusOK {
-		p.t.Fatalf("consent page: %s\n%s", res.Status, page)
-	}
-	form := url.Values{"req": {hidden(page)}, "decision": {"allow"}}
-	for _, m := range scopeBoxes.FindAllStringSubmatch(page, -1) {
-		form.Add("scope", html.UnescapeString(m[1]))
-	}
-	if offered := patientBox.FindAllStringSubmatch(page, -1); len(offered) > 0 {
-		form.Set("patient", offered[0][1])
-	}
-	res, page = do(http.MethodPost, p.issuer+"/auth/consent", form)
-	back, err := url.Parse(res.Header.Get("Location"))
-	if res.StatusCode != http.StatusSeeOther || err != nil || back.Query().Get("code") == "" {
-		p.t.Fatalf("consent: %s to %q, want a redirect with a code\n%s", res.Status, res.Header.Get("Location"), page)
-	}
-	status, tok := p.token(url.Values{"grant_type": {"authorization_code"}, "code": {back.Query().Get("code")},
-		"redirect_uri": {l.redirectURI}, "code_verifier": {verifier}, "client_id": {l.clientID}}, "", "")
-	if status != http.StatusOK {
-		p.t.Fatalf("token: %d %v", status, tok)
-	}
-	return tok
 }
 
 // totpCode is the current code of a TOTP secret.

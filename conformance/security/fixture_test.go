@@ -2,17 +2,12 @@ package security
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
-	"html"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +18,7 @@ import (
 	"github.com/telehub/telehub/authz"
 	"github.com/telehub/telehub/fhir"
 	"github.com/telehub/telehub/smart"
+	"github.com/telehub/telehub/smart/smarttest"
 	"github.com/telehub/telehub/store/sqlite"
 )
 
@@ -199,77 +195,16 @@ func (f *fixture) minter(cfg smart.Config) string {
 	return tokenFrom(f.t, srv.Client(), srv.URL, "system/*.rs")
 }
 
-var (
-	hiddenReq  = regexp.MustCompile(`name="req" value="([^"]+)"`)
-	scopeBoxes = regexp.MustCompile(`name="scope" value="([^"]+)"`)
-)
-
 // aliceTokens signs Alice in to the patient app through the authorization
 // code flow with PKCE, as her browser would, and returns the token response.
 func (f *fixture) aliceTokens(scope string) map[string]any {
-	t := f.t
-	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: f.client.CheckRedirect}
-	do := func(method, target string, form url.Values) (*http.Response, string) {
-		t.Helper()
-		var body io.Reader
-		if method == http.MethodPost {
-			body = strings.NewReader(form.Encode())
-		} else if form != nil {
-			target += "?" + form.Encode()
-		}
-		req, _ := http.NewRequest(method, target, body)
-		if body != nil {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		res, err := browser.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		page, _ := io.ReadAll(res.Body)
-		return res, string(page)
-	}
-	hidden := func(page string) string {
-		t.Helper()
-		m := hiddenReq.FindStringSubmatch(page)
-		if m == nil {
-			t.Fatalf("no request in page:\n%s", page)
-		}
-		return html.UnescapeString(m[1])
-	}
-	verifier := base64.RawURLEncoding.EncodeToString([]byte("a verifier long enough for the rules of pkce"))
-	sum := sha256.Sum256([]byte(verifier))
-	res, page := do(http.MethodGet, f.url+"/auth/authorize", url.Values{
-		"response_type": {"code"}, "client_id": {appClient}, "redirect_uri": {appURI}, "scope": {scope},
-		"state": {"s1"}, "aud": {f.url + "/fhir"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])},
-		"code_challenge_method": {"S256"},
+	f.t.Helper()
+	tok := smarttest.CodeFlow(f.t, smarttest.Login{
+		Issuer: f.url, Audience: f.url + "/fhir", ClientID: appClient, RedirectURI: appURI, Scope: scope,
+		Username: "alice", Password: alicePass,
 	})
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("authorize: %s\n%s", res.Status, page)
-	}
-	res, page = do(http.MethodPost, f.url+"/auth/login", url.Values{"req": {hidden(page)}, "username": {"alice"}, "password": {alicePass}})
-	if res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("login: %s\n%s", res.Status, page)
-	}
-	res, page = do(http.MethodGet, res.Header.Get("Location"), nil)
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("consent page: %s\n%s", res.Status, page)
-	}
-	form := url.Values{"req": {hidden(page)}, "decision": {"allow"}}
-	for _, m := range scopeBoxes.FindAllStringSubmatch(page, -1) {
-		form.Add("scope", html.UnescapeString(m[1]))
-	}
-	res, page = do(http.MethodPost, f.url+"/auth/consent", form)
-	back, err := url.Parse(res.Header.Get("Location"))
-	if res.StatusCode != http.StatusSeeOther || err != nil || back.Query().Get("code") == "" {
-		t.Fatalf("consent: %s to %q\n%s", res.Status, res.Header.Get("Location"), page)
-	}
-	tok := f.form("/auth/token", url.Values{"grant_type": {"authorization_code"}, "code": {back.Query().Get("code")},
-		"redirect_uri": {appURI}, "code_verifier": {verifier}, "client_id": {appClient}}, "", http.StatusOK)
 	if tok["patient"] != "alice" {
-		t.Fatalf("Alice's token has patient %v, want alice", tok["patient"])
+		f.t.Fatalf("Alice's token has patient %v, want alice", tok["patient"])
 	}
 	return tok
 }
