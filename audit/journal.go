@@ -158,19 +158,7 @@ func (j *journal) append(ctx context.Context, p *pending) error {
 	if j.backlog.Load() > j.max {
 		return ErrBacklog
 	}
-	select {
-	case j.requests <- p:
-	case <-j.quit:
-		return ErrClosed
-	case <-ctx.Done():
-		return fmt.Errorf("audit: record: %w", ctx.Err())
-	}
-	select {
-	case err := <-p.done:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("audit: record: %w", ctx.Err())
-	}
+	return handOff(ctx, j.requests, j.quit, p)
 }
 
 // maxWrite bounds the bytes one group write takes.

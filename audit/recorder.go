@@ -152,9 +152,16 @@ func (r *Recorder) Record(ctx context.Context, e Event) error {
 	}
 	// The writer keeps the content after Record returns (when ctx ends first).
 	p := &pending{content: bytes.Clone(content), index: index, done: make(chan error, 1)}
+	return handOff(ctx, r.requests, r.quit, p)
+}
+
+// handOff gives p to the writer goroutine reading requests and waits for
+// its answer. When ctx ends first the event may still be written; the
+// request fails either way.
+func handOff(ctx context.Context, requests chan<- *pending, quit <-chan struct{}, p *pending) error {
 	select {
-	case r.requests <- p:
-	case <-r.quit:
+	case requests <- p:
+	case <-quit:
 		return ErrClosed
 	case <-ctx.Done():
 		return fmt.Errorf("audit: record: %w", ctx.Err())
@@ -163,7 +170,6 @@ func (r *Recorder) Record(ctx context.Context, e Event) error {
 	case err := <-p.done:
 		return err
 	case <-ctx.Done():
-		// The event may still be committed; the request fails either way.
 		return fmt.Errorf("audit: record: %w", ctx.Err())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 
@@ -45,7 +46,7 @@ var (
 func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 	if a.Insecure {
 		return &Principal{Subject: "insecure-no-auth", Grants: insecureGrants, Insecure: true,
-			Purpose: r.Header.Get(PurposeHeader), Address: remoteIP(r)}, nil
+			Purpose: r.Header.Get(PurposeHeader), Address: ClientAddress(r)}, nil
 	}
 	header := r.Header.Get("Authorization")
 	if header == "" {
@@ -69,7 +70,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 	return &Principal{
 		TokenID: at.ID, Subject: at.Subject, ClientID: at.ClientID, FHIRUser: at.FHIRUser,
 		Patient: at.Patient, Encounter: at.Encounter, Grants: at.Grants(),
-		Purpose: r.Header.Get(PurposeHeader), Address: remoteIP(r),
+		Purpose: r.Header.Get(PurposeHeader), Address: ClientAddress(r),
 	}, nil
 }
 
@@ -127,10 +128,12 @@ func WriteOutcome(c echo.Context, status int, code, diagnostics string) error {
 	return c.Blob(status, "application/fhir+json", body)
 }
 
-func remoteIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = host[:i]
+// ClientAddress is the network address (host, without port) of the
+// request's peer.
+func ClientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
 	}
-	return strings.Trim(host, "[]")
+	return host
 }

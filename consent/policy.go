@@ -112,15 +112,13 @@ func (p *Policy) Invalidate() {
 	p.rules.invalidate()
 }
 
-// Affects reports whether a write of a resource of type typ may change
-// an answer (the FHIR layer then calls Invalidate).
-func Affects(typ string) bool {
-	switch typ {
-	case "Consent", "CareTeam", "Encounter", "ServiceRequest", "PractitionerRole":
-		return true
-	}
-	return false
-}
+// InputTypes are the resource types consent answers are computed from: the
+// patients' Consents and the care relations.
+var InputTypes = []string{"Consent", "CareTeam", "Encounter", "ServiceRequest", "PractitionerRole"}
+
+// Affects reports whether a write of a resource of type typ may change an
+// answer (the FHIR layer then calls Invalidate).
+func (p *Policy) Affects(typ string) bool { return slices.Contains(InputTypes, typ) }
 
 // Subject reports whether consent restricts pr (see the package documentation).
 func Subject(pr *authz.Principal) bool {

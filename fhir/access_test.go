@@ -8,8 +8,6 @@ import (
 
 	"github.com/telehub/telehub/audit"
 	"github.com/telehub/telehub/authz"
-	"github.com/telehub/telehub/store/mongo"
-	"github.com/telehub/telehub/store/mongo/mongotest"
 )
 
 // deniedPolicy is a consent policy with fixed answers: the filter under
@@ -43,15 +41,7 @@ func TestConsentFilter(t *testing.T) {
 // TestConsentFilterMongo runs the same filter on the Mongo backend: its
 // negated conditions are what keeps the denied compartments out.
 func TestConsentFilterMongo(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts FerretDB; skipped with -short")
-	}
-	st, err := mongo.Open(context.Background(), mongotest.Start(t)+"fhirconsent")
-	if err != nil {
-		t.Fatalf("open mongo store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
-	testConsentFilter(t, consentServer(t, newTestServerOn(t, st, Options{})))
+	testConsentFilter(t, consentServer(t, newMongoTestServer(t, "fhirconsent", Options{})))
 }
 
 func testConsentFilter(t *testing.T, ts *testServer) {

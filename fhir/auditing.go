@@ -39,7 +39,7 @@ func (s *Server) recordTrail(c echo.Context, tr *trail, status int, body []byte)
 		entries = []auditEntry{s.describe(c, status, body)}
 	}
 	ctx := c.Request().Context()
-	agent := audit.Agent{Address: clientAddress(c.Request())}
+	agent := audit.Agent{Address: authz.ClientAddress(c.Request())}
 	if p := authz.FromContext(ctx); p != nil {
 		agent = p.Agent()
 	}

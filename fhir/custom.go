@@ -155,32 +155,28 @@ func (s *Server) customFrom(id string, body []byte) (*customParam, error) {
 	return &customParam{source: id, url: sp.URL, code: sp.Code, kind: store.Kind(sp.Type), bases: sp.Base, expr: expr}, nil
 }
 
-// noteWrites keeps the custom parameters in step with committed writes of
-// SearchParameter resources.
+// noteWrites tells what caches derived data of committed writes: the
+// custom parameters (SearchParameter writes) and the consent policy (writes
+// of the resources its answers are computed from).
 func (s *Server) noteWrites(writes []store.Write) {
+	consent, cached := s.opts.Consent.(consentCache)
 	invalidate := false
 	for _, w := range writes {
-		if consentInputs[w.Type] {
-			invalidate = true
+		invalidate = invalidate || (cached && consent.Affects(w.Type))
+		if w.Type == "SearchParameter" {
+			s.noteSearchParameter(w.ID, w.Deleted, w.Body)
 		}
-		if w.Type != "SearchParameter" {
-			continue
-		}
-		s.noteSearchParameter(w.ID, w.Deleted, w.Body)
 	}
-	if c, ok := s.opts.Consent.(consentCache); ok && invalidate {
-		c.Invalidate()
+	if invalidate {
+		consent.Invalidate()
 	}
 }
 
 // consentCache is a consent policy that caches its answers: it is told
-// after every write of the resources it decides from.
-type consentCache interface{ Invalidate() }
-
-// consentInputs are the resource types a consent decision reads (the
-// patients' Consents and the care relations: package consent's Affects).
-var consentInputs = map[string]bool{
-	"Consent": true, "CareTeam": true, "Encounter": true, "ServiceRequest": true, "PractitionerRole": true,
+// after every write of a type its answers are computed from.
+type consentCache interface {
+	Affects(typ string) bool
+	Invalidate()
 }
 
 func (s *Server) noteSearchParameter(id string, deleted bool, body []byte) {

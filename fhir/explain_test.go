@@ -1,31 +1,17 @@
 package fhir
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/telehub/telehub/store/mongo"
-	"github.com/telehub/telehub/store/mongo/mongotest"
 )
 
 // _explain=true answers the store's plan, on both backends, without the
 // results.
 func TestExplain(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { testExplain(t, newTestServer(t, Options{}), "SEARCH idx_text") })
-	t.Run("mongo", func(t *testing.T) {
-		if testing.Short() {
-			t.Skip("starts FerretDB; skipped with -short")
-		}
-		st, err := mongo.Open(context.Background(), mongotest.Start(t)+"fhirexplain")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		testExplain(t, newTestServerOn(t, st, Options{}), "MongoDB")
-	})
+	t.Run("mongo", func(t *testing.T) { testExplain(t, newMongoTestServer(t, "fhirexplain", Options{}), "MongoDB") })
 }
 
 func testExplain(t *testing.T, ts *testServer, backend string) {

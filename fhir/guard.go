@@ -2,7 +2,6 @@ package fhir
 
 import (
 	"bytes"
-	"net"
 	"net/http"
 	"slices"
 
@@ -122,13 +121,4 @@ func (s *Server) audited(c echo.Context, fn func() error) error {
 	real.WriteHeader(status)
 	_, werr := real.Write(held.body.Bytes())
 	return werr
-}
-
-// clientAddress is the network address of the request's client.
-func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

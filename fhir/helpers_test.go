@@ -14,6 +14,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/telehub/telehub/store"
+	"github.com/telehub/telehub/store/mongo"
+	"github.com/telehub/telehub/store/mongo/mongotest"
 	"github.com/telehub/telehub/store/sqlite"
 )
 
@@ -166,4 +168,19 @@ func (ts *testServer) create(family string) string {
 	ts.t.Helper()
 	r := ts.do(http.MethodPost, "/fhir/Patient", patient("", family)).mustStatus(ts.t, http.StatusCreated)
 	return r.str("id")
+}
+
+// newMongoTestServer is a Server on database of a FerretDB server started
+// for the test (the Mongo backend); it skips with -short.
+func newMongoTestServer(t *testing.T, database string, opts Options) *testServer {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts FerretDB; skipped with -short")
+	}
+	st, err := mongo.Open(context.Background(), mongotest.Start(t)+database)
+	if err != nil {
+		t.Fatalf("open mongo store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return newTestServerOn(t, st, opts)
 }

@@ -60,20 +60,16 @@ func (s *Server) Create(ctx context.Context, typ string, body []byte, ifNoneExis
 // absent). ifMatch > 0 requires the current version to be ifMatch (409-like
 // *Error with status 412 otherwise).
 func (s *Server) Update(ctx context.Context, typ, id string, body []byte, ifMatch int64) (*store.Resource, error) {
-	cl := &call{method: http.MethodPut, typ: typ, id: id, body: body}
-	if ifMatch > 0 {
-		cl.ifMatch = etag(ifMatch)
-	}
-	ch, err := s.apply(ctx, cl)
-	if err != nil {
-		return nil, local(err)
-	}
-	return ch.result().resource, nil
+	return s.change(ctx, &call{method: http.MethodPut, typ: typ, id: id, body: body}, ifMatch)
 }
 
 // Patch applies a JSON Patch (RFC 6902) to typ/id; ifMatch as in Update.
 func (s *Server) Patch(ctx context.Context, typ, id string, jsonPatch []byte, ifMatch int64) (*store.Resource, error) {
-	cl := &call{method: http.MethodPatch, typ: typ, id: id, body: jsonPatch}
+	return s.change(ctx, &call{method: http.MethodPatch, typ: typ, id: id, body: jsonPatch}, ifMatch)
+}
+
+// change applies an update or a patch, pinned to version ifMatch when positive.
+func (s *Server) change(ctx context.Context, cl *call, ifMatch int64) (*store.Resource, error) {
 	if ifMatch > 0 {
 		cl.ifMatch = etag(ifMatch)
 	}

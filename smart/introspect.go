@@ -15,20 +15,13 @@ import (
 // client: access tokens (any client, as resource servers need) and the
 // client's own refresh tokens.
 func (s *Server) handleIntrospect(c echo.Context) error {
-	if err := c.Request().ParseForm(); err != nil {
-		return s.sendOAuthError(c, oauthErr(http.StatusBadRequest, "invalid_request", "malformed form"))
-	}
-	client, err := s.authenticateClient(c)
+	client, token, err := s.tokenRequest(c)
 	if err != nil {
 		return s.sendOAuthError(c, err)
 	}
 	ctx := c.Request().Context()
-	token := c.Request().PostFormValue("token")
 	noStore(c)
 	inactive := map[string]any{"active": false}
-	if token == "" {
-		return s.sendOAuthError(c, oauthErr(http.StatusBadRequest, "invalid_request", "token is required"))
-	}
 	if at, err := s.VerifyAccessToken(ctx, token); err == nil {
 		if client.Public() && at.ClientID != client.ID {
 			return c.JSON(http.StatusOK, inactive)
@@ -70,18 +63,11 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 // refresh token revokes its whole grant, an access token is refused until
 // it expires. Unknown tokens are no error.
 func (s *Server) handleRevoke(c echo.Context) error {
-	if err := c.Request().ParseForm(); err != nil {
-		return s.sendOAuthError(c, oauthErr(http.StatusBadRequest, "invalid_request", "malformed form"))
-	}
-	client, err := s.authenticateClient(c)
+	client, token, err := s.tokenRequest(c)
 	if err != nil {
 		return s.sendOAuthError(c, err)
 	}
 	ctx := c.Request().Context()
-	token := c.Request().PostFormValue("token")
-	if token == "" {
-		return s.sendOAuthError(c, oauthErr(http.StatusBadRequest, "invalid_request", "token is required"))
-	}
 	var rt refreshRecord
 	_, err = s.recs.get(ctx, kindRefresh, hashToken(token), &rt)
 	switch {
@@ -128,4 +114,21 @@ func (s *Server) handleUserinfo(c echo.Context) error {
 	}
 	noStore(c)
 	return c.JSON(http.StatusOK, info)
+}
+
+// tokenRequest reads a request about a token (introspection, revocation):
+// its form, the client it authenticates, and the token it names.
+func (s *Server) tokenRequest(c echo.Context) (*Client, string, error) {
+	if err := c.Request().ParseForm(); err != nil {
+		return nil, "", oauthErr(http.StatusBadRequest, "invalid_request", "malformed form")
+	}
+	client, err := s.authenticateClient(c)
+	if err != nil {
+		return nil, "", err
+	}
+	token := c.Request().PostFormValue("token")
+	if token == "" {
+		return nil, "", oauthErr(http.StatusBadRequest, "invalid_request", "token is required")
+	}
+	return client, token, nil
 }

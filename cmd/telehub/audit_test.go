@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
-	"net/url"
 	"testing"
 
 	"github.com/telehub/telehub/audit"
@@ -18,24 +16,10 @@ import (
 func TestAuditChainOnTheServer(t *testing.T) {
 	t.Parallel()
 	p := startInProcess(t, map[string]string{"TELEHUB_BOOTSTRAP_CLIENT": "backend:" + bootstrapSecret}, "--data", t.TempDir(), "--demo=false")
-	status, tok := p.token(url.Values{"grant_type": {"client_credentials"}, "scope": {"system/*.cruds"}}, "backend", bootstrapSecret)
-	if status != http.StatusOK {
-		t.Fatalf("token: %d %v", status, tok)
-	}
-	bearer := tok["access_token"].(string)
+	bearer := p.backendToken("system/*.cruds")
 	call := func(method, path, body string) (int, map[string]any) {
 		t.Helper()
-		req, _ := http.NewRequest(method, p.srv.baseURL+path, bytes.NewBufferString(body))
-		req.Header.Set("Authorization", "Bearer "+bearer)
-		req.Header.Set("Content-Type", "application/fhir+json")
-		res, err := p.client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var out map[string]any
-		json.NewDecoder(res.Body).Decode(&out)
-		return res.StatusCode, out
+		return p.fhir(bearer, method, path, body)
 	}
 	for range 5 {
 		if status, out := call(http.MethodPost, "/Patient", `{"resourceType":"Patient","active":true}`); status != http.StatusCreated {

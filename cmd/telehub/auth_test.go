@@ -419,3 +419,31 @@ func TestFHIRNeedsToken(t *testing.T) {
 		t.Errorf("--insecure-no-auth: search without a token: %d, want 200", res.StatusCode)
 	}
 }
+
+// backendToken is an access token of the bootstrap client (started with
+// TELEHUB_BOOTSTRAP_CLIENT=backend:bootstrapSecret) for scope.
+func (p *inProcess) backendToken(scope string) string {
+	p.t.Helper()
+	status, tok := p.token(url.Values{"grant_type": {"client_credentials"}, "scope": {scope}}, "backend", bootstrapSecret)
+	if status != http.StatusOK {
+		p.t.Fatalf("client_credentials for %s: %d %v", scope, status, tok)
+	}
+	return tok["access_token"].(string)
+}
+
+// fhir sends a FHIR request with token and returns its status and its JSON
+// answer decoded.
+func (p *inProcess) fhir(token, method, path, body string) (int, map[string]any) {
+	p.t.Helper()
+	req, _ := http.NewRequest(method, p.srv.baseURL+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/fhir+json")
+	res, err := p.client.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, out
+}

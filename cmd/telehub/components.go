@@ -141,18 +141,12 @@ func ensureWebClient(ctx context.Context, auth *smart.Server, fhirBase string) e
 	})
 }
 
-// consentTypes are the resource types whose writes may change a consent
-// answer (consent.Affects).
-var consentTypes = []string{"Consent", "CareTeam", "Encounter", "ServiceRequest", "PractitionerRole"}
-
-// invalidateOnChange drops the policy's cached answers whenever a node
-// commits a write that may change them: the change events reach every node,
-// so a Consent written on one is enforced on all at once.
+// invalidateOnChange drops the policy's cached answers whenever another
+// node commits a write that may change them (this node's own writes drop
+// them at once, through the FHIR layer): a Consent written on one node is
+// enforced on all within moments.
 func invalidateOnChange(bus *events.Bus, policy *consent.Policy) error {
-	for _, typ := range consentTypes {
-		if !consent.Affects(typ) {
-			return fmt.Errorf("consent no longer depends on %s: update consentTypes", typ)
-		}
+	for _, typ := range consent.InputTypes {
 		if _, err := bus.Conn().Subscribe(events.SubjectPrefix+typ, func(*nats.Msg) { policy.Invalidate() }); err != nil {
 			return fmt.Errorf("subscribe to %s changes: %w", typ, err)
 		}

@@ -38,11 +38,7 @@ func TestServeWiresEveryComponent(t *testing.T) {
 			t.Errorf("GET %s without a token: %d, want 401", path, status)
 		}
 	}
-	status, tok := p.token(url.Values{"grant_type": {"client_credentials"}, "scope": {"system/ImagingStudy.rs system/Encounter.rs"}}, "backend", bootstrapSecret)
-	if status != http.StatusOK {
-		t.Fatalf("client_credentials: %d %v", status, tok)
-	}
-	bearer := tok["access_token"].(string)
+	bearer := p.backendToken("system/ImagingStudy.rs system/Encounter.rs")
 	if status, ctype, body := get("/dicom-web/studies", bearer); status != http.StatusOK && status != http.StatusNoContent {
 		t.Errorf("QIDO with a token: %d %s %s", status, ctype, body)
 	}

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,29 +20,8 @@ func TestTwoNodesShareSearchParameters(t *testing.T) {
 	b := startInProcess(t, env, "--data", t.TempDir(), "--demo=false",
 		"--store", "sqlite:"+filepath.Join(first, "telehub.db"), "--nats", a.srv.bus.ClientURL())
 
-	bearer := func(p *inProcess) string {
-		status, tok := p.token(url.Values{"grant_type": {"client_credentials"}, "scope": {"system/*.cruds"}}, "backend", bootstrapSecret)
-		if status != http.StatusOK {
-			t.Fatalf("token: %d %v", status, tok)
-		}
-		return tok["access_token"].(string)
-	}
-	call := func(p *inProcess, token, method, path, body string) (int, map[string]any) {
-		t.Helper()
-		req, _ := http.NewRequest(method, p.srv.baseURL+path, bytes.NewBufferString(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/fhir+json")
-		res, err := p.client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var out map[string]any
-		json.NewDecoder(res.Body).Decode(&out)
-		return res.StatusCode, out
-	}
-	tokA, tokB := bearer(a), bearer(b)
-	if status, out := call(a, tokA, http.MethodPut, "/SearchParameter/patient-nickname", `{"resourceType":"SearchParameter",
+	tokA, tokB := a.backendToken("system/*.cruds"), b.backendToken("system/*.cruds")
+	if status, out := a.fhir(tokA, http.MethodPut, "/SearchParameter/patient-nickname", `{"resourceType":"SearchParameter",
 		"id":"patient-nickname","url":"https://telehub.example/SearchParameter/patient-nickname","name":"nickname",
 		"status":"active","description":"A patient's nickname","code":"nickname","base":["Patient"],"type":"string",
 		"expression":"Patient.name.where(use='nickname').given"}`); status != http.StatusCreated {
@@ -53,7 +30,7 @@ func TestTwoNodesShareSearchParameters(t *testing.T) {
 	// Node B learns of it from the change event; until then it reports the
 	// parameter as unknown.
 	known := func() bool {
-		_, out := call(b, tokB, http.MethodGet, "/Patient?nickname=zaza&_count=1", "")
+		_, out := b.fhir(tokB, http.MethodGet, "/Patient?nickname=zaza&_count=1", "")
 		entries, _ := out["entry"].([]any)
 		for _, e := range entries {
 			res, _ := e.(map[string]any)["resource"].(map[string]any)
@@ -70,13 +47,13 @@ func TestTwoNodesShareSearchParameters(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if status, out := call(b, tokB, http.MethodPost, "/Patient", `{"resourceType":"Patient",
+	if status, out := b.fhir(tokB, http.MethodPost, "/Patient", `{"resourceType":"Patient",
 		"name":[{"use":"official","family":"Martin"},{"use":"nickname","given":["Zaza"]}]}`); status != http.StatusCreated {
 		t.Fatalf("Patient on node B: %d %v", status, out)
 	}
 	for _, p := range []*inProcess{a, b} {
 		tok := map[*inProcess]string{a: tokA, b: tokB}[p]
-		_, out := call(p, tok, http.MethodGet, "/Patient?nickname=zaza", "")
+		_, out := p.fhir(tok, http.MethodGet, "/Patient?nickname=zaza", "")
 		if out["total"] != float64(1) {
 			t.Errorf("node %s: Patient?nickname=zaza total %v, want 1", p.srv.baseURL, out["total"])
 		}

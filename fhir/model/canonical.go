@@ -3,6 +3,7 @@ package model
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -54,15 +55,7 @@ func (r *Resource) canonical() []byte {
 		out = append(out, `,"meta":`...)
 		out = append(out, meta...)
 	}
-	for _, m := range top {
-		if bytes.Equal(m.name, keyType) || bytes.Equal(m.name, keyID) || bytes.Equal(m.name, keyMeta) {
-			continue
-		}
-		out = append(out, ',', '"')
-		out = append(out, m.name...)
-		out = append(out, '"', ':')
-		out = append(out, m.value...)
-	}
+	out = appendMembersExcept(out, top, keyType, keyID, keyMeta)
 	return append(out, '}')
 }
 
@@ -78,8 +71,15 @@ func (r *Resource) metaJSON(client []byte) []byte {
 	out = append(out, `","lastUpdated":"`...)
 	out = r.stamp.lastUpdated.AppendFormat(out, "2006-01-02T15:04:05.000")
 	out = append(out, `Z"`...)
-	for _, m := range objectMembers(client) {
-		if bytes.Equal(m.name, keyVersionID) || bytes.Equal(m.name, keyLastUpdated) {
+	out = appendMembersExcept(out, objectMembers(client), keyVersionID, keyLastUpdated)
+	return append(out, '}')
+}
+
+// appendMembersExcept appends `,"name":value` for each member but the
+// skipped ones, in their order.
+func appendMembersExcept(out []byte, members []member, skip ...[]byte) []byte {
+	for _, m := range members {
+		if slices.ContainsFunc(skip, func(k []byte) bool { return bytes.Equal(m.name, k) }) {
 			continue
 		}
 		out = append(out, ',', '"')
@@ -87,7 +87,7 @@ func (r *Resource) metaJSON(client []byte) []byte {
 		out = append(out, '"', ':')
 		out = append(out, m.value...)
 	}
-	return append(out, '}')
+	return out
 }
 
 // appendJSONString appends s as a JSON string. Ids are plain ASCII, so
