@@ -31,8 +31,8 @@ func BenchmarkRestrictions(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer rec.Close()
-	f := &fixture{st: st, rec: rec, now: time.Now()}
-	f.policy = New(st, Options{Auditor: rec, TTL: time.Hour})
+	f := &fixture{st: st, api: fhirAPI(b, st), rec: rec, now: time.Now()}
+	f.policy = f.newPolicy(Options{Auditor: rec, TTL: time.Hour})
 	t := &testing.T{}
 	for i := range 1000 {
 		provision := `{"type":"permit","provision":[{"type":"deny","actor":[` + actor(fmt.Sprintf("Practitioner/other%d", i)) + `]}]}`

@@ -60,7 +60,8 @@
 // (authz.PurposeEmergency) breaks the glass: the patients that would be
 // denied are returned as Overridden instead. The first time a token breaks
 // the glass for a patient, the policy records an audit.BreakTheGlass event
-// and tells the patient by writing a Communication (status completed,
+// and tells the patient by writing, through the FHIR API it is given
+// (UseResources), a Communication (status completed,
 // subject and recipient the patient, the professional as sender, a text
 // saying who accessed their data under emergency and when). The
 // once-per-token-and-patient marker is a store record when the store keeps

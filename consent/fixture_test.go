@@ -2,8 +2,10 @@ package consent
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -12,8 +14,7 @@ import (
 
 	"github.com/telehub/telehub/audit"
 	"github.com/telehub/telehub/authz"
-	"github.com/telehub/telehub/fhir/model"
-	"github.com/telehub/telehub/fhir/search"
+	"github.com/telehub/telehub/fhir"
 	"github.com/telehub/telehub/store"
 	"github.com/telehub/telehub/store/sqlite"
 )
@@ -21,6 +22,7 @@ import (
 // fixture is a store with a recorder and a policy over it.
 type fixture struct {
 	st     store.Store
+	api    *fhir.Server
 	rec    *audit.Recorder
 	policy *Policy
 	now    time.Time
@@ -44,38 +46,39 @@ func fixtureOn(t *testing.T, st store.Store) *fixture {
 	}
 	t.Cleanup(func() { rec.Close() })
 	f := &fixture{st: st, rec: rec, now: time.Now()}
-	f.policy = New(st, Options{Auditor: rec, Now: func() time.Time { return f.now }})
+	f.api = fhirAPI(t, st)
+	f.policy = f.newPolicy(Options{Auditor: rec, Now: func() time.Time { return f.now }})
 	return f
+}
+
+// fhirAPI is the FHIR layer over st, which the policy writes through and
+// the tests store their resources with.
+func fhirAPI(t testing.TB, st store.Store) *fhir.Server {
+	t.Helper()
+	api, err := fhir.New(fhir.Options{Store: st, BaseURL: "http://consent.test/fhir", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return api
+}
+
+// newPolicy is a policy over the fixture's store that writes through its FHIR API.
+func (f *fixture) newPolicy(opts Options) *Policy {
+	p := New(f.st, opts)
+	p.UseResources(f.api)
+	return p
 }
 
 // put stores body (JSON, resourceType and id given) as the next version of
 // its resource, validated and indexed as the FHIR layer would.
 func (f *fixture) put(t *testing.T, body string) {
 	t.Helper()
-	r, err := model.Parse([]byte(body))
-	if err != nil {
+	var head struct{ ResourceType, ID string }
+	if err := json.Unmarshal([]byte(body), &head); err != nil {
 		t.Fatalf("invalid test resource: %v\n%s", err, body)
 	}
-	ctx := context.Background()
-	version := int64(1)
-	if cur, err := f.st.Read(ctx, r.Type(), r.ID()); err == nil {
-		version = cur.VersionID + 1
-	} else if !errors.Is(err, store.ErrNotFound) {
-		t.Fatal(err)
-	}
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	r.SetMeta(version, now)
-	out, err := r.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	index, err := search.Extract(r.Type(), out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := store.Write{Type: r.Type(), ID: r.ID(), Version: version, LastUpdated: now, Method: "PUT", Body: out, Index: index}
-	if err := f.st.Commit(ctx, []store.Write{w}); err != nil {
-		t.Fatal(err)
+	if _, err := f.api.Update(context.Background(), head.ResourceType, head.ID, []byte(body), 0); err != nil {
+		t.Fatalf("store %s/%s: %v\n%s", head.ResourceType, head.ID, err, body)
 	}
 }
 

@@ -2,8 +2,6 @@ package consent
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +10,6 @@ import (
 
 	"github.com/telehub/telehub/audit"
 	"github.com/telehub/telehub/authz"
-	"github.com/telehub/telehub/fhir/model"
 	"github.com/telehub/telehub/store"
 )
 
@@ -84,38 +81,13 @@ func (p *Policy) notify(ctx context.Context, pr *authz.Principal, d denial, now 
 	if err != nil {
 		return fmt.Errorf("consent: notify %s: %w", patient, err)
 	}
-	w, err := p.newResource("Communication", body, now)
-	if err != nil {
-		return fmt.Errorf("consent: notify %s: %w", patient, err)
+	if p.resources == nil {
+		return fmt.Errorf("consent: notify %s: no FHIR API to write through (UseResources)", patient)
 	}
-	if err := p.st.Commit(ctx, []store.Write{w}); err != nil {
+	if _, _, err := p.resources.Create(ctx, "Communication", body, ""); err != nil {
 		return fmt.Errorf("consent: notify %s: %w", patient, err)
 	}
 	return nil
-}
-
-// newResource validates body and makes the write that creates it, as the
-// FHIR layer does: canonical JSON at version 1 under a new id, indexed.
-func (p *Policy) newResource(typ string, body []byte, now time.Time) (store.Write, error) {
-	r, err := model.Parse(body)
-	if err != nil {
-		return store.Write{}, err
-	}
-	if r.Type() != typ {
-		return store.Write{}, fmt.Errorf("the resource is a %s, not a %s", r.Type(), typ)
-	}
-	now = now.UTC().Truncate(time.Millisecond)
-	r.SetID(newID())
-	r.SetMeta(1, now)
-	out, err := r.Marshal()
-	if err != nil {
-		return store.Write{}, err
-	}
-	index, err := p.extract.Extract(typ, out)
-	if err != nil {
-		return store.Write{}, err
-	}
-	return store.Write{Type: typ, ID: r.ID(), Version: 1, LastUpdated: now, Method: "POST", Body: out, Index: index}, nil
 }
 
 // displayName returns the name of a Practitioner (or of a
@@ -150,14 +122,4 @@ func (p *Policy) displayName(ctx context.Context, ref string) string {
 		return n.Text
 	}
 	return strings.TrimSpace(strings.Join(append(append(n.Prefix, n.Given...), n.Family), " "))
-}
-
-// newID returns a random version 4 UUID, a valid FHIR id.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/telehub/telehub/audit"
 	"github.com/telehub/telehub/authz"
-	"github.com/telehub/telehub/fhir/search"
 	"github.com/telehub/telehub/store"
 )
 
@@ -25,9 +24,6 @@ type Options struct {
 	// TTL is how long an answer is cached per token, and how old the
 	// in-memory Consents may get before a refresh (default 5s).
 	TTL time.Duration
-	// BaseURL is the server's FHIR base, so that the Communications the
-	// policy writes are indexed as the FHIR layer would index them.
-	BaseURL string
 	// MaxCached bounds the answers cached (default 10,000); when full, the
 	// expired ones are dropped, then all.
 	MaxCached int
@@ -39,10 +35,11 @@ type Options struct {
 // Policy is the consent policy (authz.ConsentPolicy) over one store. It is
 // safe for concurrent use.
 type Policy struct {
-	st      store.Store
-	opts    Options
-	extract *search.Extractor
-	rules   *snapshot
+	st    store.Store
+	opts  Options
+	rules *snapshot
+	// resources writes the Communications of break-the-glass (UseResources).
+	resources ResourceCreator
 	// relationsLimit is maxRelations (tests lower it).
 	relationsLimit int
 
@@ -85,14 +82,9 @@ func New(st store.Store, opts Options) *Policy {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	var xopts []search.ExtractorOption
-	if opts.BaseURL != "" {
-		xopts = append(xopts, search.WithBaseURL(opts.BaseURL))
-	}
 	return &Policy{
 		st:             st,
 		opts:           opts,
-		extract:        search.NewExtractor(search.DefaultRegistry(), xopts...),
 		rules:          newSnapshot(st),
 		relationsLimit: maxRelations,
 		cache:          map[string]cached{},
@@ -100,6 +92,19 @@ func New(st store.Store, opts Options) *Policy {
 		inflight:       map[string]*flight{},
 	}
 }
+
+// ResourceCreator creates FHIR resources through the FHIR layer's
+// in-process API (*fhir.Server), so that what the policy writes is
+// validated, indexed and published like any other write.
+type ResourceCreator interface {
+	Create(ctx context.Context, typ string, body []byte, ifNoneExist string) (*store.Resource, bool, error)
+}
+
+// UseResources gives the policy the FHIR API it writes its Communications
+// through. The FHIR server needs the policy first, so it comes after New;
+// call it before the policy serves requests. Without it, breaking the glass
+// fails (closed): the patient could not be told.
+func (p *Policy) UseResources(r ResourceCreator) { p.resources = r }
 
 // Invalidate drops every cached answer and makes the next Restrictions
 // re-read the Consents written since the last read. The FHIR layer calls

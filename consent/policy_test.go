@@ -328,7 +328,7 @@ func TestConcurrentGlass(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.put(t, consentDoc("c1", "p1", "active", `{"type":"deny"}`))
-	other := New(f.st, Options{Auditor: f.rec})
+	other := f.newPolicy(Options{Auditor: f.rec})
 	var wg sync.WaitGroup
 	errs := make(chan error, 40)
 	for i := range 40 {

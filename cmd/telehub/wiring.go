@@ -183,7 +183,7 @@ func (s *server) handler(ctx context.Context, cfg serveConfig) (http.Handler, er
 	}
 	// Patients' consents close their data to the professionals they deny
 	// (break-the-glass aside, audited by the policy).
-	policy := consent.New(s.store, consent.Options{Auditor: s.audits, BaseURL: s.baseURL, Logger: operations.Logger()})
+	policy := consent.New(s.store, consent.Options{Auditor: s.audits, Logger: operations.Logger()})
 	if err := invalidateOnChange(s.bus, policy); err != nil {
 		return nil, err
 	}
@@ -207,6 +207,8 @@ func (s *server) handler(ctx context.Context, cfg serveConfig) (http.Handler, er
 		return nil, err
 	}
 	s.api = api
+	// The break-the-glass Communications are written through the FHIR API.
+	policy.UseResources(api)
 	if err := s.followSearchParameters(); err != nil {
 		return nil, err
 	}
