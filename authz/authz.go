@@ -57,7 +57,7 @@ const PurposeHeader = "X-Purpose-Of-Use"
 // IsProfessional reports whether the principal is a signed-in health
 // professional (fhirUser a Practitioner or PractitionerRole).
 func (p *Principal) IsProfessional() bool {
-	return hasPrefix(p.FHIRUser, "Practitioner/") || hasPrefix(p.FHIRUser, "PractitionerRole/")
+	return smart.IsProfessional(p.FHIRUser)
 }
 
 // Agent is the principal as an audit agent.
@@ -66,8 +66,6 @@ func (p *Principal) Agent() audit.Agent {
 	name := p.Subject
 	return audit.Agent{User: user, UserName: name, Client: p.ClientID, Address: p.Address}
 }
-
-func hasPrefix(s, prefix string) bool { return len(s) >= len(prefix) && s[:len(prefix)] == prefix }
 
 type principalKey struct{}
 

@@ -42,8 +42,12 @@ type User struct {
 
 // Professional reports whether the account is a health professional's,
 // which must log in with a second factor.
-func (u *User) Professional() bool {
-	return strings.HasPrefix(u.FHIRUser, "Practitioner/") || strings.HasPrefix(u.FHIRUser, "PractitionerRole/")
+func (u *User) Professional() bool { return IsProfessional(u.FHIRUser) }
+
+// IsProfessional reports whether the fhirUser reference ("Practitioner/12")
+// names a health professional: a Practitioner or a PractitionerRole.
+func IsProfessional(fhirUser string) bool {
+	return strings.HasPrefix(fhirUser, "Practitioner/") || strings.HasPrefix(fhirUser, "PractitionerRole/")
 }
 
 // NewUser describes an account for AddUser (the admin command).

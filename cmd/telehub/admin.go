@@ -158,7 +158,7 @@ func userAddFlags(fs *flag.FlagSet, _ *authOptions) adminAction {
 		if showPassword {
 			nu.Password = randomPassword()
 		}
-		professional := (&smart.User{FHIRUser: nu.FHIRUser}).Professional()
+		professional := smart.IsProfessional(nu.FHIRUser)
 		showSecret := nu.TOTPSecret == "" && professional
 		if showSecret {
 			nu.TOTPSecret = newTOTPSecret()
