@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/telehub/telehub/internal/e2e"
 )
 
 // TestNodeFHIRClient runs node/crud.mjs, which drives the server with
@@ -14,14 +16,8 @@ import (
 // versioned update, vread, history, conditional create/update/delete,
 // search, JSON Patch, transaction, batch and delete.
 func TestNodeFHIRClient(t *testing.T) {
-	dir := filepath.Join(repoRoot(t), "conformance", "node")
-	node, err := exec.LookPath("node")
-	if err != nil {
-		skipOrFail(t, "node is not installed")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "fhir-kit-client")); err != nil {
-		skipOrFail(t, "conformance/node/node_modules is missing: run `npm ci` in conformance/node")
-	}
+	node, modules := e2e.Node(t, "fhir-kit-client")
+	dir := filepath.Dir(modules)
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			srv := startServer(t, b, defaultServerOptions)
@@ -40,14 +36,4 @@ func TestNodeFHIRClient(t *testing.T) {
 			}
 		})
 	}
-}
-
-// skipOrFail skips a test that needs an external tool, unless the
-// environment demands the end-to-end tests (TELEHUB_REQUIRE_E2E=1, as CI does).
-func skipOrFail(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("TELEHUB_REQUIRE_E2E") == "1" {
-		t.Fatalf("%s, and TELEHUB_REQUIRE_E2E=1", why)
-	}
-	t.Skip(why)
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/telehub/telehub/internal/e2e"
 )
 
 // testdataDir holds the committed fixtures (see its README).
@@ -107,8 +109,8 @@ func parseInstanceBytes(t *testing.T, f []byte) (*instanceFile, error) {
 // packages (img2dcm: JPEG baseline, encapsulated) and from a text dump
 // (dump2dcm: multi-frame RGB, explicit and implicit little endian).
 func testDCMTK(t *testing.T, b backend) {
-	img2dcm := requireTool(t, "img2dcm")
-	dump2dcm := requireTool(t, "dump2dcm")
+	img2dcm := e2e.Tool(t, "img2dcm")
+	dump2dcm := e2e.Tool(t, "dump2dcm")
 	dir := t.TempDir()
 	ev := newEnv(t, b)
 

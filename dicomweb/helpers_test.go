@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -393,20 +392,6 @@ func instance(t testing.TB, s spec) []byte {
 		t.Fatalf("write DICOM: %v", err)
 	}
 	return buf.Bytes()
-}
-
-// requireTool finds an external tool, skipping the test without it
-// (failing under TELEHUB_REQUIRE_E2E=1).
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := execLookPath(name)
-	if err != nil {
-		if os.Getenv("TELEHUB_REQUIRE_E2E") == "1" {
-			t.Fatalf("%s is required (TELEHUB_REQUIRE_E2E=1) but not installed: %v", name, err)
-		}
-		t.Skipf("%s is not installed (dcmtk); skipping", name)
-	}
-	return path
 }
 
 func mustJSON(t *testing.T, v any) string {

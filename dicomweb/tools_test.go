@@ -3,10 +3,7 @@ package dicomweb
 import (
 	"io"
 	"os"
-	"os/exec"
 )
-
-var execLookPath = exec.LookPath
 
 // testLogOutput is where the servers under test log: nowhere, unless
 // TELEHUB_TEST_LOG=1.

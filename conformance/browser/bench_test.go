@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/telehub/telehub/internal/e2e"
 	"github.com/telehub/telehub/signaling/bench"
 )
 
@@ -25,7 +26,7 @@ type peerJS struct {
 
 func startPeerJS(t *testing.T) *peerJS {
 	t.Helper()
-	node, modules := nodeTools(t, "peer")
+	node, modules := e2e.Node(t, "peer")
 	cmd := exec.Command(node, filepath.Join(here(t), "peerjs.mjs"))
 	cmd.Env = append(os.Environ(), "NODE_MODULES="+modules)
 	cmd.Stderr = os.Stderr

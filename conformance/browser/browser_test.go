@@ -12,19 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/telehub/telehub/internal/e2e"
 	"github.com/telehub/telehub/signaling/signalingtest"
 	"github.com/telehub/telehub/web"
 )
-
-// skipOrFail skips a test whose external tool is missing, unless
-// TELEHUB_REQUIRE_E2E=1 (as in CI) makes it a failure.
-func skipOrFail(t *testing.T, why string) {
-	t.Helper()
-	if signalingtest.RequireE2E() {
-		t.Fatalf("%s, and TELEHUB_REQUIRE_E2E=1", why)
-	}
-	t.Skip(why)
-}
 
 func here(t *testing.T) string {
 	t.Helper()
@@ -33,36 +24,6 @@ func here(t *testing.T) string {
 		t.Fatal("cannot find the test's folder")
 	}
 	return filepath.Dir(file)
-}
-
-// nodeTools returns node and the node_modules folder, or skips.
-func nodeTools(t *testing.T, modules ...string) (node, nodeModules string) {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		skipOrFail(t, "node is not installed")
-	}
-	nodeModules = filepath.Join(here(t), "..", "node", "node_modules")
-	for _, m := range modules {
-		if _, err := os.Stat(filepath.Join(nodeModules, m)); err != nil {
-			skipOrFail(t, "conformance/node/node_modules/"+m+" is missing: run `npm ci` in conformance/node")
-		}
-	}
-	return node, nodeModules
-}
-
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("TELEHUB_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	skipOrFail(t, "chromium is not installed (set TELEHUB_CHROMIUM to its path)")
-	return ""
 }
 
 // artifacts is where screenshots go: the repository's git-ignored
@@ -107,8 +68,8 @@ type peerStats struct {
 // the patient signs out. Once on one node, once with each page on its own
 // node.
 func TestConsultationInBrowsers(t *testing.T) {
-	node, modules := nodeTools(t, "playwright-core")
-	browserPath := chromium(t)
+	node, modules := e2e.Node(t, "playwright-core")
+	browserPath := e2e.Chromium(t)
 	for _, nodes := range []int{1, 2} {
 		name := map[int]string{1: "one node", 2: "two nodes over NATS"}[nodes]
 		t.Run(name, func(t *testing.T) {

@@ -3,10 +3,11 @@ package dicomweb
 import (
 	"bytes"
 	"context"
-	"os"
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/telehub/telehub/internal/e2e"
 )
 
 // requireTools skips the test when one of the tools is not on PATH, or
@@ -14,12 +15,7 @@ import (
 func requireTools(t testing.TB, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("TELEHUB_REQUIRE_E2E") == "1" {
-				t.Fatalf("%s is required (TELEHUB_REQUIRE_E2E=1) but not installed: %v", tool, err)
-			}
-			t.Skipf("skipping: %s is not installed (Debian package dcmtk, orthanc or nodejs)", tool)
-		}
+		e2e.Tool(t, tool)
 	}
 }
 

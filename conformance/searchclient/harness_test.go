@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/telehub/telehub/fhir"
+	"github.com/telehub/telehub/internal/e2e"
 	"github.com/telehub/telehub/store/sqlite"
 )
 
@@ -81,25 +81,8 @@ func (l *testLog) stop() {
 // packages, or skips (fails under TELEHUB_REQUIRE_E2E=1) without them.
 func nodeSetup(t *testing.T) (node, dir string) {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		skipOrFail(t, "node is not installed")
-	}
-	dir = filepath.Join(repoRoot(t), "conformance", "node")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "fhir-kit-client")); err != nil {
-		skipOrFail(t, "conformance/node/node_modules is missing: run `npm ci` in conformance/node")
-	}
-	return node, dir
-}
-
-// skipOrFail skips a test that needs an external tool, unless the
-// environment demands the end-to-end tests (TELEHUB_REQUIRE_E2E=1, as CI does).
-func skipOrFail(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("TELEHUB_REQUIRE_E2E") == "1" {
-		t.Fatalf("%s, and TELEHUB_REQUIRE_E2E=1", why)
-	}
-	t.Skip(why)
+	node, modules := e2e.Node(t, "fhir-kit-client")
+	return node, filepath.Dir(modules)
 }
 
 // repoRoot walks up from the working directory to the folder holding go.mod.

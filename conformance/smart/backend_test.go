@@ -14,13 +14,14 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
+	"github.com/telehub/telehub/internal/e2e"
 	"github.com/telehub/telehub/smart"
 )
 
 // TestBackendServicesNode runs backend.mjs, a backend-services client built
 // on jose, with an RS384 and an ES384 key.
 func TestBackendServicesNode(t *testing.T) {
-	node, modules := nodeTool(t, "jose")
+	node, modules := e2e.Node(t, "jose")
 	h := startHub(t)
 	for _, alg := range []jwa.SignatureAlgorithm{jwa.RS384, jwa.ES384} {
 		t.Run(alg.String(), func(t *testing.T) {

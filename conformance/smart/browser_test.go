@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
+	"github.com/telehub/telehub/internal/e2e"
 	"github.com/telehub/telehub/smart"
 )
 
@@ -22,14 +21,8 @@ import (
 // practitioner (password and TOTP), picks a patient, and reads the patient
 // and its observations, refreshing its token in between.
 func TestFhirclientStandaloneLaunch(t *testing.T) {
-	node, modules := nodeTool(t, "fhirclient", "playwright-core")
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := exec.LookPath(chromium); err != nil {
-		skipOrFail(t, "chromium is not installed at "+chromium)
-	}
+	node, modules := e2e.Node(t, "fhirclient", "playwright-core")
+	chromium := e2e.Chromium(t)
 	h := startHub(t)
 
 	// The app: its pages, the fhirclient browser build, and the TOTP code

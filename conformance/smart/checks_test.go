@@ -3,6 +3,7 @@ package smart_test
 import (
 	"testing"
 
+	"github.com/telehub/telehub/internal/e2e"
 	"github.com/telehub/telehub/smart"
 )
 
@@ -17,7 +18,7 @@ type checkResult struct {
 // Inferno's SMART App Launch suite, against a confidential app and a
 // patient's account.
 func TestInfernoLikeChecks(t *testing.T) {
-	node, modules := nodeTool(t, "jose")
+	node, modules := e2e.Node(t, "jose")
 	h := startHub(t)
 	const redirect = "http://127.0.0.1:9/callback" // never visited: the script reads the redirect
 	secret := h.addClient(t, smart.NewClient{

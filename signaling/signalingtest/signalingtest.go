@@ -15,7 +15,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -287,6 +286,3 @@ func (env *Env) Encounter(t TB, typeCodes ...string) (encounterID, appointmentID
 	}
 	return e.ID, a.ID
 }
-
-// RequireE2E reports whether a missing external tool must fail the test.
-func RequireE2E() bool { return os.Getenv("TELEHUB_REQUIRE_E2E") == "1" }
