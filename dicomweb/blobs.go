@@ -2,6 +2,7 @@ package dicomweb
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -63,9 +65,13 @@ func validKey(key string) error {
 
 // DirBlobs stores blobs as files under a directory, two levels of
 // sub-folders deep (by the digest-like tail of the key) so that no folder
-// grows to millions of entries.
+// grows to millions of entries. Packs (see spool) live apart, in
+// packs/<xx>/, and are created ahead of use (reservePacks).
 type DirBlobs struct {
 	dir string
+
+	packMu    sync.Mutex
+	freePacks []string // keys of reserved packs: empty files, their entries durable
 }
 
 // NewDirBlobs returns blobs stored under dir, creating it if needed.
@@ -93,6 +99,9 @@ func (d *DirBlobs) removeStale(limit time.Time) {
 }
 
 func (d *DirBlobs) path(key string) string {
+	if isPack(key) {
+		return filepath.Join(d.dir, packFolder, key[len(packPrefix):len(packPrefix)+2], key)
+	}
 	h := sha256.Sum256([]byte(key))
 	sub := hex.EncodeToString(h[:2])
 	return filepath.Join(d.dir, sub[:2], sub[2:], key)
@@ -130,14 +139,94 @@ func (d *DirBlobs) Put(ctx context.Context, key string, r io.Reader) (BlobInfo, 
 	return BlobInfo{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
+// packFolder holds the packs, in 256 sub-folders named by the first two
+// hex digits of their keys' random part.
+const packFolder = "packs"
+
+// packReserve is how many packs are created at once, in one folder whose
+// entries are then synced once: sealing a pack then syncs its file only.
+const packReserve = 16
+
+// takePack returns a reserved pack, opened for writing: an empty file
+// whose folder entry is durable, so that its content is made durable by
+// syncing it alone. A pack that ends up holding nothing goes back
+// (returnPack). A crash may leave reserved packs unused: empty files
+// no index record names.
+func (d *DirBlobs) takePack() (string, *os.File, error) {
+	d.packMu.Lock()
+	if len(d.freePacks) == 0 {
+		if err := d.reservePacks(); err != nil {
+			d.packMu.Unlock()
+			return "", nil, fmt.Errorf("dicomweb: reserve packs: %w", err)
+		}
+	}
+	key := d.freePacks[len(d.freePacks)-1]
+	d.freePacks = d.freePacks[:len(d.freePacks)-1]
+	d.packMu.Unlock()
+	f, err := os.OpenFile(d.path(key), os.O_RDWR, 0)
+	if err != nil {
+		return "", nil, fmt.Errorf("dicomweb: open pack %s: %w", key, err)
+	}
+	return key, f, nil
+}
+
+// returnPack empties a pack that holds no instance and puts it back among
+// the reserved ones.
+func (d *DirBlobs) returnPack(key string, f *os.File) {
+	defer f.Close()
+	if err := f.Truncate(0); err != nil {
+		os.Remove(f.Name())
+		return
+	}
+	d.packMu.Lock()
+	d.freePacks = append(d.freePacks, key)
+	d.packMu.Unlock()
+}
+
+// reservePacks creates packReserve empty packs in one folder (created if
+// needed, with its parents' entries) and syncs it. d.packMu is held.
+func (d *DirBlobs) reservePacks() error {
+	var rnd [16]byte
+	_, _ = rand.Read(rnd[:])
+	sub := hex.EncodeToString(rnd[:1])
+	folder := filepath.Join(d.dir, packFolder, sub)
+	var folders []string
+	if _, err := os.Stat(folder); errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(filepath.Dir(folder)); errors.Is(err, os.ErrNotExist) {
+			folders = append(folders, d.dir)
+		}
+		if err := os.MkdirAll(folder, 0o750); err != nil {
+			return err
+		}
+		folders = append(folders, filepath.Dir(folder))
+	}
+	var keys []string
+	for range packReserve {
+		_, _ = rand.Read(rnd[1:])
+		key := packPrefix + sub + hex.EncodeToString(rnd[1:])
+		f, err := os.OpenFile(filepath.Join(folder, key), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
+		if err != nil {
+			return err
+		}
+		f.Close()
+		keys = append(keys, key)
+	}
+	for _, dir := range append(folders, folder) {
+		if err := syncDir(dir); err != nil {
+			return err
+		}
+	}
+	d.freePacks = append(d.freePacks, keys...)
+	return nil
+}
+
 // stagingFolder holds files being written; it sits inside dir so that a
 // finished file is renamed into place, never copied. Keys never start
 // with '.', so it cannot meet a blob.
 const stagingFolder = ".staging"
 
-// stage creates a temporary file in the staging folder. STOW writes an
-// upload there directly, checks it, then adopts it as a blob: the bytes
-// are written once.
+// stage creates a temporary file in the staging folder, where Put writes
+// a blob before it renames it into place.
 func (d *DirBlobs) stage() (*os.File, error) {
 	f, err := os.CreateTemp(filepath.Join(d.dir, stagingFolder), "put-*")
 	if errors.Is(err, os.ErrNotExist) {
@@ -159,12 +248,10 @@ func (d *DirBlobs) adopt(key string, staged *os.File) (folders []string, err err
 	return d.place(key, staged)
 }
 
-// place renames a staged file to key's place, unsynced: STOW syncs the
-// files and folders of a request together before indexing them (a crash
-// before can only leave a file no index record names). A file already
-// there may be indexed: then the new one is synced before it replaces it.
-// It returns the folders whose entries changed: the blob's, and those
-// it created.
+// place renames a synced staged file to key's place. A file already there
+// holds the same bytes (keys name their content) and is replaced
+// atomically. It returns the folders whose entries changed: the blob's,
+// and those it created.
 func (d *DirBlobs) place(key string, staged *os.File) (folders []string, err error) {
 	if err := validKey(key); err != nil {
 		return nil, err
@@ -172,11 +259,7 @@ func (d *DirBlobs) place(key string, staged *os.File) (folders []string, err err
 	final := d.path(key)
 	folder := filepath.Dir(final)
 	folders = []string{folder}
-	if _, err := os.Lstat(final); err == nil {
-		if err := staged.Sync(); err != nil {
-			return nil, fmt.Errorf("dicomweb: put blob %s: sync: %w", key, err)
-		}
-	} else if _, err := os.Stat(folder); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(folder); errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(folder, 0o750); err != nil {
 			return nil, fmt.Errorf("dicomweb: put blob %s: %w", key, err)
 		}
@@ -257,4 +340,71 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// openInstance opens the bytes of a stored instance: its whole blob, or
+// its range of a pack (see spool). The Blob returned reads that range
+// only, and its Size is the instance's.
+func (s *Server) openInstance(ctx context.Context, in *instanceRecord) (Blob, error) {
+	blob, err := s.opts.Blobs.Open(ctx, in.Blob)
+	if err != nil {
+		return nil, err
+	}
+	return instanceIn(blob, in)
+}
+
+// instanceIn narrows an open blob to the instance's range, or closes it.
+func instanceIn(blob Blob, in *instanceRecord) (Blob, error) {
+	if err := in.fits(blob.Size()); err != nil {
+		blob.Close()
+		return nil, err
+	}
+	if err := blob.Skip(in.Offset); err != nil {
+		blob.Close()
+		return nil, fmt.Errorf("dicomweb: open instance %s in blob %s: %w", in.UID, in.Blob, err)
+	}
+	return &instanceBlob{Blob: blob, size: in.Size, left: in.Size}, nil
+}
+
+// fits checks that a blob of size bytes holds the instance as indexed: a
+// blob of its own is exactly its size, a pack holds its range.
+func (in *instanceRecord) fits(size int64) error {
+	if size == in.Offset+in.Size || isPack(in.Blob) && size > in.Offset+in.Size {
+		return nil
+	}
+	return fmt.Errorf("dicomweb: blob %s holds %d bytes, the index says instance %s takes %d from %d", in.Blob, size, in.UID, in.Size, in.Offset)
+}
+
+// instanceBlob is the range of a blob one instance occupies.
+type instanceBlob struct {
+	Blob
+	size, left int64
+}
+
+func (b *instanceBlob) Size() int64 { return b.size }
+
+func (b *instanceBlob) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.Blob.Read(p)
+	b.left -= int64(n)
+	if err == io.EOF && b.left > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+func (b *instanceBlob) Skip(n int64) error {
+	if n > b.left {
+		return io.ErrUnexpectedEOF
+	}
+	if err := b.Blob.Skip(n); err != nil {
+		return err
+	}
+	b.left -= n
+	return nil
 }

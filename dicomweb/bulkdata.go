@@ -74,7 +74,7 @@ func (s *Server) bulkdata(c echo.Context) error {
 // streamPixelData answers native pixel data as one part, copied from the
 // blob without holding it in memory.
 func (s *Server) streamPixelData(c echo.Context, typ string, in *instanceRecord) error {
-	blob, err := s.opts.Blobs.Open(c.Request().Context(), in.Blob)
+	blob, err := s.openInstance(c.Request().Context(), in)
 	if err != nil {
 		return s.internal(c, "open instance", err)
 	}

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"hash/fnv"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/telehub/telehub/store"
@@ -19,15 +20,24 @@ import (
 const batchSize = 200
 
 // stowBatch holds the instances of a STOW request whose blobs are stored
-// and whose index records wait for one commit with their series and study
-// records. Storing ten instances costs one transaction, not thirty.
+// (or wait in the spool's pack) and whose index records wait for one
+// commit with their series and study records. Storing ten instances costs
+// one transaction, not thirty, and on a DirBlobs one file.
 type stowBatch struct {
+	spool   *spool
 	items   []*pending
-	sops    map[string]bool
-	files   []*os.File      // files placed in DirBlobs folders, to sync before the commit
-	folders map[string]bool // and their folders
+	sops    map[string]*pending
 	studies map[string]bool // studies this request creates (see stowPart)
 	patient map[string]Dataset
+}
+
+// newBatch starts the batch of a STOW request; abandon ends it.
+func (s *Server) newBatch() *stowBatch {
+	sp := &spool{tempDir: s.opts.TempDir}
+	if d, ok := s.opts.Blobs.(*DirBlobs); ok {
+		sp.dir = d
+	}
+	return &stowBatch{spool: sp}
 }
 
 // patientOf returns the patient attributes (group 0010) of attrs, the
@@ -55,6 +65,7 @@ type pending struct {
 	res      *stowResult
 	rec      *instanceRecord
 	existing *instanceRecord // the record it replaces (Options.Overwrite), or nil
+	also     []*stowResult   // parts of the request with the same SOP Instance UID, which share its fate
 }
 
 // version is the version the instance record is written as.
@@ -67,66 +78,14 @@ func (p *pending) version() int64 {
 
 func (b *stowBatch) add(p *pending) {
 	if b.sops == nil {
-		b.sops = map[string]bool{}
+		b.sops = map[string]*pending{}
 	}
 	b.items = append(b.items, p)
-	b.sops[p.rec.UID] = true
+	b.sops[p.rec.UID] = p
 }
 
-func (b *stowBatch) holds(sop string) bool { return b.sops[sop] }
-
-// placed records a file renamed into a DirBlobs folder: both are synced
-// at the commit, and the batch closes the file.
-func (b *stowBatch) placed(f *os.File, folders []string) {
-	if b.folders == nil {
-		b.folders = map[string]bool{}
-	}
-	for _, dir := range folders {
-		b.folders[dir] = true
-	}
-	b.files = append(b.files, f)
-}
-
-// sync makes the placed files, then their folders, durable. The files are
-// synced concurrently: the file system then commits them together.
-func (b *stowBatch) sync() error {
-	defer b.release()
-	errs := make(chan error, len(b.files))
-	sem := make(chan struct{}, syncConcurrency)
-	for _, f := range b.files {
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem }()
-			errs <- f.Sync()
-		}()
-	}
-	var first error
-	for range b.files {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-		}
-	}
-	if first != nil {
-		return first
-	}
-	for dir := range b.folders {
-		if err := syncDir(dir); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// release closes the placed files.
-func (b *stowBatch) release() {
-	for _, f := range b.files {
-		f.Close()
-	}
-	b.files, b.folders = nil, nil
-}
-
-// syncConcurrency bounds the file syncs of a commit in flight at once.
-const syncConcurrency = 16
+// pendingOf returns the instance of the batch with that SOP Instance UID.
+func (b *stowBatch) pendingOf(sop string) *pending { return b.sops[sop] }
 
 func (b *stowBatch) creates(study string) bool { return b.studies[study] }
 
@@ -137,14 +96,15 @@ func (b *stowBatch) created(study string) {
 	b.studies[study] = true
 }
 
-// commit makes the batch's blobs durable, then writes its instance records
-// and the records of their series and studies in one store commit. Counts
-// are kept incrementally (a new instance adds one to its series and
-// study), which the compare-and-set on the series and study records keeps
-// exact under concurrent STOWs: on a conflict everything is read again and
-// the commit retried. An instance that a concurrent STOW stored first is
-// accepted when it has the same content, refused as a duplicate otherwise.
-// Index failures are the parts' (0x0110), not the request's.
+// commit makes the batch's blobs durable (the pack sealed), then writes
+// its instance records and the records of their series and studies in one
+// store commit. Counts are kept incrementally (a new instance adds one to
+// its series and study), which the compare-and-set on the series and
+// study records keeps exact under concurrent STOWs: on a conflict
+// everything is read again and the commit retried. An instance that a
+// concurrent STOW stored first is accepted when it has the same content,
+// refused as a duplicate otherwise. Index failures are the parts'
+// (0x0110), not the request's.
 func (s *Server) commit(ctx context.Context, b *stowBatch) error {
 	if len(b.items) == 0 {
 		return nil
@@ -152,12 +112,25 @@ func (s *Server) commit(ctx context.Context, b *stowBatch) error {
 	ctx = detach(ctx) // the blobs are stored: a client hanging up must not orphan them
 	items := b.items
 	b.items, b.sops = nil, nil
-	if err := b.sync(); err != nil {
-		s.log.ErrorContext(ctx, "dicomweb: sync blob files", "err", err)
+	pack, err := b.spool.seal()
+	if err != nil {
+		s.log.ErrorContext(ctx, "dicomweb: store blob files", "err", err)
 		s.failPending(ctx, items, reasonOutOfResources)
+		s.forgetPack(ctx, pack)
 		return nil
 	}
+	indexed := false
+	defer func() {
+		if !indexed { // no record names the pack
+			s.forgetPack(ctx, pack)
+		}
+	}()
+	// Commits into one study on this node take turns: two of them would
+	// update the same study record, and the second would only lose its
+	// compare-and-set and start again.
+	defer s.commitLocks.lock(studiesOfBatch(items))()
 	if !s.idx.st.SupportsTransactions() {
+		indexed = true // some instances may be, one by one
 		return s.commitEach(ctx, items)
 	}
 	for range maxConflicts {
@@ -166,6 +139,7 @@ func (s *Server) commit(ctx context.Context, b *stowBatch) error {
 			err = s.idx.st.Commit(ctx, writes)
 		}
 		if err == nil {
+			indexed = true
 			s.dropReplaced(ctx, items)
 			for _, p := range items {
 				p.res.rec = p.rec.head()
@@ -178,6 +152,7 @@ func (s *Server) commit(ctx context.Context, b *stowBatch) error {
 			return nil
 		}
 		if items, err = s.recheck(ctx, items); err != nil {
+			indexed = true // unknown: keep the pack
 			return err
 		}
 		if len(items) == 0 {
@@ -188,14 +163,61 @@ func (s *Server) commit(ctx context.Context, b *stowBatch) error {
 	return fmt.Errorf("dicomweb: commit %d instances: too many concurrent updates", len(items))
 }
 
+// studiesOfBatch lists the studies of a batch's instances.
+func studiesOfBatch(items []*pending) []string {
+	var out []string
+	for _, p := range items {
+		if !slices.Contains(out, p.rec.Study) {
+			out = append(out, p.rec.Study)
+		}
+	}
+	return out
+}
+
+// stripedLocks are mutexes taken by key, a stripe per key: as many locks
+// as there are stripes, whatever the number of keys.
+type stripedLocks [64]sync.Mutex
+
+// lock takes the stripes of keys, in stripe order (so that two callers
+// never wait for each other), and returns their release.
+func (l *stripedLocks) lock(keys []string) (unlock func()) {
+	var stripes []int
+	for _, k := range keys {
+		h := fnv.New32a()
+		h.Write([]byte(k))
+		if i := int(h.Sum32() % uint32(len(l))); !slices.Contains(stripes, i) {
+			stripes = append(stripes, i)
+		}
+	}
+	slices.Sort(stripes)
+	for _, i := range stripes {
+		l[i].Lock()
+	}
+	return func() {
+		for _, i := range stripes {
+			l[i].Unlock()
+		}
+	}
+}
+
 // dropReplaced deletes the blobs of the instances the stored ones replaced.
 func (s *Server) dropReplaced(ctx context.Context, items []*pending) {
 	for _, p := range items {
 		if p.existing != nil && p.existing.Blob != p.rec.Blob {
-			if err := s.opts.Blobs.Delete(ctx, p.existing.Blob); err != nil {
-				s.log.WarnContext(ctx, "dicomweb: delete replaced blob", "key", p.existing.Blob, "err", err)
-			}
+			s.dropBlob(ctx, p.existing.Blob)
 		}
+	}
+}
+
+// dropBlob deletes the blob of an instance no record names any more,
+// unless it is a pack: the other instances in it stay, and so do its
+// bytes (space a replaced instance leaves in a pack is not reclaimed).
+func (s *Server) dropBlob(ctx context.Context, key string) {
+	if isPack(key) {
+		return
+	}
+	if err := s.opts.Blobs.Delete(ctx, key); err != nil && !errors.Is(err, ErrBlobNotFound) {
+		s.log.WarnContext(ctx, "dicomweb: delete unindexed blob", "key", key, "err", err)
 	}
 }
 
@@ -227,26 +249,29 @@ func (s *Server) recheck(ctx context.Context, items []*pending) ([]*pending, err
 	return keep, nil
 }
 
-// failPending marks instances failed and removes the blobs they stored.
+// failPending marks instances failed and removes the blobs they stored
+// on their own (a pack is the commit's to remove).
 func (s *Server) failPending(ctx context.Context, items []*pending, reason int) {
 	for _, p := range items {
 		p.res.failure, p.res.rec = reason, nil
+		for _, r := range p.also {
+			r.failure, r.rec = reason, nil
+		}
 		if p.existing == nil || p.existing.Blob != p.rec.Blob {
-			if err := s.opts.Blobs.Delete(ctx, p.rec.Blob); err != nil && !errors.Is(err, ErrBlobNotFound) {
-				s.log.WarnContext(ctx, "dicomweb: delete unindexed blob", "key", p.rec.Blob, "err", err)
-			}
+			s.dropBlob(ctx, p.rec.Blob)
 		}
 	}
 }
 
-// abandon removes the blobs of a batch that will not be committed (the
-// request failed on the server's side before its end).
+// abandon ends a batch: the instances not committed (the request failed
+// on the server's side before its end) fail and their blobs are removed,
+// and so is the spool's file.
 func (s *Server) abandon(b *stowBatch) {
-	b.release()
 	if len(b.items) > 0 {
 		s.failPending(context.Background(), b.items, reasonProcessing)
 		b.items = nil
 	}
+	b.spool.close()
 }
 
 // batchWrites reads the series and study records the batch touches and

@@ -22,6 +22,8 @@ var behaviours = []struct {
 	{"idempotence", testIdempotence},
 	{"concurrent stow", testConcurrentSTOW},
 	{"batched stow", testBatchedSTOW},
+	{"packs", testPacks},
+	{"pack rollover", testPackRollover},
 	{"wado", testWADO},
 	{"access", testAccess},
 	{"audit fail-closed", testAuditFailClosed},

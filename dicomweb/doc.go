@@ -6,10 +6,14 @@
 // Storage is split in two, so that neither backend holds what it is bad at:
 //
 //   - the DICOM files themselves go to a Blobs store: a folder of the data
-//     directory (DirBlobs) or MongoDB GridFS (GridFSBlobs); each file is
-//     written once under a key holding its digest, streamed from a temporary
-//     file, never held in memory whole (on DirBlobs the temporary file is
-//     staged in the blob folder and renamed into place: no second copy);
+//     directory (DirBlobs) or MongoDB GridFS (GridFSBlobs), streamed, never
+//     held in memory whole. On a folder, the instances a STOW request
+//     commits together are written end to end into one file, a pack, as
+//     the parts come (a part that is refused is cut off its end), and
+//     each instance record names its pack and its range in it; packs are
+//     created ahead of use, their folder entries synced a few at a time,
+//     so that storing a request's instances syncs one file. On GridFS each
+//     instance is a blob of its own, under a key holding its digest;
 //   - the attributes QIDO matches on go to a store.Store of their own (the
 //     DICOM index), as "resources" of three types, DicomStudy, DicomSeries and
 //     DicomInstance, whose bodies are their DICOM JSON attributes and whose
@@ -18,22 +22,32 @@
 //     machinery the FHIR API already relies on.
 //
 // A STOW request costs one index transaction, not one per instance: its
-// blobs are written as the parts come, then synced together (files, then
-// their folders), then their instance records and the series and study
-// records they change (counts kept incrementally, compare-and-set) are
-// committed at once, every 200 instances for very large requests. Nothing
-// is answered 200 before both are durable. WADO-RS announces the length of
-// its multipart body (the index holds every file's size), so that the
-// files go to the socket with sendfile.
+// blobs are written as the parts come and made durable together (the pack
+// synced, or each GridFS upload completed), then their instance records
+// and the series and study records they change (counts kept
+// incrementally, compare-and-set; commits into one study take turns on a
+// node) are committed at once, every 200 instances for very large
+// requests. Nothing is answered 200 before both are durable, as far as
+// the index store makes its commits durable (SQLite's synchronous=NORMAL:
+// a process crash loses nothing, an operating system crash may lose the
+// last commits, never leave a record naming bytes that were not synced).
+// WADO-RS announces the length of its multipart body (the index holds
+// every file's size), so that the files go to the socket with sendfile,
+// from files kept open while consecutive instances share a pack; the file
+// list of a retrieved study is kept, under the version of its study
+// record, until the study changes.
 //
 // Every stored study is mirrored, before STOW answers, by a FHIR
 // ImagingStudy written through the in-process FHIR API (fhir.Server), linked
 // to its Patient (found by PatientID or INS, or created as a provisional
 // identity), to the ServiceRequest of its accession number, and to an
-// Endpoint that points back at this server. It is updated once per
-// request, with If-Match: the request's instances are merged into the
-// series it lists, and the series are rebuilt from the index only when its
-// instance count then disagrees with the index's (a concurrent STOW not
+// Endpoint that points back at this server; those links are looked up
+// while the request's instances are committed. It is updated with
+// If-Match, in rounds, one at a time per study on a node: a round merges
+// the instances of every STOW into the study waiting for it (and waits for
+// those already committing) into the series the resource lists, and the
+// series are rebuilt from the index only when its instance count then
+// disagrees with the index's (a concurrent STOW on another node not
 // merged yet, or an earlier update that failed).
 //
 // Access follows the ImagingStudy scopes of the caller's token, its patient

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,16 +94,7 @@ func testCommittedFiles(t *testing.T, b backend) {
 
 // parseInstanceBytes runs the STOW parser on a file's bytes.
 func parseInstanceBytes(t *testing.T, f []byte) (*instanceFile, error) {
-	p := filepath.Join(t.TempDir(), "in.dcm")
-	if err := os.WriteFile(p, f, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	file, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer file.Close()
-	return parseInstance(file)
+	return parseInstance(io.NewSectionReader(bytes.NewReader(f), 0, int64(len(f))))
 }
 
 // testDCMTK: files made now by dcmtk, from a JPEG made with Go's image

@@ -212,7 +212,7 @@ func (s *Server) readFrames(ctx context.Context, in *instanceRecord, list []int)
 func (s *Server) readNativeFrames(ctx context.Context, in *instanceRecord, list []int, size int64) ([][]byte, error) {
 	var out [][]byte
 	for _, n := range list {
-		blob, err := s.opts.Blobs.Open(ctx, in.Blob)
+		blob, err := s.openInstance(ctx, in)
 		if err != nil {
 			return nil, err
 		}
@@ -251,7 +251,7 @@ func nativeBytes(f *frame.NativeFrame, bits int) []byte {
 
 // parseBlob parses a stored instance; skipPixels leaves its pixel data out.
 func (s *Server) parseBlob(ctx context.Context, in *instanceRecord, skipPixels bool) (*dicom.Dataset, error) {
-	blob, err := s.opts.Blobs.Open(ctx, in.Blob)
+	blob, err := s.openInstance(ctx, in)
 	if err != nil {
 		return nil, err
 	}

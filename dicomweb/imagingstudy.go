@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"net/http"
 	"net/url"
 	"slices"
@@ -87,8 +86,8 @@ func (s *Server) ensureEndpoint(ctx context.Context) (string, error) {
 }
 
 // syncStudy links the study record to its Patient and brings the study's
-// ImagingStudy in step with the index, adding the instances this request
-// stored (added). Each round reads the ImagingStudy's version, then the
+// ImagingStudy in step with the index, adding the instances the round's
+// STOWs stored (added), with the links they looked up. Each round reads the ImagingStudy's version, then the
 // study record, and writes with If-Match: the instances added are merged
 // into the series the resource lists, unless its instance count then
 // differs from the index's, in which case the series are rebuilt from the
@@ -96,39 +95,27 @@ func (s *Server) ensureEndpoint(ctx context.Context) (string, error) {
 // those of the STOWs before it, so concurrent STOWs into one study lose
 // none, and a study whose resource missed instances (a failed update) is
 // repaired by its next STOW.
-func (s *Server) syncStudy(ctx context.Context, study string, attrs Dataset, added []*instanceRecord) (id, patient string, err error) {
+func (s *Server) syncStudy(ctx context.Context, study string, links studyLinks, added []*instanceRecord) (id string, err error) {
 	ctx = detach(ctx) // a client hanging up must not leave the study half in step
-	if patient, err = s.ensurePatient(ctx, attrs, study); err != nil {
-		return "", "", err
-	}
-	rec, err := s.idx.setLinks(ctx, study, patient, "")
+	rec, err := s.idx.setLinks(ctx, study, links.patient, "")
 	if err != nil {
-		return "", patient, err
+		return "", err
 	}
-	endpoint, err := s.ensureEndpoint(ctx)
-	if err != nil {
-		return "", patient, err
-	}
-	basedOn, err := s.findServiceRequest(ctx, rec.Attrs.First(tagAccessionNumber))
-	if err != nil {
-		return "", patient, err
-	}
+	patient, endpoint, basedOn := links.patient, links.endpoint, links.basedOn
 	id = rec.ImagingStudy
 	if id == "" {
 		found, err := s.fhir.Find(ctx, "ImagingStudy", url.Values{"identifier": {systemDICOMUID + "|urn:oid:" + study}}, 1)
 		if err != nil {
-			return "", patient, fmt.Errorf("find imaging study: %w", err)
+			return "", fmt.Errorf("find imaging study: %w", err)
 		}
 		id = study // a UID is a valid FHIR id, and makes concurrent creators meet
 		if len(found) > 0 {
 			id = found[0].ID
 		}
 	}
-	// STOWs into one study on this node take turns here. The If-Match
-	// below keeps concurrent writers lossless anyway (other nodes too);
-	// taking turns only spares them rounds lost to 412s.
-	unlock := s.lockStudy(study)
-	defer unlock()
+	// STOWs into one study on this node take turns (syncStudyShared). The
+	// If-Match below keeps concurrent writers lossless anyway (other nodes
+	// too); taking turns only spares them rounds lost to 412s.
 	for range maxConflicts {
 		var current map[string]any
 		var version int64
@@ -137,15 +124,15 @@ func (s *Server) syncStudy(ctx context.Context, study string, attrs Dataset, add
 		case err == nil:
 			version = res.VersionID
 			if err := json.Unmarshal(res.Body, &current); err != nil {
-				return id, patient, err
+				return id, err
 			}
 		case fhir.StatusOf(err) == http.StatusNotFound || fhir.StatusOf(err) == http.StatusGone:
 			current = map[string]any{}
 		default:
-			return id, patient, err
+			return id, err
 		}
 		if rec, err = s.idx.study(ctx, study); err != nil {
-			return id, patient, err
+			return id, err
 		}
 		before := withoutMeta(current)
 		updated := setStudyElements(current, id, rec, patient, endpoint, basedOn)
@@ -154,44 +141,39 @@ func (s *Server) syncStudy(ctx context.Context, study string, attrs Dataset, add
 			return se.Attrs, err
 		})
 		if err != nil {
-			return id, patient, err
+			return id, err
 		}
 		if merged != rec.Instances {
 			series, instances, err := s.studyContents(ctx, study)
 			if err != nil {
-				return id, patient, err
+				return id, err
 			}
 			setSeries(updated, series, instances)
 		}
 		body, err := json.Marshal(updated)
 		if err != nil {
-			return id, patient, err
+			return id, err
 		}
-		if version > 0 && bytes.Equal(before, withoutMeta(updated)) {
+		after := body // the same bytes when TeleHub removed all of meta (see setStudyElements)
+		if _, ok := updated["meta"]; ok {
+			after = withoutMeta(updated)
+		}
+		if version > 0 && bytes.Equal(before, after) {
 			err = nil // the same instances again: no new version
 		} else {
 			_, err = s.fhir.Update(ctx, "ImagingStudy", id, body, version)
 		}
 		if st := fhir.StatusOf(err); err != nil && st != http.StatusPreconditionFailed && st != http.StatusConflict {
-			return id, patient, fmt.Errorf("update imaging study: %w", err)
+			return id, fmt.Errorf("update imaging study: %w", err)
 		}
 		if err == nil {
 			if rec.ImagingStudy != id {
 				_, err = s.idx.setLinks(ctx, study, "", id)
 			}
-			return id, patient, err
+			return id, err
 		}
 	}
-	return id, patient, fmt.Errorf("imaging study %s: too many concurrent updates", id)
-}
-
-// lockStudy takes the lock of a study's stripe and returns its release.
-func (s *Server) lockStudy(study string) func() {
-	h := fnv.New32a()
-	h.Write([]byte(study))
-	mu := &s.studyLocks[h.Sum32()%uint32(len(s.studyLocks))]
-	mu.Lock()
-	return mu.Unlock
+	return id, fmt.Errorf("imaging study %s: too many concurrent updates", id)
 }
 
 func (s *Server) studyContents(ctx context.Context, study string) ([]*seriesRecord, []*instanceRecord, error) {

@@ -54,11 +54,18 @@ type instanceRecord struct {
 	Frames, Rows, Columns, BitsAllocated, Samples int
 	Encapsulated                                  bool
 	PixelOffset, PixelLength                      int64
-	Blob                                          string
-	Size                                          int64
-	SHA256                                        string
-	Attrs                                         Dataset
-	version                                       int64
+	// Blob holds the file: the whole blob, or Size bytes from Offset in
+	// a pack (see spool).
+	Blob   string
+	Offset int64 `json:",omitempty"`
+	Size   int64
+	SHA256 string
+	// InstanceNumber repeats the attribute's value ahead of Attrs, so that
+	// listing a study's files reads the head of each record only (see
+	// decodeHead). Attrs must stay the last field.
+	InstanceNumber string `json:",omitempty"`
+	Attrs          Dataset
+	version        int64
 }
 
 // decodeRecord decodes a record body, numbers kept as written.
@@ -321,15 +328,48 @@ func (r *instanceRecord) head() *instanceRecord {
 }
 
 // instanceHead is the part of an instance record retrieving its file
-// needs: decoding it skips the attributes, most of a record.
+// needs, as records written before InstanceNumber led Attrs hold it.
 type instanceHead struct {
 	Study, Series, UID, SOPClass, TransferSyntax string
 	Blob                                         string
-	Size                                         int64
+	Offset, Size                                 int64
 	SHA256                                       string
 	Attrs                                        struct {
 		InstanceNumber *Attr `json:"00200013"`
 	}
+}
+
+// attrsKey starts the last field of an instance record's JSON. It cannot
+// occur inside a JSON string (a quote there is escaped), nor in the scalar
+// fields before it: its first occurrence is the field's.
+var attrsKey = []byte(`,"Attrs":`)
+
+// decodeHead decodes an instance record without its attributes but
+// InstanceNumber: the fields before Attrs, which are not even scanned
+// (they are most of a record). Records without InstanceNumber ahead
+// (written before it was, or of an instance that has none) are decoded
+// whole, keeping that attribute only.
+func decodeHead(body []byte, version int64) (*instanceRecord, error) {
+	if i := bytes.Index(body, attrsKey); i > 0 {
+		in := &instanceRecord{version: version}
+		if err := json.Unmarshal(append(body[:i:i], '}'), in); err != nil {
+			return nil, err
+		}
+		if in.InstanceNumber != "" {
+			in.Attrs = Dataset{tagInstanceNumber: {VR: "IS", Value: []any{in.InstanceNumber}}}
+			return in, nil
+		}
+	}
+	var h instanceHead
+	if err := decodeRecord(body, &h); err != nil {
+		return nil, err
+	}
+	in := &instanceRecord{Study: h.Study, Series: h.Series, UID: h.UID, SOPClass: h.SOPClass, TransferSyntax: h.TransferSyntax,
+		Blob: h.Blob, Offset: h.Offset, Size: h.Size, SHA256: h.SHA256, Attrs: Dataset{}, version: version}
+	if h.Attrs.InstanceNumber != nil {
+		in.Attrs[tagInstanceNumber] = *h.Attrs.InstanceNumber
+	}
+	return in, nil
 }
 
 // headsOf lists the instances of a study (and series, when not empty) as
@@ -341,14 +381,9 @@ func (x index) headsOf(ctx context.Context, study, series string) ([]*instanceRe
 	}
 	var out []*instanceRecord
 	err := x.each(ctx, q, func(r store.Resource) (bool, error) {
-		var h instanceHead
-		if err := decodeRecord(r.Body, &h); err != nil {
+		in, err := decodeHead(r.Body, r.VersionID)
+		if err != nil {
 			return false, err
-		}
-		in := &instanceRecord{Study: h.Study, Series: h.Series, UID: h.UID, SOPClass: h.SOPClass, TransferSyntax: h.TransferSyntax,
-			Blob: h.Blob, Size: h.Size, SHA256: h.SHA256, Attrs: Dataset{}, version: r.VersionID}
-		if h.Attrs.InstanceNumber != nil {
-			in.Attrs[tagInstanceNumber] = *h.Attrs.InstanceNumber
 		}
 		out = append(out, in)
 		return true, nil

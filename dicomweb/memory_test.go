@@ -16,7 +16,7 @@ import (
 
 // TestSTOWMemoryFlat stores one large multi-frame instance, streamed in a
 // chunked request, and checks the heap stays far below its size: parts
-// go through a temporary file and are parsed without their pixel data.
+// go through the spool (a file) and are parsed without their pixel data.
 // TELEHUB_STOW_MB sets the size (default 128).
 func TestSTOWMemoryFlat(t *testing.T) {
 	if testing.Short() {

@@ -232,7 +232,7 @@ func (s *Server) frameDataset(ctx context.Context, in *instanceRecord, frameNo i
 		ds, err := s.parseBlob(ctx, in, false)
 		return ds, frameNo, err
 	}
-	blob, err := s.opts.Blobs.Open(ctx, in.Blob)
+	blob, err := s.openInstance(ctx, in)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -45,8 +45,8 @@ type Options struct {
 	// under the same SOP Instance UID (refused with 0x0111 otherwise).
 	Overwrite bool
 	// TempDir holds uploads while they are checked (default os.TempDir()),
-	// unless Blobs is a DirBlobs: uploads are then staged in its folder, so
-	// that storing one is a rename.
+	// unless Blobs is a DirBlobs: uploads are then written straight into
+	// packs in its folder (see spool), so that storing one copies nothing.
 	TempDir string
 	Logger  *slog.Logger
 }
@@ -62,7 +62,11 @@ type Server struct {
 	endpointMu sync.Mutex
 	endpointID string // the Endpoint resource's id, once known
 
-	studyLocks [64]sync.Mutex // ImagingStudy updates, striped by study (see syncStudy)
+	studySyncs  studySyncs  // ImagingStudy updates, in rounds per study
+	linkLookups linkLookups // the ImagingStudy links the STOWs in flight look up
+	files       fileLists   // the file lists of recently retrieved studies
+	// commitLocks make index commits into one study take turns (see commit).
+	commitLocks stripedLocks
 }
 
 // New checks opts and returns a Server; Mount serves it.

@@ -3,8 +3,6 @@ package dicomweb
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +10,6 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -21,7 +18,6 @@ import (
 
 	"github.com/telehub/telehub/audit"
 	"github.com/telehub/telehub/smart"
-	"github.com/telehub/telehub/store"
 )
 
 // Failure and warning reasons of a STOW response (PS3.18 table 10.5.3-2,
@@ -39,18 +35,19 @@ const (
 // stowResult is the outcome of one part.
 type stowResult struct {
 	sopClass, sop, study, series string
+	accession                    string
 	failure                      int // 0 when stored
 	warning                      int
 	attrs                        Dataset
 	patient                      string
 	rec                          *instanceRecord // the record stored (or found the same)
-	placed                       bool            // its upload became a DirBlobs file
 }
 
 // stow stores the instances of a multipart/related; type="application/dicom"
-// request body, one part at a time through a temporary file. Blobs are
-// stored as the parts come; their index records wait in a batch committed
-// once for the request (or every batchSize instances), see commit.go.
+// request body, one part at a time through the request's spool (see
+// spool.go). Blobs are stored as the parts come; their index records wait
+// in a batch committed once for the request (or every batchSize
+// instances), see commit.go.
 func (s *Server) stow(c echo.Context) error {
 	ctx := c.Request().Context()
 	acc, err := s.authorize(ctx, smart.Create)
@@ -72,10 +69,18 @@ func (s *Server) stow(c echo.Context) error {
 		return fail(c, http.StatusRequestEntityTooLarge, "the upload is %d bytes; the limit is %d", r.ContentLength, s.opts.MaxUploadBytes)
 	}
 	body := http.MaxBytesReader(c.Response(), c.Request().Body, s.opts.MaxUploadBytes)
-	mr := multipart.NewReader(body, boundary)
+	// The multipart reader reads 4 KB at a time: a large buffer in front
+	// of it turns a hundred reads from the connection into one or two.
+	in := bodyReaders.Get().(*bufio.Reader)
+	in.Reset(body)
+	defer func() {
+		in.Reset(nil)
+		bodyReaders.Put(in)
+	}()
+	mr := multipart.NewReader(in, boundary)
 
-	batch := &stowBatch{}
-	defer s.abandon(batch) // on the early returns; empty once committed
+	batch := s.newBatch()
+	defer s.abandon(batch) // fails what the early returns leave uncommitted, gives the spool back
 	var results []*stowResult
 	parts := 0
 	for {
@@ -108,13 +113,24 @@ func (s *Server) stow(c echo.Context) error {
 	if parts == 0 {
 		return fail(c, http.StatusBadRequest, "the multipart body holds no part (is the boundary right?)")
 	}
-	if err := s.commit(ctx, batch); err != nil {
-		return s.internal(c, "index instances", err)
-	}
-	if err := s.syncStudies(ctx, results); err != nil {
-		return s.internal(c, "audit", err)
+	if what, err := s.finish(ctx, batch, results); err != nil {
+		return s.internal(c, what, err)
 	}
 	return s.stowAnswer(c, results)
+}
+
+// finish commits the batch and brings the studies' ImagingStudy in step,
+// their links looked up meanwhile. On failure it names the step.
+func (s *Server) finish(ctx context.Context, batch *stowBatch, results []*stowResult) (step string, err error) {
+	prep := s.prepareStudies(ctx, results)
+	defer prep.end()
+	if err := s.commit(ctx, batch); err != nil {
+		return "index instances", err
+	}
+	if err := s.syncStudies(ctx, results, prep); err != nil {
+		return "audit", err
+	}
+	return "", nil
 }
 
 // stowBoundary checks the request's media type: multipart/related with a
@@ -144,7 +160,7 @@ func stowBoundary(contentType string) (boundary string, status int, msg string) 
 	return params["boundary"], 0, ""
 }
 
-// stowPart copies one part to a temporary file (computing its digest),
+// stowPart writes one part to the request's spool (computing its digest),
 // checks it, and stores its blob, its index record joining batch. The
 // error is for failures of the server itself; what is wrong with the part
 // is in the result.
@@ -157,44 +173,26 @@ func (s *Server) stowPart(ctx context.Context, acc *access, part *multipart.Part
 			return res, keepTooLarge(err)
 		}
 	}
-	tmp, err := s.stageFile()
-	if err != nil {
-		return nil, err
-	}
+	sp := batch.spool
+	start, n, digest, err := sp.write(part)
+	kept := false
 	defer func() {
-		if !res.placed { // else the batch closes it
-			tmp.Close()
-			os.Remove(tmp.Name())
+		if !kept {
+			if err := sp.drop(); err != nil {
+				s.log.ErrorContext(ctx, "dicomweb: drop refused part", "err", err)
+			}
 		}
 	}()
-	// The multipart reader hands out a few KB at a time: a large buffer in
-	// front of the file turns sixteen writes per 64 KB into one.
-	h := sha256.New()
-	w := fileWriters.Get().(*bufio.Writer)
-	w.Reset(tmp)
-	_, err = io.Copy(io.MultiWriter(w, h), part)
-	if err == nil {
-		err = w.Flush()
-		if err != nil {
-			w.Reset(nil)
-			fileWriters.Put(w)
-			return nil, err // the disk, not the client
-		}
-	}
-	w.Reset(nil)
-	fileWriters.Put(w)
-	if err != nil {
-		if tooLarge := keepTooLarge(err); tooLarge != nil {
-			return nil, tooLarge
-		}
+	switch {
+	case errors.Is(err, errSpoolDisk):
+		return nil, err // the disk, not the client
+	case keepTooLarge(err) != nil:
+		return nil, err
+	case err != nil:
 		res.failure = reasonCannotUnderstand // a truncated body
 		return res, nil
 	}
-	digest := hex.EncodeToString(h.Sum(nil))
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	in, err := parseInstance(tmp)
+	in, err := parseInstance(sp.section(start, n))
 	if err != nil {
 		s.log.InfoContext(ctx, "dicomweb: refused part", "err", err)
 		res.failure = reasonCannotUnderstand
@@ -204,6 +202,7 @@ func (s *Server) stowPart(ctx context.Context, acc *access, part *multipart.Part
 	// needs, shared by the parts that agree on it.
 	res.sopClass, res.sop, res.study, res.series = in.SOPClass, in.SOP, in.Study, in.Series
 	res.attrs = batch.patientOf(in.Study, in.Attrs)
+	res.accession = in.Attrs.First(tagAccessionNumber)
 	if urlStudy != "" && in.Study != urlStudy {
 		res.failure = reasonMismatch
 		return res, nil
@@ -228,22 +227,13 @@ func (s *Server) stowPart(ctx context.Context, acc *access, part *multipart.Part
 			return res, nil
 		}
 	}
-	res.failure, err = s.storeInstance(ctx, tmp, in, digest, res, batch)
+	up := upload{start: start, size: n, digest: digest}
+	res.failure, kept, err = s.storeInstance(ctx, sp, up, in, res, batch)
 	return res, err
 }
 
-// stageFile creates the temporary file an upload is written to: in the
-// blob folder itself when blobs are files (so that storing it is a
-// rename), in TempDir otherwise.
-func (s *Server) stageFile() (*os.File, error) {
-	if d, ok := s.opts.Blobs.(*DirBlobs); ok {
-		return d.stage()
-	}
-	return os.CreateTemp(s.opts.TempDir, "stow-*.dcm")
-}
-
-// fileWriters buffer the uploads written to their temporary files.
-var fileWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 256<<10) }}
+// bodyReaders buffer the bodies of STOW requests.
+var bodyReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 256<<10) }}
 
 func keepTooLarge(err error) error {
 	var tooLarge *http.MaxBytesError
@@ -253,100 +243,118 @@ func keepTooLarge(err error) error {
 	return nil
 }
 
-// storeInstance puts the blob and adds the instance record to batch.
-// It returns a failure reason, or 0; the commit may still turn a pending
-// instance into a failure (see commit).
-func (s *Server) storeInstance(ctx context.Context, file *os.File, in *instanceFile, digest string, res *stowResult, batch *stowBatch) (int, error) {
-	if batch.holds(in.SOP) {
+// upload is a checked part in the spool.
+type upload struct {
+	start, size int64
+	digest      string
+}
+
+// storeInstance stores the blob of a checked part (kept in the pack, or
+// put to the blob store) and adds the instance record to batch. It
+// returns a failure reason, or 0, and whether the part was kept in the
+// pack; the commit may still turn a pending instance into a failure (see
+// commit).
+func (s *Server) storeInstance(ctx context.Context, sp *spool, up upload, in *instanceFile, res *stowResult, batch *stowBatch) (failure int, kept bool, err error) {
+	waiting := batch.pendingOf(in.SOP)
+	var existing *instanceRecord
+	if waiting != nil {
 		// The same SOP Instance UID twice in one request: the second is
-		// checked against the first's record, so commit what came before.
-		if err := s.commit(ctx, batch); err != nil {
-			return 0, err
-		}
+		// checked against the first, as against a stored instance.
+		existing = waiting.rec
+	} else if existing, err = s.idx.instance(ctx, in.SOP); isNotFound(err) {
+		existing = nil
+	} else if err != nil {
+		return reasonProcessing, false, fmt.Errorf("read instance %s: %w", in.SOP, err)
 	}
-	existing, err := s.idx.instance(ctx, in.SOP)
-	switch {
-	case err == nil:
-		if existing.SHA256 == digest {
+	if existing != nil {
+		if existing.SHA256 == up.digest {
 			res.rec = existing.head()
-			return 0, nil // the same instance again: accepted, nothing to do
+			if waiting != nil {
+				waiting.also = append(waiting.also, res) // stored if and when the first is
+			}
+			return 0, false, nil // the same instance again: accepted, nothing to do
 		}
 		if !s.opts.Overwrite || existing.Study != in.Study || existing.Series != in.Series {
-			return reasonDuplicate, nil
+			return reasonDuplicate, false, nil
 		}
-	case errors.Is(err, store.ErrNotFound):
-		existing = nil
-	default:
-		return reasonProcessing, fmt.Errorf("read instance %s: %w", in.SOP, err)
-	}
-	key := in.SOP + "-" + digest[:16]
-	size, err := s.putBlob(ctx, key, file, batch, res)
-	if err != nil {
-		s.log.ErrorContext(ctx, "dicomweb: put blob", "key", key, "err", err)
-		return reasonOutOfResources, nil
 	}
 	rec := &instanceRecord{Study: in.Study, Series: in.Series, UID: in.SOP, SOPClass: in.SOPClass,
 		TransferSyntax: in.TransferSyntax, Frames: in.Frames, Rows: in.Rows, Columns: in.Columns,
 		BitsAllocated: in.BitsAllocated, Samples: in.Samples, Encapsulated: in.Encapsulated,
-		PixelOffset: in.PixelOffset, PixelLength: in.PixelLength, Blob: key, Size: size, SHA256: digest,
-		Attrs: in.Attrs}
+		PixelOffset: in.PixelOffset, PixelLength: in.PixelLength, Size: up.size, SHA256: up.digest,
+		InstanceNumber: in.Attrs.First(tagInstanceNumber), Attrs: in.Attrs}
+	if sp.packs() {
+		rec.Blob, rec.Offset = sp.key, up.start
+		sp.keep(up.size)
+		kept = true
+	} else {
+		rec.Blob = in.SOP + "-" + up.digest[:16]
+		if _, err := s.opts.Blobs.Put(ctx, rec.Blob, sp.section(up.start, up.size)); err != nil {
+			s.log.ErrorContext(ctx, "dicomweb: put blob", "key", rec.Blob, "err", err)
+			return reasonOutOfResources, false, nil
+		}
+	}
 	res.rec = rec
+	if waiting != nil {
+		// Options.Overwrite: this content replaces the first's, which the
+		// commit will not index.
+		s.dropBlob(ctx, waiting.rec.Blob)
+		waiting.also = append(waiting.also, waiting.res)
+		waiting.res, waiting.rec = res, rec
+		return 0, kept, nil
+	}
 	batch.add(&pending{res: res, rec: rec, existing: existing})
 	if len(batch.items) >= batchSize {
-		return 0, s.commit(ctx, batch)
+		return 0, kept, s.commit(ctx, batch)
 	}
-	return 0, nil
+	return 0, kept, nil
 }
 
-// putBlob stores the checked upload under key. A file on a DirBlobs is
-// renamed into place, and it and its folder synced at the commit; other
-// stores copy it.
-func (s *Server) putBlob(ctx context.Context, key string, file *os.File, batch *stowBatch, res *stowResult) (int64, error) {
-	info, err := file.Stat()
-	if err != nil {
-		return 0, err
-	}
-	if d, ok := s.opts.Blobs.(*DirBlobs); ok {
-		folders, err := d.place(key, file)
-		if err != nil {
-			return 0, err
-		}
-		batch.placed(file, folders)
-		res.placed = true
-		return info.Size(), nil
-	}
-	if _, err := file.Seek(0, io.SeekStart); err != nil {
-		return 0, err
-	}
-	put, err := s.opts.Blobs.Put(ctx, key, file)
-	return put.Size, err
+// studyParts are the parts of a request stored into one study.
+type studyParts struct {
+	latest *stowResult // its last part, which speaks for it
+	added  []*instanceRecord
 }
 
-// syncStudies refreshes the study records and ImagingStudy of every study
-// that received an instance, and audits the store per study.
-func (s *Server) syncStudies(ctx context.Context, results []*stowResult) error {
-	p := principalOf(ctx)
-	latest := map[string]*stowResult{}
-	added := map[string][]*instanceRecord{}
-	var order []string
+// studiesOf groups the stored parts of a request by study, in the order
+// the studies came.
+func studiesOf(results []*stowResult) []*studyParts {
+	var out []*studyParts
+	index := map[string]*studyParts{}
 	for _, r := range results {
 		if r.failure != 0 || r.study == "" {
 			continue
 		}
-		if _, ok := latest[r.study]; !ok {
-			order = append(order, r.study)
+		st := index[r.study]
+		if st == nil {
+			st = &studyParts{}
+			index[r.study] = st
+			out = append(out, st)
 		}
-		latest[r.study] = r
+		st.latest = r
 		if r.rec != nil {
-			added[r.study] = append(added[r.study], r.rec)
+			st.added = append(st.added, r.rec)
 		}
 	}
-	if len(order) == 0 {
+	return out
+}
+
+// syncStudies refreshes the study records and ImagingStudy of every study
+// that received an instance, with the links looked up meanwhile, and
+// audits the store per study.
+func (s *Server) syncStudies(ctx context.Context, results []*stowResult, prep *studyPrep) error {
+	p := principalOf(ctx)
+	studies := studiesOf(results)
+	if len(studies) == 0 {
 		return s.record(ctx, audit.Create(p, audit.Target{Type: "ImagingStudy"}, "", audit.MinorFailure))
 	}
-	for _, study := range order {
-		r := latest[study]
-		id, patient, err := s.syncStudy(ctx, study, r.attrs, added[study])
+	for _, st := range studies {
+		study := st.latest.study
+		var id string
+		links, err := prep.links[study].wait()
+		if err == nil {
+			id, err = s.syncStudyShared(ctx, study, links, st.added, prep.ticket)
+		}
 		outcome := audit.Success
 		if err != nil {
 			s.log.ErrorContext(ctx, "dicomweb: bring ImagingStudy in step", "study", study, "err", err)
@@ -357,7 +365,7 @@ func (s *Server) syncStudies(ctx context.Context, results []*stowResult) error {
 			}
 			outcome = audit.SeriousFailure
 		}
-		if err := s.record(ctx, audit.Create(p, audit.Target{Type: "ImagingStudy", ID: id}, patientRef(patient), outcome)); err != nil {
+		if err := s.record(ctx, audit.Create(p, audit.Target{Type: "ImagingStudy", ID: id}, patientRef(links.patient), outcome)); err != nil {
 			return err
 		}
 	}
@@ -420,11 +428,8 @@ func (s *Server) stowAnswer(c echo.Context, results []*stowResult) error {
 // stowTooLarge answers 413 once the body passed MaxUploadBytes; the parts
 // read before were complete and stay stored, and are audited.
 func (s *Server) stowTooLarge(c echo.Context, batch *stowBatch, results []*stowResult) error {
-	if err := s.commit(c.Request().Context(), batch); err != nil {
-		return s.internal(c, "index instances", err)
-	}
-	if err := s.syncStudies(c.Request().Context(), results); err != nil {
-		return s.internal(c, "audit", err)
+	if what, err := s.finish(c.Request().Context(), batch, results); err != nil {
+		return s.internal(c, what, err)
 	}
 	return fail(c, http.StatusRequestEntityTooLarge, "the upload is larger than %d bytes", s.opts.MaxUploadBytes)
 }

@@ -93,20 +93,24 @@ func testSTOWBadInput(t *testing.T, b backend) {
 		t.Errorf("instances after bad input: %s", mustJSON(t, got))
 	}
 	// No temporary file is left behind, and (on a folder) no blob but the
-	// stored instances'.
+	// stored instances', each request's in a pack of its own that holds
+	// them only; the packs reserved for later requests are empty.
 	if left, _ := os.ReadDir(ev.srv.opts.TempDir); len(left) != 0 {
 		t.Errorf("%d temporary files left", len(left))
 	}
 	if dir, ok := ev.blobs.(*DirBlobs); ok {
-		n := 0
+		var sizes []int64
 		filepath.WalkDir(dir.dir, func(_ string, d fs.DirEntry, _ error) error {
-			if !d.IsDir() {
-				n++
+			if info, err := d.Info(); err == nil && !d.IsDir() && info.Size() > 0 {
+				sizes = append(sizes, info.Size())
 			}
 			return nil
 		})
-		if n != 2 { // 2.1.1.4 and 2.2.1.1
-			t.Errorf("%d blobs on disk, want 2", n)
+		// 2.1.1.4 and 2.2.1.1
+		if want := []int64{int64(len(instance(t, spec{study: "2.1", series: "2.1.1", sop: "2.1.1.4"}))),
+			int64(len(instance(t, spec{study: "2.2", series: "2.2.1", sop: "2.2.1.1"})))}; fmt.Sprint(sizes) != fmt.Sprint(want) &&
+			fmt.Sprint(sizes) != fmt.Sprint([]int64{want[1], want[0]}) {
+			t.Errorf("blobs of %v bytes on disk, want %v", sizes, want)
 		}
 	}
 	// An oversized chunked upload (no Content-Length to refuse it early).
@@ -235,5 +239,101 @@ func testConcurrentSTOW(t *testing.T, b backend) {
 	}
 	if is.NumberOfInstances != writers*each || n != writers*each {
 		t.Errorf("ImagingStudy lists %d instances (numberOfInstances %d), want %d", n, is.NumberOfInstances, writers*each)
+	}
+}
+
+// testPacks: the instances of a request are stored end to end (in one
+// pack on a folder), a refused part in between leaves nothing behind, and
+// every instance, the study and a series read back byte for byte, also
+// after a later STOW changed the study (the file list of a retrieved study
+// is kept only while the study is unchanged).
+func testPacks(t *testing.T, b backend) {
+	ev := newEnv(t, b)
+	mk := func(series, sop, no string) []byte {
+		return instance(t, spec{study: "30.1", series: series, sop: sop, instanceNo: no, rows: 16, cols: 16, frames: 2})
+	}
+	a, c, d := mk("30.1.1", "30.1.1.1", "1"), mk("30.1.1", "30.1.1.2", "2"), mk("30.1.2", "30.1.2.1", "1")
+	if status, res := ev.stow("admin", "/studies", a, []byte("not DICOM"), c); status != 202 {
+		t.Fatalf("first STOW: %d %s", status, mustJSON(t, res))
+	}
+	retrieve := func(path string, want ...[]byte) {
+		t.Helper()
+		resp, body := ev.do("admin", "GET", "/dicom-web"+path, nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
+		}
+		_, files := parts(t, resp, body)
+		if len(files) != len(want) {
+			t.Fatalf("%s: %d files, want %d", path, len(files), len(want))
+		}
+		for i := range want {
+			if !bytes.Equal(files[i], want[i]) {
+				t.Errorf("%s: file %d is not the one stored", path, i)
+			}
+		}
+	}
+	retrieve("/studies/30.1", a, c)
+	retrieve("/studies/30.1/series/30.1.1/instances/30.1.1.2", c)
+	if dir, ok := ev.blobs.(*DirBlobs); ok {
+		var sizes []int64
+		filepath.WalkDir(dir.dir, func(_ string, e fs.DirEntry, _ error) error {
+			if info, err := e.Info(); err == nil && !e.IsDir() && info.Size() > 0 {
+				sizes = append(sizes, info.Size())
+			}
+			return nil
+		})
+		if len(sizes) != 1 || sizes[0] != int64(len(a)+len(c)) {
+			t.Errorf("files of %v bytes on disk, want one pack of %d", sizes, len(a)+len(c))
+		}
+	}
+	// The second frame of the second instance of the pack.
+	resp, body := ev.do("admin", "GET", "/dicom-web/studies/30.1/series/30.1.1/instances/30.1.1.2/frames/2", nil,
+		"Accept", `multipart/related; type="application/octet-stream"; transfer-syntax=*`)
+	if _, frames := parts(t, resp, body); len(frames) != 1 || !bytes.Equal(frames[0], c[len(c)-16*16*2:]) {
+		t.Errorf("frame 2 of a packed instance: %d %d frames", resp.StatusCode, len(frames))
+	}
+	// A later STOW (one instance again, one new) changes what the study holds.
+	if status, res := ev.stow("admin", "/studies", a, d); status != 200 {
+		t.Fatalf("second STOW: %d %s", status, mustJSON(t, res))
+	}
+	retrieve("/studies/30.1", a, c, d)
+	retrieve("/studies/30.1/series/30.1.2", d)
+}
+
+// testPackRollover: a request of more instances than one commit takes
+// (batchSize) is stored in one pack per commit, and reads back whole.
+func testPackRollover(t *testing.T, b backend) {
+	ev := newEnv(t, b)
+	dir, ok := ev.blobs.(*DirBlobs)
+	if !ok {
+		t.Skip("packs are a folder's")
+	}
+	var files [][]byte
+	for i := range batchSize + 5 {
+		files = append(files, instance(t, spec{study: "31.1", series: "31.1.1", sop: fmt.Sprintf("31.1.1.%d", i+1),
+			instanceNo: fmt.Sprint(i + 1), rows: 4, cols: 4}))
+	}
+	if status, res := ev.stow("admin", "/studies", files...); status != 200 {
+		t.Fatalf("STOW: %d %s", status, mustJSON(t, res))
+	}
+	resp, body := ev.do("admin", "GET", "/dicom-web/studies/31.1/series/31.1.1", nil)
+	_, got := parts(t, resp, body)
+	if len(got) != len(files) {
+		t.Fatalf("%d files retrieved, want %d", len(got), len(files))
+	}
+	for i := range files {
+		if !bytes.Equal(got[i], files[i]) {
+			t.Fatalf("file %d is not the one stored", i)
+		}
+	}
+	packs := 0
+	filepath.WalkDir(dir.dir, func(_ string, e fs.DirEntry, _ error) error {
+		if info, err := e.Info(); err == nil && !e.IsDir() && info.Size() > 0 {
+			packs++
+		}
+		return nil
+	})
+	if packs != 2 {
+		t.Errorf("%d packs, want 2 (one per commit)", packs)
 	}
 }

@@ -72,17 +72,17 @@ func (s *Server) resolveWith(c echo.Context, heads bool) (*target, error) {
 		}
 		t.instances = []*instanceRecord{in}
 	} else {
-		list := s.idx.instancesOf
 		if heads {
-			list = s.idx.headsOf
+			t.instances, err = s.studyFiles(ctx, st, series)
+		} else if t.instances, err = s.idx.instancesOf(ctx, study, series); err == nil {
+			sortInstances(t.instances)
 		}
-		if t.instances, err = list(ctx, study, series); err != nil {
+		if err != nil {
 			return nil, err
 		}
 		if len(t.instances) == 0 {
 			return nil, fmt.Errorf("%w: no series %s in study %s", errNotFound, series, study)
 		}
-		sortInstances(t.instances)
 	}
 	if err := s.record(ctx, audit.Read(principalOf(ctx), audit.Target{Type: "ImagingStudy", ID: st.ImagingStudy}, patientRef(st.Patient), audit.Success)); err != nil {
 		return nil, err
@@ -155,11 +155,13 @@ func (s *Server) sendFiles(c echo.Context, instances []*instanceRecord) error {
 	resp.Header().Set("Content-Type", fmt.Sprintf(`multipart/related; type="%s"; boundary=%s`, mediaDICOM, boundary))
 	resp.Header().Set("Content-Length", strconv.FormatInt(length, 10))
 	resp.WriteHeader(http.StatusOK)
+	files := &fileCursor{}
+	defer files.close()
 	for i, in := range instances {
 		if _, err := io.WriteString(resp, heads[i]); err != nil {
 			return nil // the client is gone
 		}
-		if err := s.sendFile(ctx, resp, in); err != nil {
+		if err := s.sendFile(ctx, resp, in, files); err != nil {
 			// Headers are sent: all that is left is to cut the body short
 			// (the connection closes when a body is shorter than announced).
 			s.log.ErrorContext(ctx, "dicomweb: retrieve", "instance", in.UID, "err", err)
@@ -170,24 +172,68 @@ func (s *Server) sendFiles(c echo.Context, instances []*instanceRecord) error {
 	return nil
 }
 
-// sendFile copies an instance's blob, exactly its indexed size, to resp.
-func (s *Server) sendFile(ctx context.Context, resp *echo.Response, in *instanceRecord) error {
-	blob, err := s.opts.Blobs.Open(ctx, in.Blob)
+// fileCursor keeps the file of the instance last sent open: the instances
+// stored by one request follow one another in a pack, so that a study is
+// read from a few open files, not one per instance.
+type fileCursor struct {
+	key  string
+	file *fileBlob
+}
+
+func (fc *fileCursor) close() {
+	if fc.file != nil {
+		fc.file.Close()
+		fc.key, fc.file = "", nil
+	}
+}
+
+// sendFile copies an instance's bytes, exactly its indexed size, to resp.
+// From a file, the file itself, positioned on the instance and limited to
+// its size, goes to the connection: that is what net/http hands to
+// sendfile.
+func (s *Server) sendFile(ctx context.Context, resp *echo.Response, in *instanceRecord, files *fileCursor) error {
+	if files.file == nil || files.key != in.Blob {
+		files.close()
+		blob, err := s.opts.Blobs.Open(ctx, in.Blob)
+		if err != nil {
+			return err
+		}
+		f, ok := blob.(*fileBlob)
+		if !ok { // a stream (GridFS): read once, for this instance
+			return streamInstance(resp, blob, in)
+		}
+		files.key, files.file = in.Blob, f
+	}
+	f := files.file
+	if err := in.fits(f.Size()); err != nil {
+		return err
+	}
+	if _, err := f.Seek(in.Offset, io.SeekStart); err != nil {
+		return err
+	}
+	// Written past echo's Response (which has no ReadFrom) so that the
+	// connection's ReadFrom is used; echo only counts the bytes for logs.
+	n, err := io.Copy(resp.Writer, &io.LimitedReader{R: f.File, N: in.Size})
+	resp.Size += n
+	if err == nil && n < in.Size {
+		err = fmt.Errorf("blob %s ended %d bytes into instance %s, the index says %d", in.Blob, n, in.UID, in.Size)
+	}
+	return err
+}
+
+// streamInstance copies an instance from a blob that is not a file, and
+// closes it.
+func streamInstance(resp *echo.Response, blob Blob, in *instanceRecord) error {
+	blob, err := instanceIn(blob, in)
 	if err != nil {
 		return err
 	}
 	defer blob.Close()
-	if blob.Size() != in.Size {
-		return fmt.Errorf("blob %s holds %d bytes, the index says %d", in.Blob, blob.Size(), in.Size)
-	}
-	var src io.Reader = blob
-	if f, ok := blob.(*fileBlob); ok {
-		src = f.File // what net/http hands to sendfile
-	}
-	// Written past echo's Response (which has no ReadFrom) so that the
-	// connection's ReadFrom is used; echo only counts the bytes for logs.
-	n, err := io.Copy(resp.Writer, src)
+	n, err := io.Copy(resp.Writer, blob)
 	resp.Size += n
+	if err == nil && n < in.Size {
+		err = fmt.Errorf("blob %s ended %d bytes into instance %s, the index says %d", in.Blob, n, in.UID, in.Size)
+	}
 	return err
 }
 

@@ -42,7 +42,7 @@ func (s *Server) wadoURI(c echo.Context) error {
 		if ts := q.Get("transferSyntax"); ts != "" && ts != in.TransferSyntax && ts != "*" {
 			return fail(c, http.StatusNotAcceptable, "instance %s is stored in transfer syntax %s and served in it only", in.UID, in.TransferSyntax)
 		}
-		blob, err := s.opts.Blobs.Open(c.Request().Context(), in.Blob)
+		blob, err := s.openInstance(c.Request().Context(), in)
 		if err != nil {
 			return s.internal(c, "open instance", err)
 		}

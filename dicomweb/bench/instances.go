@@ -176,7 +176,17 @@ func (s *Synth) PatientID(study int) string { return fmt.Sprintf("PATIENT-%08d",
 // study (all counted from 0); it writes nothing shared, so it may be called
 // from several goroutines.
 func (s *Synth) Instance(study, series, instance int) []byte {
-	b := bytes.Clone(s.template)
+	return s.AppendInstance(nil, study, series, instance)
+}
+
+// AppendInstance appends the instance to dst: a load generator that sends
+// one instance at a time reuses one buffer instead of making garbage of
+// every instance, which would make the collector's work in its process
+// grow with what it sends.
+func (s *Synth) AppendInstance(dst []byte, study, series, instance int) []byte {
+	start := len(dst)
+	dst = append(dst, s.template...)
+	b := dst[start:]
 	put := func(offs []int, v string) {
 		for _, o := range offs {
 			copy(b[o:], v)
@@ -196,5 +206,5 @@ func (s *Synth) Instance(study, series, instance int) []byte {
 		o := s.pixels + 2*r.IntN((len(b)-s.pixels)/2)
 		binary.LittleEndian.PutUint16(b[o:], uint16(r.IntN(4096)))
 	}
-	return b
+	return dst
 }

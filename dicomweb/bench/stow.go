@@ -94,10 +94,12 @@ func (c *client) stowPhase(ctx context.Context, s *Synth, cfg Config) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var buf []byte // one instance at a time: stow has sent it when yield returns
 			for b := range work {
 				sent, err := c.stow(ctx, s.StudyUID(b.study), func(yield func([]byte) bool) {
 					for k := 0; k < b.n; k++ {
-						if !yield(s.Instance(b.study, b.series, b.first+k)) {
+						buf = s.AppendInstance(buf[:0], b.study, b.series, b.first+k)
+						if !yield(buf) {
 							return
 						}
 					}
@@ -147,11 +149,13 @@ func (c *client) largePhase(ctx context.Context, s *Synth, cfg Config) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var buf []byte
 			for first := range work {
 				n := min(perRequest, total-first)
 				b, err := c.stow(ctx, s.StudyUID(0), func(yield func([]byte) bool) {
 					for k := 0; k < n; k++ {
-						if !yield(s.Instance(0, 0, first+k)) {
+						buf = s.AppendInstance(buf[:0], 0, 0, first+k)
+						if !yield(buf) {
 							return
 						}
 					}
