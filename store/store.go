@@ -225,6 +225,10 @@ type Clause struct {
 type SortKey struct {
 	Param      string
 	Descending bool
+	// Kind is the parameter's kind when the caller knows it (zero
+	// otherwise). It never changes the order; a backend may use it to
+	// choose how to sort (a date or number parameter has only range entries).
+	Kind Kind
 }
 
 // Query is a backend-neutral search plan: resources of Type (all types when

@@ -777,6 +777,7 @@ func (r *Registry) ParseSort(resourceType, value string) ([]store.SortKey, []Iss
 		case !p.Supported():
 			issues = append(issues, Issue{Param: "_sort", Message: fmt.Sprintf("cannot sort on %s parameter %q", p.Kind, key.Param)})
 		default:
+			key.Kind = p.Kind
 			keys = append(keys, key)
 		}
 	}

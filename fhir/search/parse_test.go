@@ -332,10 +332,10 @@ func TestParseSort(t *testing.T) {
 		keys       []store.SortKey
 		issues     int
 	}{
-		{"Patient", "family,-birthdate", []store.SortKey{{Param: "family"}, {Param: "birthdate", Descending: true}}, 0},
-		{"Patient", "-_lastUpdated,_id", []store.SortKey{{Param: "_lastUpdated", Descending: true}, {Param: "_id"}}, 0},
-		{"Observation", "code-value-quantity,date", []store.SortKey{{Param: "date"}}, 1},
-		{"Patient", "nope,-name", []store.SortKey{{Param: "name", Descending: true}}, 1},
+		{"Patient", "family,-birthdate", []store.SortKey{{Param: "family", Kind: store.KindString}, {Param: "birthdate", Descending: true, Kind: store.KindDate}}, 0},
+		{"Patient", "-_lastUpdated,_id", []store.SortKey{{Param: "_lastUpdated", Descending: true, Kind: store.KindDate}, {Param: "_id", Kind: store.KindToken}}, 0},
+		{"Observation", "code-value-quantity,date", []store.SortKey{{Param: "date", Kind: store.KindDate}}, 1},
+		{"Patient", "nope,-name", []store.SortKey{{Param: "name", Descending: true, Kind: store.KindString}}, 1},
 		{"Patient", "_text", nil, 1},
 	}
 	for _, tt := range tests {

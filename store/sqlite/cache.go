@@ -62,8 +62,24 @@ func (c *stmtCache) close() {
 // transaction when the call runs several queries that must see the same
 // state (a total and its page).
 type snapshot struct {
-	tx   *sql.Tx // nil: each query sees the latest state
-	done []func()
+	tx    *sql.Tx // nil: each query sees the latest state
+	done  []func()
+	cache *stmtCache
+}
+
+// query runs one more query in the snapshot: in its transaction, if any
+// (on the transaction's connection: no other is taken from the pool), or
+// else with a statement of the cache.
+func (sn *snapshot) query(ctx context.Context, query string, args []any) (*sql.Rows, error) {
+	if sn.tx != nil {
+		return sn.tx.QueryContext(ctx, query, args...)
+	}
+	stmt, done, err := sn.cache.get(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	sn.done = append(sn.done, done)
+	return stmt.QueryContext(ctx, args...)
 }
 
 // snapshot prepares (or finds) the statements of queries, then begins the
@@ -71,7 +87,7 @@ type snapshot struct {
 // pooled connection, and a caller holding a transaction must not wait for
 // another connection, or a full pool would deadlock.
 func (s *Store) snapshot(ctx context.Context, consistent bool, queries ...string) (*snapshot, []*sql.Stmt, error) {
-	sn := &snapshot{}
+	sn := &snapshot{cache: s.queries}
 	stmts := make([]*sql.Stmt, len(queries))
 	for i, q := range queries {
 		stmt, done, err := s.queries.get(ctx, q)

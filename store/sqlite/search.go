@@ -13,11 +13,25 @@ import (
 // Search runs q; with a total, in one read transaction so that the total
 // and the page agree.
 func (s *Store) Search(ctx context.Context, q store.Query) (*store.SearchResult, error) {
+	return s.search(ctx, q, true)
+}
+
+// search is Search, with range conditions read as windows (see windows.go)
+// when useWindows: the shapes they rely on are read before the search's
+// transaction, and checked in it; when a write changed them meanwhile,
+// the search runs again without windows.
+func (s *Store) search(ctx context.Context, q store.Query, useWindows bool) (*store.SearchResult, error) {
 	driver, err := s.drivingOrder(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("store: search: %w", err)
 	}
-	where, err := buildWhereDriven(q, driver)
+	var windows map[*store.Condition]*window
+	if useWindows {
+		if windows, err = s.windows(ctx, q); err != nil {
+			return nil, fmt.Errorf("store: search: %w", err)
+		}
+	}
+	where, err := buildWhereDriven(q, driver, windows)
 	if err != nil {
 		return nil, fmt.Errorf("store: search: %w", err)
 	}
@@ -31,23 +45,40 @@ func (s *Store) Search(ctx context.Context, q store.Query) (*store.SearchResult,
 	}
 	count := q.Total && carried < 0
 	var queries []string
-	countQuery, countArgs := countSQL(where), where.args
-	if c, ok := entryCount(q); ok {
-		countQuery, countArgs = c.sql(), c.args
-	}
+	countQuery, countArgs := totalSQL(q, driver, where, windows)
 	if count {
 		queries = append(queries, countQuery)
 	}
-	page, pageArgs, err := pageSQL(q, keys, where)
+	matches := matchesOf(q, driver, where, windows)
+	if count && q.Count > 0 && countsWithPage(q, keys, matches) {
+		return s.searchCounted(ctx, q, keys, matches, countQuery, countArgs, useWindows)
+	}
+	page, pageArgs, walk, err := choosePage(q, keys, matches)
 	if err != nil {
 		return nil, fmt.Errorf("store: search: %w", err)
 	}
 	if q.Count > 0 {
 		queries = append(queries, page)
 	}
-	sn, stmts, err := s.snapshot(ctx, len(queries) > 1, queries...)
+	// The walk of the type's ids in order, when the total (counted first)
+	// shows it cheaper than sorting the matches (see walk.go).
+	var idWalk *idWalkPlan
+	if !walk && q.Count > 0 && q.Total && walksIDs(q, keys) {
+		if idWalk, err = s.planIDWalk(ctx, q, windows); err != nil {
+			return nil, fmt.Errorf("store: search: %w", err)
+		}
+		queries = append(queries, idWalk.sql)
+	}
+	sn, stmts, err := s.snapshot(ctx, len(queries) > 1 || len(windows) > 0, queries...)
 	if err != nil {
 		return nil, fmt.Errorf("store: search: %w", err)
+	}
+	if hold, err := sn.windowsHold(ctx, windows, q.Types); !hold || err != nil {
+		sn.close()
+		if err != nil {
+			return nil, fmt.Errorf("store: search: %w", err)
+		}
+		return s.search(ctx, q, false)
 	}
 	defer sn.close()
 
@@ -64,24 +95,62 @@ func (s *Store) Search(ctx context.Context, q store.Query) (*store.SearchResult,
 		res.More = res.Total > max(q.Offset, 0)
 		return res, nil
 	}
-	if err := searchPage(ctx, stmts[0], pageArgs, q.Count, keys, res); err != nil {
+	pageStmt := stmts[0]
+	if idWalk != nil && idWalk.pays(q.Count, res.Total) {
+		pageStmt, pageArgs = stmts[1], idWalk.args
+	}
+	last, err := searchPage(ctx, pageStmt, pageArgs, q.Count, keys, res)
+	if err != nil {
 		return nil, fmt.Errorf("store: search: %w", err)
+	}
+	if walk && !res.More {
+		if err := s.completeWalk(ctx, sn, q, keys, matches, last, res); err != nil {
+			return nil, fmt.Errorf("store: search: %w", err)
+		}
 	}
 	return res, nil
 }
 
+// choosePage returns the page query of q: a walk of the sort index when
+// it can (see walk.go), with walk set, or else pageSQL.
+func choosePage(q store.Query, keys []sortKey, m matchSQL) (page string, args []any, walk bool, err error) {
+	var values []any
+	var typ, id string
+	if q.Cursor != "" {
+		if values, typ, id, _, err = decodeCursor(keys, q.Cursor); err != nil {
+			return "", nil, false, err
+		}
+	}
+	if walksSort(q, keys, values) {
+		page, args, err = walkPageSQL(q, keys, m.windows, values, typ, id)
+		return page, args, true, err
+	}
+	page, args, err = pageSQL(q, keys, m)
+	return page, args, false, err
+}
+
 // searchPage reads one page (and one row more, which tells whether there
-// is a next page) and sets the cursor of the next page.
-func searchPage(ctx context.Context, stmt *sql.Stmt, args []any, count int, keys []sortKey, res *store.SearchResult) error {
+// is a next page) and sets the cursor of the next page. It returns the
+// sort values of the last resource of the page.
+func searchPage(ctx context.Context, stmt *sql.Stmt, args []any, count int, keys []sortKey, res *store.SearchResult) ([]any, error) {
 	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	return scanPage(rows, count, keys, false, res)
+}
+
+// scanPage is searchPage on the rows of a page query; it closes rows. With
+// counted, each row ends with the total of the search, which res gets.
+func scanPage(rows *sql.Rows, count int, keys []sortKey, counted bool, res *store.SearchResult) ([]any, error) {
 	defer rows.Close()
 	values := make([]any, len(keys))
-	dest := make([]any, 6, 6+len(keys))
+	dest := make([]any, 6, 7+len(keys))
 	for i := range values {
 		dest = append(dest, &values[i])
+	}
+	if counted {
+		dest = append(dest, &res.Total)
 	}
 	var last []any // the sort values of the page's last resource
 	for rows.Next() {
@@ -89,27 +158,27 @@ func searchPage(ctx context.Context, stmt *sql.Stmt, args []any, count int, keys
 		var millis int64
 		dest[0], dest[1], dest[2], dest[3], dest[4], dest[5] = &r.Type, &r.ID, &r.VersionID, &millis, &r.Method, &r.Body
 		if err := rows.Scan(dest...); err != nil {
-			return err
+			return nil, err
 		}
 		r.LastUpdated = fromMillis(millis)
 		res.Resources = append(res.Resources, r)
-		if len(res.Resources) == count {
+		if len(res.Resources) <= count {
 			last = slices.Clone(values)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	if len(res.Resources) > count {
 		res.Resources, res.More = res.Resources[:count], true
 		lastRes := res.Resources[count-1]
 		next, err := encodeCursor(keys, last, lastRes.Type, lastRes.ID, res.Total)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		res.Next = next
 	}
-	return nil
+	return last, nil
 }
 
 // entryCount returns, for a search of one type by one exact text
@@ -131,15 +200,67 @@ func entryCount(q store.Query) (*builder, bool) {
 	return b, true
 }
 
+// totalSQL returns the query counting the matches of q, whose condition
+// is where, and its arguments: off an index alone when it can.
+func totalSQL(q store.Query, driver int, where *builder, windows map[*store.Condition]*window) (string, []any) {
+	if c, ok := entryCount(q); ok {
+		return c.sql(), c.args
+	}
+	if c, ok := windowCount(q, windows); ok {
+		return c.sql(), c.args
+	}
+	if c, ok := indexCount(q, driver, windows); ok {
+		return c.sql(), c.args
+	}
+	return countSQL(where), where.args
+}
+
 // countSQL counts the resources matching where.
 func countSQL(where *builder) string {
 	return "SELECT count(*) FROM resources r WHERE " + where.sql()
 }
 
-// pageSQL selects one page of the resources matching where, after the
+// matchSQL is how a page query finds the matches of a search.
+type matchSQL struct {
+	where *builder // the condition on resources r
+	// windows are the range conditions read as windows (see windows.go).
+	windows map[*store.Condition]*window
+	// rowids, when not nil, selects the rowids of the matches from the
+	// index lists alone (see count.go): the page then reads the resource
+	// rows of the matches only, not of every candidate of the first list.
+	rowids *builder
+	// counted: the page query computes the rowids once (the CTE matched)
+	// and also selects their count, as its last column (see count.go).
+	counted bool
+}
+
+// matchesOf returns how a page query finds the matches of q, whose
+// condition is where.
+func matchesOf(q store.Query, driver int, where *builder, windows map[*store.Condition]*window) matchSQL {
+	m := matchSQL{where: where, windows: windows}
+	if rowids, ok := matchingRowids(q, driver, windows); ok {
+		m.rowids = rowids
+	}
+	return m
+}
+
+// from returns the FROM clause and WHERE condition of the matches, as
+// resources r, and its arguments.
+func (m matchSQL) from() (string, []any) {
+	if m.rowids == nil {
+		return "resources r WHERE " + m.where.sql(), m.where.args
+	}
+	if m.counted {
+		return "matched CROSS JOIN resources r ON r.rid = matched.rid WHERE r.deleted = 0", nil
+	}
+	// CROSS JOIN: SQLite keeps the rowids as the outer loop.
+	return "(" + m.rowids.sql() + ") matched CROSS JOIN resources r ON r.rid = matched.rid WHERE r.deleted = 0", m.rowids.args
+}
+
+// pageSQL selects one page of the resources matching m, after the
 // query's cursor if it has one, with its arguments. The sort values are
 // selected too (k0, k1, …), for the cursor of the next page.
-func pageSQL(q store.Query, keys []sortKey, where *builder) (string, []any, error) {
+func pageSQL(q store.Query, keys []sortKey, m matchSQL) (string, []any, error) {
 	var values []any
 	var typ, id string
 	if q.Cursor != "" {
@@ -161,21 +282,33 @@ func pageSQL(q store.Query, keys []sortKey, where *builder) (string, []any, erro
 	}
 	limit := []any{q.Count + 1, max(q.Offset, 0)}
 	if slices.ContainsFunc(keys, func(k sortKey) bool { return k.nullable }) {
-		page, args := valueSortedPageSQL(keys, where, after)
+		page, args := valueSortedPageSQL(keys, m, after)
 		return page, append(args, limit...), nil
 	}
 	// Keys on the resource's own columns: indexes give the order, and
 	// ORDER BY names the selected keys, so that SQLite computes each once.
+	// The page is cut (p) before its rows are joined to their bodies: a
+	// search whose matches are sorted then never carries every match's body
+	// through the sort, only the page's.
 	sel := &builder{sep: ", "}
-	sel.add("r.type, r.id, v.version, v.last_updated, v.method, v.body")
+	sel.add("r.type, r.id, r.seq")
+	names := []string{""}
 	for i, k := range keys {
 		sel.add(fmt.Sprintf("%s AS k%d", k.expr, i), k.args...)
+		names = append(names, fmt.Sprintf("p.k%d", i))
 	}
 	cond, condArgs := after(keys, "r")
-	page := `SELECT ` + sel.sql() + `
-		FROM resources r JOIN versions v ON v.seq = r.seq
-		WHERE ` + where.sql() + cond + ` ORDER BY ` + orderBy(keys, "r") + ` LIMIT ? OFFSET ?`
-	args := slices.Concat(sel.args, where.args, condArgs, limit)
+	from, fromArgs := m.from()
+	with, withArgs := "", []any(nil)
+	if m.counted {
+		with, withArgs = "WITH matched AS MATERIALIZED ("+m.rowids.sql()+")\n", m.rowids.args
+		sel.add("(SELECT count(*) FROM matched) AS total")
+		names = append(names, "p.total")
+	}
+	page := with + `SELECT p.type, p.id, v.version, v.last_updated, v.method, v.body` + strings.Join(names, ", ") + `
+		FROM (SELECT ` + sel.sql() + ` FROM ` + from + cond + ` ORDER BY ` + orderBy(keys, "r") + ` LIMIT ? OFFSET ?) p
+		JOIN versions v ON v.seq = p.seq ORDER BY ` + orderBy(keys, "p")
+	args := slices.Concat(withArgs, sel.args, fromArgs, condArgs, limit)
 	return page, args, nil
 }
 
@@ -183,7 +316,7 @@ func pageSQL(q store.Query, keys []sortKey, where *builder) (string, []any, erro
 // is a subquery per resource, so the matches and their sort values are
 // computed once (m), the page is cut from them (p) and only its rows are
 // joined to their bodies: the sort never carries a body.
-func valueSortedPageSQL(keys []sortKey, where *builder, after func([]sortKey, string) (string, []any)) (string, []any) {
+func valueSortedPageSQL(keys []sortKey, m matchSQL, after func([]sortKey, string) (string, []any)) (string, []any) {
 	sel := &builder{sep: ", "}
 	sel.add("r.type, r.id, r.seq")
 	named := make([]sortKey, len(keys))
@@ -195,11 +328,12 @@ func valueSortedPageSQL(keys []sortKey, where *builder, after func([]sortKey, st
 		names = append(names, "p."+name)
 	}
 	cond, condArgs := after(named, "m")
-	page := `WITH m AS MATERIALIZED (SELECT ` + sel.sql() + ` FROM resources r WHERE ` + where.sql() + `),
+	from, fromArgs := m.from()
+	page := `WITH m AS MATERIALIZED (SELECT ` + sel.sql() + ` FROM ` + from + `),
 		p AS (SELECT * FROM m WHERE 1` + cond + ` ORDER BY ` + orderBy(keys, "m") + ` LIMIT ? OFFSET ?)
 		SELECT p.type, p.id, v.version, v.last_updated, v.method, v.body, ` + strings.Join(names, ", ") + `
 		FROM p JOIN versions v ON v.seq = p.seq ORDER BY ` + orderBy(keys, "p")
-	return page, slices.Concat(sel.args, where.args, condArgs)
+	return page, slices.Concat(sel.args, fromArgs, condArgs)
 }
 
 // builder accumulates an SQL fragment and its bound arguments; values never
@@ -232,12 +366,13 @@ func stringArgs(values []string) []any {
 
 // buildWhere turns the query's types and clauses into the WHERE condition on
 // resources r.
-func buildWhere(q store.Query) (*builder, error) { return buildWhereDriven(q, -1) }
+func buildWhere(q store.Query) (*builder, error) { return buildWhereDriven(q, -1, nil) }
 
 // buildWhereDriven is buildWhere with clause driver (when not -1) driving
 // the search, the other exact clauses probed per candidate and the other
-// lists kept from driving (see selectivity.go).
-func buildWhereDriven(q store.Query, driver int) (*builder, error) {
+// lists kept from driving (see selectivity.go), and the range conditions
+// in windows read as those windows (see windows.go).
+func buildWhereDriven(q store.Query, driver int, windows map[*store.Condition]*window) (*builder, error) {
 	w := &builder{sep: " AND "}
 	// Without statistics SQLite prefers the type index to the rowid lists of
 	// the index tables, and then scans every resource of the type. When a
@@ -262,13 +397,20 @@ func buildWhereDriven(q store.Query, driver int) (*builder, error) {
 		}
 		follower := driver >= 0 && i > 0 && drivesFromIndex(c)
 		probe := follower && probed(c)
+		if w, ok := windows[&c.Any[0]]; ok && w == nil {
+			continue // merged into the window of an earlier clause
+		}
 		or := &builder{sep: " OR "}
-		for _, cond := range c.Any {
+		for j, cond := range c.Any {
 			frag, args, err := condition(cond, q.Types)
+			if w := windows[&c.Any[j]]; w != nil {
+				sub, subArgs := w.sql(q.Types)
+				frag, args = "r.rid IN (SELECT rid FROM idx_range WHERE "+sub+")", subArgs
+			}
 			if probe {
 				frag, args = probeCondition(cond)
 			} else if follower {
-				frag = "+" + frag // a list, but not the one to walk
+				frag = notWalked(frag) // a list, but not the one to walk
 			}
 			if err != nil {
 				return nil, err
@@ -278,6 +420,16 @@ func buildWhereDriven(q store.Query, driver int) (*builder, error) {
 		w.add("("+or.sql()+")", or.args...)
 	}
 	return w, nil
+}
+
+// notWalked returns the condition frag of a list (r.rid IN (…), or
+// (r.type, r.id) IN (…) for _has) with a unary + on the columns, so that
+// SQLite tests it per candidate rather than walks it.
+func notWalked(frag string) string {
+	if rest, ok := strings.CutPrefix(frag, "(r.type, r.id) IN "); ok {
+		return "(+r.type, +r.id) IN " + rest
+	}
+	return "+" + frag
 }
 
 // drivesFromIndex reports whether every condition of c selects resources

@@ -55,7 +55,7 @@ func TestDrivingClause(t *testing.T) {
 			if driver != tc.driver {
 				t.Errorf("driver = %d, want %d", driver, tc.driver)
 			}
-			where, err := buildWhereDriven(q, driver)
+			where, err := buildWhereDriven(q, driver, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

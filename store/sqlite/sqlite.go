@@ -18,6 +18,13 @@
 // an index table yielding rowids (chains and _has nest whole searches the
 // same way), and a cursor page starts strictly after the previous page's
 // last (sort values, type, id), so paging by cursor is stable under writes.
+// When every clause is such a list, the total and the page's matches come
+// from the rowids alone (count.go); range conditions read short windows of
+// idx_range, which range_shapes bounds (windows.go); and a page that can
+// walk an index in its order (the type's ids, or a date's entries for a
+// sort on it) stops after a page instead of sorting every match (walk.go).
+// The read side's own indexes and tables are created at open, apart from
+// the schema below.
 //
 // The file runs in WAL mode. One writer connection commits (BEGIN IMMEDIATE,
 // so writers queue instead of deadlocking), and the Commits that queue while
@@ -51,6 +58,7 @@ type Store struct {
 	stmts  statements
 	// queries caches the prepared statements of searches and histories.
 	queries     *stmtCache
+	sizes       typeSizes // the number of resources of each type, for plans
 	checkpoints *checkpointer
 	commits     *committer
 }
@@ -161,6 +169,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := migrate(ctx, writer); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("store: sqlite schema in %s: %w", path, err)
+	}
+	if err := createReadSide(ctx, writer); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("store: sqlite search indexes in %s: %w", path, err)
 	}
 	reader, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
