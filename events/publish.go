@@ -43,6 +43,9 @@ type publishing struct {
 	bus *Bus
 }
 
+// Unwrap returns the decorated store, for store.As.
+func (p *publishing) Unwrap() store.Store { return p.Store }
+
 // publishingRecords keeps the inner store's Records visible.
 type publishingRecords struct {
 	*publishing

@@ -171,3 +171,20 @@ func TestEventJSON(t *testing.T) {
 		t.Fatalf("round trip: %v %+v", err, back)
 	}
 }
+
+// The decorator must not hide the plan of a search (_explain=true).
+func TestPublishKeepsExplain(t *testing.T) {
+	n := startNode(t, t.TempDir(), "")
+	ex, ok := store.As[store.Explainer](n.st)
+	if !ok {
+		t.Fatal("store.As finds no Explainer through Publish(sqlite)")
+	}
+	plan, err := ex.Explain(context.Background(), store.Query{Types: []string{"Patient"}, Count: 10})
+	if err != nil || plan == "" {
+		t.Fatalf("Explain through the decorator: %q %v", plan, err)
+	}
+	if _, ok := store.As[store.Explainer](Publish(recordsless{n.raw}, n.bus)); ok {
+		// recordsless hides Explain, and Unwrap leads to recordsless only.
+		t.Fatal("store.As found an Explainer the wrapped store does not have")
+	}
+}

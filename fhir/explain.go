@@ -15,7 +15,7 @@ import (
 const explainParam = "_explain"
 
 func (s *Server) explain(ctx context.Context, q store.Query, params url.Values) ([]byte, error) {
-	ex, ok := s.store.(store.Explainer)
+	ex, ok := store.As[store.Explainer](s.store)
 	if !ok {
 		return nil, badRequest(codeNotSupported, "%s: this store cannot explain its searches", explainParam)
 	}

@@ -291,3 +291,27 @@ type HistoryResult struct {
 type Explainer interface {
 	Explain(ctx context.Context, q Query) (string, error)
 }
+
+// Unwrapper is implemented by a decorator of a Store (events.Publish), so
+// that the optional interfaces of the store it wraps (Explainer…) can still
+// be found through it.
+type Unwrapper interface {
+	Unwrap() Store
+}
+
+// As finds, in st or in the stores it wraps, the first one that implements
+// T, the way errors.As walks wrapped errors.
+func As[T any](st Store) (T, bool) {
+	for st != nil {
+		if t, ok := st.(T); ok {
+			return t, true
+		}
+		u, ok := st.(Unwrapper)
+		if !ok {
+			break
+		}
+		st = u.Unwrap()
+	}
+	var zero T
+	return zero, false
+}
