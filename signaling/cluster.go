@@ -1,8 +1,10 @@
 package signaling
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -18,9 +20,6 @@ const (
 
 func roomSubject(id string) string { return roomSubjectPrefix + strings.ReplaceAll(id, ".", "_") }
 func peerSubject(id string) string { return peerSubjectPrefix + id }
-
-// peerSubjectOf is peerSubject of a peer id still in the read buffer.
-func peerSubjectOf(id []byte) string { return peerSubjectPrefix + string(id) }
 
 // How often nodes restate their members, and how long a member not
 // restated is kept (its node may have died).
@@ -122,25 +121,145 @@ func (r *Relay) publish(rm *room, ev roomEvent) {
 	}
 }
 
-// subscribePeer routes the messages other nodes send to a member held here.
-// Called with r.mu held.
+// peerQueue bounds the messages for the members held here that wait for
+// deliverLoop; NATS would drop those beyond (a slow consumer), but
+// deliverLoop never blocks: it only queues them for their connections.
+const peerQueue = 64 << 10
+
+// subscribePeer routes the messages other nodes send to a member held here
+// to deliverLoop: one goroutine for every member's subject rather than one
+// each, woken once for many messages under load. Called with r.mu held.
 func (r *Relay) subscribePeer(s *session) {
 	if r.nc == nil {
 		return
 	}
-	sub, err := r.nc.Subscribe(peerSubject(s.id), func(msg *nats.Msg) {
-		r.mu.RLock()
-		c := s.conn
-		r.mu.RUnlock()
-		if c != nil {
-			c.enqueue(msg.Data)
-		}
-	})
+	sub, err := r.nc.ChanSubscribe(peerSubject(s.id), r.peerMsgs)
 	if err != nil {
 		r.log.Error("subscribe to peer", "peer", s.id, "err", err)
 		return
 	}
 	s.sub = sub
+}
+
+// deliverLoop queues the messages other nodes send to the members held here
+// for their connections, until the relay closes.
+func (r *Relay) deliverLoop() {
+	defer r.wg.Done()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case msg := <-r.peerMsgs:
+			r.deliver(msg)
+		}
+	}
+}
+
+// deliver queues msg, from another node, for the member whose subject it
+// came on: dropped when it is no longer here, or away.
+func (r *Relay) deliver(msg *nats.Msg) {
+	id, ok := strings.CutPrefix(msg.Subject, peerSubjectPrefix)
+	if !ok {
+		return
+	}
+	r.mu.RLock()
+	var c *conn
+	if s := r.peers[id]; s != nil {
+		c = s.conn
+	}
+	r.mu.RUnlock()
+	if c != nil && !deliverBatch(c, msg.Data) {
+		r.log.Warn("malformed batch of relayed messages", "peer", id, "bytes", len(msg.Data))
+	}
+}
+
+// Messages for a peer held by another node go to its subject one by one
+// (the message itself, a JSON object), or several together when a
+// connection relays several to the same peer at once (a burst of
+// candidates): a batch is batchMarker, then each message preceded by its
+// length (an unsigned varint). One NATS message instead of several saves
+// their parsing, routing and dispatch on the way, on both nodes and in the
+// NATS server.
+const batchMarker = 0
+
+// Bounds of a batch: it is sent when it reaches either.
+const (
+	maxBatchMessages = 64
+	maxBatchBytes    = 32 << 10
+)
+
+// batchBuffers lends the buffers batches are built in.
+var batchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 2<<10); return &b }}
+
+// peerBatch gathers the messages one connection relays to a peer held by
+// another node, until flush publishes them. A connection's reader flushes
+// it when the next message is not there yet, before anything else than a
+// relayed message, and when the messages go to another peer: the order of
+// the messages to each peer is kept.
+type peerBatch struct {
+	r             *Relay
+	peer, subject string  // the peer of the batch (or the last one) and its subject
+	buf           *[]byte // batchMarker, then each message's length and bytes; nil when empty
+	n             int     // messages in buf
+	first         int     // where the first message starts in buf
+}
+
+// add appends raw, relayed from peer from (see appendFrom), for peer to.
+func (b *peerBatch) add(to, raw []byte, from string) {
+	if b.n > 0 && (string(to) != b.peer || b.n == maxBatchMessages || len(*b.buf) >= maxBatchBytes) {
+		b.flush()
+	}
+	if b.n == 0 {
+		if string(to) != b.peer { // new strings only when the peer changes
+			b.peer = string(to)
+			b.subject = peerSubject(b.peer)
+		}
+		b.buf = batchBuffers.Get().(*[]byte)
+		*b.buf = append((*b.buf)[:0], batchMarker)
+	}
+	*b.buf = binary.AppendUvarint(*b.buf, uint64(fromSize(raw, from)))
+	if b.n == 0 {
+		b.first = len(*b.buf)
+	}
+	*b.buf = appendFrom(*b.buf, raw, from)
+	b.n++
+}
+
+// flush publishes the messages gathered: a lone message as itself.
+func (b *peerBatch) flush() {
+	if b.n == 0 {
+		return
+	}
+	data := *b.buf
+	if b.n == 1 {
+		data = data[b.first:]
+	}
+	if err := b.r.nc.Publish(b.subject, data); err != nil {
+		b.r.log.Warn("publish to peer", "peer", b.peer, "messages", b.n, "err", err)
+	}
+	if cap(*b.buf) <= 2*maxBatchBytes {
+		batchBuffers.Put(b.buf)
+	}
+	b.buf, b.n = nil, 0
+}
+
+// deliverBatch queues for c the message or the batch of messages data
+// holds (see peerBatch); false when a batch is malformed (what comes
+// before the fault is delivered).
+func deliverBatch(c *conn, data []byte) bool {
+	if len(data) == 0 || data[0] != batchMarker {
+		c.enqueue(data)
+		return true
+	}
+	for rest := data[1:]; len(rest) > 0; {
+		n, k := binary.Uvarint(rest)
+		if k <= 0 || n > uint64(len(rest)-k) {
+			return false
+		}
+		c.enqueue(rest[k : k+int(n)])
+		rest = rest[k+int(n):]
+	}
+	return true
 }
 
 // onRoomEvent applies another node's room event.

@@ -1,54 +1,90 @@
 package signaling
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
 )
 
-// conn is one WebSocket. Writes go through a queue drained by a writer
-// goroutine, so that a slow client never blocks the relay: when its queue
-// is full it is dropped. The writer runs only while there is something to
-// write: an idle connection (most of a call) costs no goroutine, no stack.
+// conn is one WebSocket. Messages to send are framed at once into a buffer
+// that a writer goroutine sends, all it holds in one write (see frames.go),
+// so that a slow client never blocks the relay: when it has too many
+// messages waiting it is dropped. The writer runs only while there is
+// something to write: an idle connection (most of a call) costs no
+// goroutine, no stack, no buffer.
 type conn struct {
 	ws       *websocket.Conn
-	batch    *batchConn // the socket under ws, when its writes can be batched
+	sock     net.Conn      // the socket under ws, where the frames go
+	in       *bufio.Reader // what ws reads from
 	maxQueue int
 	maxBytes int
 	buf      *[]byte // the read buffer while a message is handled, from readBuffers
 
 	mu          sync.Mutex
-	queue       [][]byte // messages waiting for the writer
-	spare       [][]byte // the writer's last batch, emptied, for reuse
-	writing     bool     // a writer goroutine is running
+	pending     *[]byte // frames waiting for the writer, from frameBuffers; nil when none
+	queued      int     // messages in pending
+	writing     bool    // a writer goroutine is running
 	closed      bool
 	closeStatus websocket.StatusCode
 	closeReason string
 	done        chan struct{} // closed when the writer has finished for good
 }
 
-func newConn(ws *websocket.Conn, batch *batchConn, queue, maxBytes int) *conn {
-	return &conn{ws: ws, batch: batch, maxQueue: queue, maxBytes: maxBytes, done: make(chan struct{})}
+func newConn(ws *websocket.Conn, sock net.Conn, in *bufio.Reader, queue, maxBytes int) *conn {
+	return &conn{ws: ws, sock: sock, in: in, maxQueue: queue, maxBytes: maxBytes, done: make(chan struct{})}
 }
 
-// enqueue queues b; it reports false when the connection is closing or too slow.
-func (c *conn) enqueue(b []byte) bool {
+// fromMember is what a relayed message gets before its sender's id.
+const fromMember = `,"from":"`
+
+// enqueue queues the message b; it reports false when the connection is
+// closing or too slow.
+func (c *conn) enqueue(b []byte) bool { return c.push(b, "") }
+
+// enqueueFrom queues raw, a client's message (a JSON object) relayed from
+// peer from: raw with "from" appended. The last member wins in JSON
+// decoders, and the relay has checked that raw has no "from" of its own.
+func (c *conn) enqueueFrom(raw []byte, from string) bool { return c.push(raw, from) }
+
+// appendFrom appends raw with "from" appended, as enqueueFrom sends it.
+func appendFrom(b, raw []byte, from string) []byte {
+	b = append(b, raw[:len(raw)-1]...)
+	b = append(b, fromMember...)
+	b = append(b, from...)
+	return append(b, '"', '}')
+}
+
+func fromSize(raw []byte, from string) int { return len(raw) + len(fromMember) + len(from) + 1 }
+
+// push frames b, with "from" appended unless from is empty, into the
+// pending frames, and starts the writer unless it runs.
+func (c *conn) push(b []byte, from string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return false
 	}
-	if len(c.queue) >= c.maxQueue {
+	if c.queued >= c.maxQueue {
 		c.closeLocked(websocket.StatusTryAgainLater, "too slow to read its messages")
 		return false
 	}
-	c.queue = append(c.queue, b)
+	if c.pending == nil {
+		c.pending = frameBuffers.Get().(*[]byte)
+	}
+	if from == "" {
+		*c.pending = append(appendFrameHeader(*c.pending, len(b)), b...)
+	} else {
+		*c.pending = appendFrom(appendFrameHeader(*c.pending, fromSize(b, from)), b, from)
+	}
+	c.queued++
 	c.wakeLocked()
 	return true
 }
@@ -91,73 +127,58 @@ const writeTimeout = 10 * time.Second
 // once should not keep 64 KiB.
 const maxKeptBuffer = 4 << 10
 
-// maxKeptQueue bounds the queue capacity an idle connection keeps.
-const maxKeptQueue = 16
-
-// writeLoop writes the queued messages, a batch at a time, until the queue
-// is empty (then it ends) or the connection is closed (then it closes the
-// socket).
+// writeLoop writes the queued frames, all that is pending at a time, until
+// nothing is (then it ends) or the connection is closed (then it closes
+// the socket).
 func (c *conn) writeLoop() {
-	// No deadline per message (a timer each, on the busiest path): a client
-	// that stops reading stops answering pings too, and the heartbeat
-	// closes its socket, which ends a blocked write.
-	ctx := context.Background()
-	var batch [][]byte
 	for {
 		c.mu.Lock()
-		if batch != nil && cap(batch) <= maxKeptQueue {
-			c.spare = batch[:0]
-		}
-		if len(c.queue) == 0 {
+		frames := c.pending
+		c.pending, c.queued = nil, 0
+		if frames == nil {
 			if !c.closed {
 				c.writing = false
 				c.mu.Unlock()
 				return
 			}
 			status, reason := c.closeStatus, c.closeReason
-			c.queue, c.spare = nil, nil
 			c.mu.Unlock()
 			close(c.done)
 			// Close waits (up to 5 s) for the client's close frame; do it aside.
 			go c.ws.Close(status, reason)
 			return
 		}
-		batch, c.queue, c.spare = c.queue, c.spare, nil
 		c.mu.Unlock()
 
-		if err := c.write(ctx, batch); err != nil {
+		// No deadline (a timer each, on the busiest path): a client that
+		// stops reading stops answering pings too, and the heartbeat
+		// closes its socket, which ends a blocked write.
+		_, err := c.sock.Write(*frames)
+		putFrameBuffer(frames)
+		if err != nil {
 			c.mu.Lock()
 			c.closed = true // no more writes: enqueue refuses, close is a no-op
-			c.queue, c.spare = nil, nil
+			if c.pending != nil {
+				putFrameBuffer(c.pending)
+				c.pending = nil
+			}
 			c.mu.Unlock()
 			c.ws.CloseNow()
 			close(c.done)
 			return
 		}
-		clear(batch) // the messages are sent: let them go
 	}
 }
 
-// write sends a batch of messages, in one system call when the socket is
-// a batchConn (a single message too: its frame's header and payload may
-// otherwise go in two, through the small write buffer).
-func (c *conn) write(ctx context.Context, batch [][]byte) error {
-	if c.batch == nil {
-		for _, b := range batch {
-			if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	c.batch.hold()
-	for _, b := range batch {
-		if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
-			c.batch.release()
-			return err
-		}
-	}
-	return c.batch.release()
+// moreInput reports whether the next message has arrived whole already:
+// reading it will not wait. Only the connection's reader calls it, between
+// reads, and never once the connection is closing: coder/websocket's Close
+// reads the socket too, for the client's close frame (the writer starts it
+// after it has seen closed, under c.mu).
+func (c *conn) moreInput() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.closed && c.in != nil && messageBuffered(c.in)
 }
 
 // abort closes the socket at once, without a close handshake.

@@ -89,7 +89,11 @@
 // a node that opens a room asks the others for their members. Messages for a
 // peer held by another node go to that peer's subject
 // (telehub.signaling.peer.<peer>), which only the holding node subscribes
-// to. A peer may resume on another node than the one it left. Nodes restate
+// to: one NATS message per relayed message, or one for several that a
+// connection relays to the same peer at once (a batch: a zero byte, then
+// each message preceded by its length as an unsigned varint; every node of
+// a cluster must run a relay that reads them). A peer may resume on another
+// node than the one it left. Nodes restate
 // their members every 20 s, and a member not restated for a minute (its node
 // died) is dropped. A room's capacity is checked against the members a node
 // knows, so two joins racing on two nodes may overfill a room by one.

@@ -1,6 +1,11 @@
 package signaling
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+	"unicode/utf8"
+)
 
 // The relay's busiest path is an offer, answer or candidate on its way to
 // a peer: of such a message it only needs "type", "to" and the presence of
@@ -59,7 +64,7 @@ func scanEnvelope(data []byte, msg *inbound) (ok bool) {
 					return false
 				}
 			case "to":
-				if to, ok = stringValue(val); !ok {
+				if to, ok = stringValue(val); !ok || !isASCII(to) {
 					return false
 				}
 			case "from":
@@ -115,6 +120,19 @@ func stringValue(v []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return v[1 : len(v)-1], true
+}
+
+// isASCII reports whether b is all ASCII: encoding/json decodes invalid
+// UTF-8 as U+FFFD, so a "to" of other bytes is left to it (peer ids are
+// ASCII). Other members need not: an invalid "type" is unknown either
+// way, of "from" only the presence counts, and keys are compared by folding.
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func isEmptyValue(v []byte) bool { return string(v) == "null" || string(v) == `""` }
@@ -238,6 +256,16 @@ func (s *scanner) str() bool {
 		return false
 	}
 	for s.i < len(s.b) {
+		if s.i+8 <= len(s.b) {
+			// Eight bytes at a time to the next one that is not plain:
+			// most of an SDP or a candidate goes this way.
+			special := specialBytes(binary.LittleEndian.Uint64(s.b[s.i:]))
+			if special == 0 {
+				s.i += 8
+				continue
+			}
+			s.i += bits.TrailingZeros64(special) / 8
+		}
 		c := s.b[s.i]
 		if plainByte[c] {
 			s.i++
@@ -280,6 +308,19 @@ var plainByte = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// specialBytes marks (with its high bit) the first of the eight bytes of w,
+// in memory order, that is not a plain byte: a control character, '"' or
+// '\\'; 0 when all are plain. Bytes after the first may be marked too, or
+// not. (Each test is the classic "has a byte less than n" of eight bytes at
+// once: subtracting n from every byte borrows, and sets its high bit, below
+// n, and the borrow only runs towards later bytes; bytes of 0x80 and more
+// are masked out by &^.)
+func specialBytes(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := w^(ones*'"'), w^(ones*'\\')
+	return ((w-ones*0x20)&^w | (quote-ones)&^quote | (backslash-ones)&^backslash) & highs
+}
 
 func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
 

@@ -1,7 +1,9 @@
 package signaling
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strings"
 	"testing"
 )
@@ -121,5 +123,36 @@ func BenchmarkDecodeEnvelope(b *testing.B) {
 	for b.Loop() {
 		var m inbound
 		json.Unmarshal(data, &m)
+	}
+}
+
+// TestSpecialBytes: the eight-bytes-at-once test finds the first byte
+// plainByte refuses, for every byte value in every position, among plain
+// bytes and others.
+func TestSpecialBytes(t *testing.T) {
+	for _, fill := range []byte{'a', 0x7f, 0x80, 0xff, ' ', '"', 0} {
+		for pos := range 8 {
+			for c := range 256 {
+				var b [8]byte
+				for i := range b {
+					b[i] = fill
+				}
+				b[pos] = byte(c)
+				want := 8
+				for i, x := range b {
+					if !plainByte[x] {
+						want = i
+						break
+					}
+				}
+				got := 8
+				if m := specialBytes(binary.LittleEndian.Uint64(b[:])); m != 0 {
+					got = bits.TrailingZeros64(m) / 8
+				}
+				if got != want {
+					t.Fatalf("% x: first special byte %d, want %d", b, got, want)
+				}
+			}
+		}
 	}
 }

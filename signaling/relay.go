@@ -29,6 +29,8 @@ type Relay struct {
 	peers  map[string]*session // the members held by this node, by peer id
 	closed bool
 
+	peerMsgs chan *nats.Msg // the messages of the members' subjects, for deliverLoop
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -43,8 +45,10 @@ func New(opts Options) (*Relay, error) {
 		rooms: map[string]*room{}, peers: map[string]*session{}, stop: make(chan struct{}),
 	}
 	if r.nc != nil {
-		r.wg.Add(1)
+		r.peerMsgs = make(chan *nats.Msg, peerQueue)
+		r.wg.Add(2)
 		go r.restateLoop()
+		go r.deliverLoop()
 	}
 	return r, nil
 }
@@ -101,13 +105,17 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "signaling relay shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	bw := &batchWriter{ResponseWriter: w}
-	ws, err := websocket.Accept(bw, req, &websocket.AcceptOptions{OriginPatterns: r.opts.OriginPatterns})
+	uw := &upgradeWriter{ResponseWriter: w}
+	ws, err := websocket.Accept(uw, req, &websocket.AcceptOptions{OriginPatterns: r.opts.OriginPatterns})
 	if err != nil {
 		return // Accept answered the client already
 	}
+	if uw.conn == nil { // not upgraded through our Hijack: cannot happen with net/http
+		ws.Close(websocket.StatusInternalError, "")
+		return
+	}
 	ws.SetReadLimit(int64(r.opts.MaxMessageBytes) + 1)
-	c := newConn(ws, bw.conn, r.opts.SendQueue, r.opts.MaxMessageBytes)
+	c := newConn(ws, uw.conn, uw.in, r.opts.SendQueue, r.opts.MaxMessageBytes)
 	r.wg.Add(1)
 	// The connection outlives the request: net/http cancels the request's
 	// context when ServeHTTP returns, which it does once the client has
@@ -183,6 +191,8 @@ func (r *Relay) serve(ctx context.Context, s *session, c *conn) {
 	msg := new(inbound)
 	r.heartbeat(ctx, c)
 	lim := newLimiter(r.opts.RateLimit, r.opts.RateBurst)
+	remote := &peerBatch{r: r}
+	defer remote.flush()
 	// Reads take no cancellable context (coder/websocket arms a timer per
 	// read for one): closing the socket, as Close and the heartbeat do, ends them.
 	for {
@@ -199,8 +209,16 @@ func (r *Relay) serve(ctx context.Context, s *session, c *conn) {
 			r.drop(s, c)
 			return
 		}
-		done, err := r.handle(ctx, s, c, msg, raw)
+		if !relayed(msg.Type) {
+			remote.flush() // what was relayed before goes before what this does
+		}
+		done, err := r.handle(ctx, s, c, msg, raw, remote)
 		c.recycle()
+		// Messages for peers on other nodes leave together, but never
+		// wait for the network: only while the next message is here already.
+		if !c.moreInput() {
+			remote.flush()
+		}
 		if err != nil {
 			pe, ok := isProtocol(err)
 			if !ok {
@@ -219,11 +237,15 @@ func (r *Relay) serve(ctx context.Context, s *session, c *conn) {
 	}
 }
 
-// handle acts on one message after the join; done means the connection is over.
-func (r *Relay) handle(ctx context.Context, s *session, c *conn, msg *inbound, raw []byte) (done bool, err error) {
+// relayed reports whether messages of type typ are relayed to a peer.
+func relayed(typ string) bool { return typ == "offer" || typ == "answer" || typ == "candidate" }
+
+// handle acts on one message after the join; done means the connection is
+// over. Messages for peers on other nodes are added to remote.
+func (r *Relay) handle(ctx context.Context, s *session, c *conn, msg *inbound, raw []byte, remote *peerBatch) (done bool, err error) {
 	switch msg.Type {
 	case "offer", "answer", "candidate":
-		return false, r.forward(s, msg, raw)
+		return false, r.forward(s, msg, raw, remote)
 	case "ping":
 		c.enqueue(pongMsg)
 		return false, nil
@@ -245,8 +267,10 @@ func (r *Relay) handle(ctx context.Context, s *session, c *conn, msg *inbound, r
 	return false, fail("unknown_type", "unknown message type "+quote(msg.Type))
 }
 
-// forward relays an offer, answer or candidate to the peer it is addressed to.
-func (r *Relay) forward(s *session, msg *inbound, raw []byte) error {
+// forward relays an offer, answer or candidate to the peer it is addressed
+// to: queued for its connection when it is held here, added to remote when
+// another node holds it.
+func (r *Relay) forward(s *session, msg *inbound, raw []byte, remote *peerBatch) error {
 	to := msg.to()
 	switch {
 	case len(to) == 0 || string(to) == s.id:
@@ -258,20 +282,12 @@ func (r *Relay) forward(s *session, msg *inbound, raw []byte) error {
 	case msg.Type != "candidate" && (!msg.SDP.present || msg.SDP.empty):
 		return fail("bad_message", "an "+msg.Type+` message needs "sdp"`)
 	}
-	// The relayed message is the client's own, with "from" appended: the
-	// last member wins in JSON decoders, and "from" was checked absent.
-	out := make([]byte, 0, len(raw)+len(s.id)+12)
-	out = append(out, raw[:len(raw)-1]...)
-	out = append(out, `,"from":"`...)
-	out = append(out, s.id...)
-	out = append(out, `"}`...)
-
 	r.mu.RLock()
 	if t := r.peers[string(to)]; t != nil && t.room == s.room {
 		tc := t.conn
 		r.mu.RUnlock()
 		if tc != nil {
-			tc.enqueue(out)
+			tc.enqueueFrom(raw, s.id)
 		}
 		return nil
 	}
@@ -280,9 +296,7 @@ func (r *Relay) forward(s *session, msg *inbound, raw []byte) error {
 	if m == nil || r.nc == nil {
 		return &protocolError{code: "peer_gone", message: "peer " + quote(string(to)) + " is not in the room", keepOpen: true}
 	}
-	if err := r.nc.Publish(peerSubjectOf(to), out); err != nil {
-		r.log.Warn("publish to peer", "peer", string(to), "err", err)
-	}
+	remote.add(to, raw, s.id)
 	return nil
 }
 

@@ -173,8 +173,16 @@ func TestSignalingBenchSmoke(t *testing.T) {
 
 // TestSignalingBench measures TeleHub's relay (one node, then two nodes
 // over NATS) and the PeerJS server with 1,000 clients in 250 rooms. It runs
-// when TELEHUB_SIGNALING_BENCH=1 (TELEHUB_SIGNALING_BENCH_SECONDS sets the
-// duration of each run, 10 by default) and prints a table.
+// when TELEHUB_SIGNALING_BENCH=1 and prints a table. Other knobs, for
+// studying one server:
+//
+//	TELEHUB_SIGNALING_BENCH_SECONDS  duration of each run (default 10)
+//	TELEHUB_SIGNALING_BENCH_RUNS     the runs, comma-separated among peerjs, 1, 2 (default all)
+//	TELEHUB_SIGNALING_BENCH_WINDOW   messages in flight each way per pair (default 4), for every run
+//	TELEHUB_SIGNALING_BENCH_WRITE_EACH=1  clients write every message on its own, for every run
+//	TELEHUB_SIGNALING_BENCH_PROFILE  FILE: a CPU profile of the load generator during the first TeleHub run
+//
+// (TELEHUB_BENCH_CPUPROFILE, see TestMain, profiles the TeleHub server processes.)
 func TestSignalingBench(t *testing.T) {
 	if os.Getenv("TELEHUB_SIGNALING_BENCH") != "1" {
 		t.Skip("set TELEHUB_SIGNALING_BENCH=1 to run the signaling benchmark")
@@ -183,56 +191,78 @@ func TestSignalingBench(t *testing.T) {
 	if secs <= 0 {
 		secs = 10
 	}
+	// The same load for every server: only these knobs change it, for all.
+	window, _ := strconv.Atoi(os.Getenv("TELEHUB_SIGNALING_BENCH_WINDOW"))
+	writeEach := os.Getenv("TELEHUB_SIGNALING_BENCH_WRITE_EACH") == "1"
+	runs := map[string]bool{"peerjs": true, "1": true, "2": true}
+	if v := os.Getenv("TELEHUB_SIGNALING_BENCH_RUNS"); v != "" {
+		runs = map[string]bool{}
+		for _, r := range strings.Split(v, ",") {
+			runs[strings.TrimSpace(r)] = true
+		}
+	}
 	d := time.Duration(secs) * time.Second
 	const clients, rooms = 1000, 250
 	ctx := context.Background()
 	var lines []string
 
-	pj := startPeerJS(t)
-	var peerRSS uint64
-	rssBefore := rss(pj.pid)
-	pjCfg := bench.Config{Name: "PeerJS server 1.0.2", Clients: clients, Rooms: rooms, Duration: d, Dial: bench.PeerJS(pj.URL, "bench"),
-		ServerCPU: func() time.Duration { return cpuOf(pj.pid) },
-		Settle: func(context.Context) error {
-			peerRSS = grownBy(rssBefore, rss(pj.pid))
-			return nil
-		}}
-	pjRes, err := bench.Run(ctx, pjCfg)
-	if err != nil {
-		t.Fatal(err)
+	var pjRes *bench.Result
+	if runs["peerjs"] {
+		pj := startPeerJS(t)
+		var peerRSS uint64
+		rssBefore := rss(pj.pid)
+		pjCfg := bench.Config{Name: "PeerJS server 1.0.2", Clients: clients, Rooms: rooms, Duration: d, Window: window, WriteEach: writeEach, Dial: bench.PeerJS(pj.URL, "bench"),
+			ServerCPU: func() time.Duration { return cpuOf(pj.pid) },
+			Settle: func(context.Context) error {
+				peerRSS = grownBy(rssBefore, rss(pj.pid))
+				return nil
+			}}
+		res, err := bench.Run(ctx, pjCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pjRes = &res
+		lines = append(lines, res.String(), fmt.Sprintf("memory per connection: %s %.1f KiB (server RSS)", res.Name, float64(peerRSS)/clients/1024))
 	}
-	lines = append(lines, pjRes.String(), fmt.Sprintf("memory per connection: %s %.1f KiB (server RSS)", pjRes.Name, float64(peerRSS)/clients/1024))
 
-	var results []bench.Result
+	var oneNode *bench.Result
+	profile := os.Getenv("TELEHUB_SIGNALING_BENCH_PROFILE") // a CPU profile of the generator
 	for _, nodes := range []int{1, 2} {
+		if !runs[strconv.Itoa(nodes)] {
+			continue
+		}
 		srv := startTeleHub(t, nodes, rooms)
 		cfg := srv.run(clients, d)
+		cfg.Window, cfg.WriteEach = window, writeEach
 		var grown uint64
 		before := rss(srv.pid)
-		profile := os.Getenv("TELEHUB_SIGNALING_BENCH_PROFILE") // a CPU profile of the generator
+		profiling := false
 		cfg.Settle = func(context.Context) error {
 			grown = grownBy(before, rss(srv.pid))
-			if profile != "" && nodes == 1 {
+			if profile != "" {
 				f, err := os.Create(profile)
 				if err != nil {
 					return err
 				}
+				profile, profiling = "", true
 				return pprof.StartCPUProfile(f)
 			}
 			return nil
 		}
 		res, err := bench.Run(ctx, cfg)
-		if profile != "" && nodes == 1 {
+		if profiling {
 			pprof.StopCPUProfile()
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		results = append(results, res)
+		if nodes == 1 {
+			oneNode = &res
+		}
 		lines = append(lines, res.String(), fmt.Sprintf("memory per connection: %s %.1f KiB (server RSS)", res.Name, float64(grown)/clients/1024))
 	}
 	t.Logf("signaling relays, %d s per run, load generator on the same machine:\n%s\n%s", secs, bench.Header, strings.Join(lines, "\n"))
-	if r := results[0]; r.PerSecond() < 2*pjRes.PerSecond() || r.P99 > pjRes.P99 {
+	if r := oneNode; r != nil && pjRes != nil && (r.PerSecond() < 2*pjRes.PerSecond() || r.P99 > pjRes.P99) {
 		t.Logf("target missed: TeleHub %.0f msg/s p99 %v, PeerJS %.0f msg/s p99 %v (want 2x the throughput at an equal or lower p99)",
 			r.PerSecond(), r.P99, pjRes.PerSecond(), pjRes.P99)
 	}

@@ -6,6 +6,14 @@
 // through the server (p50, p99). It speaks TeleHub's signaling protocol
 // (package signaling) and the PeerJS server's, so that both can be measured
 // the same way on the same machine.
+//
+// The generator shares the machine's cores with the server it measures, so
+// the less it spends on a message the more exactly it measures the server.
+// Its clients speak WebSocket through Conn, which costs no context, timer or
+// goroutine hand-off per message, and answer the messages that came in one
+// read in one write (Config.WriteEach writes every message on its own
+// instead). Whatever the server, the load is the same: the same clients,
+// rooms, messages and window.
 package bench
 
 import (
@@ -17,22 +25,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
-// Client is one connected signaling client.
-type Client interface {
-	// ID is the client's peer id, by which others address it.
-	ID() string
-	// Message encodes a message carrying payload (a JSON object) to peer to.
-	Message(to string, payload []byte) []byte
-	// Conn is the client's WebSocket.
-	Conn() *websocket.Conn
-}
-
 // Dialer connects client number i, a member of room number room.
-type Dialer func(ctx context.Context, i, room int) (Client, error)
+type Dialer func(ctx context.Context, i, room int) (*Client, error)
 
 // Config is one run.
 type Config struct {
@@ -51,6 +47,9 @@ type Config struct {
 	// ServerCPU, when the server is another process, returns the CPU time
 	// it has used; the run's CPU is then this process's plus the server's.
 	ServerCPU func() time.Duration
+	// WriteEach sends every message in a write of its own, rather than the
+	// answers to the messages of one read together.
+	WriteEach bool
 }
 
 // Result is the outcome of one run.
@@ -122,7 +121,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	defer func() {
 		for _, c := range clients {
 			if c != nil {
-				c.Conn().CloseNow()
+				c.Conn.Close()
 			}
 		}
 	}()
@@ -137,8 +136,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	return load(ctx, cfg, clients)
 }
 
-func dialAll(ctx context.Context, cfg Config) ([]Client, error) {
-	clients := make([]Client, cfg.Clients)
+func dialAll(ctx context.Context, cfg Config) ([]*Client, error) {
+	clients := make([]*Client, cfg.Clients)
 	perRoom := cfg.Clients / cfg.Rooms
 	sem := make(chan struct{}, cfg.DialConcurrency)
 	var wg sync.WaitGroup
@@ -163,16 +162,16 @@ func dialAll(ctx context.Context, cfg Config) ([]Client, error) {
 	return clients, firstErr
 }
 
-// load runs the ping-pong between the pairs (2k, 2k+1).
-func load(ctx context.Context, cfg Config, clients []Client) (Result, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// load runs the ping-pong between the pairs (2k, 2k+1): each client sends
+// Window messages to its partner, then answers every message it receives
+// with a new one.
+func load(ctx context.Context, cfg Config, clients []*Client) (Result, error) {
 	var (
-		count, errs atomic.Int64
-		running     atomic.Bool
-		wg          sync.WaitGroup
-		mu          sync.Mutex
-		samples     []time.Duration
+		errs             atomic.Int64
+		running, closing atomic.Bool
+		wg               sync.WaitGroup
+		mu               sync.Mutex
+		samples          []time.Duration
 	)
 	serverCPU := func() time.Duration {
 		if cfg.ServerCPU == nil {
@@ -181,52 +180,19 @@ func load(ctx context.Context, cfg Config, clients []Client) (Result, error) {
 		return cfg.ServerCPU()
 	}
 	start, cpuStart, serverStart := time.Now(), processCPU(), serverCPU()
-	send := func(c Client, to string) error {
-		msg := c.Message(to, append(strconv.AppendInt([]byte(candidate), time.Now().UnixNano(), 10), '}'))
-		return c.Conn().Write(ctx, websocket.MessageText, msg)
-	}
 	running.Store(true)
 	for i, c := range clients {
-		partner := clients[i^1].ID()
+		partner := clients[i^1].ID
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			local := make([]time.Duration, 0, 1024)
-			defer func() {
-				mu.Lock()
-				samples = append(samples, local...)
-				mu.Unlock()
-			}()
-			for range cfg.Window {
-				if err := send(c, partner); err != nil {
-					errs.Add(1)
-					return
-				}
+			latencies, err := pingPong(c, partner, cfg.Window, cfg.WriteEach, &running)
+			if err != nil && !closing.Load() {
+				errs.Add(1)
 			}
-			for {
-				_, b, err := c.Conn().Read(ctx)
-				if err != nil {
-					if ctx.Err() == nil {
-						errs.Add(1)
-					}
-					return
-				}
-				ts, ok := timestamp(b)
-				if !ok {
-					continue // presence, pong, OPEN…
-				}
-				if !running.Load() {
-					continue
-				}
-				count.Add(1)
-				local = append(local, time.Duration(time.Now().UnixNano()-ts))
-				if err := send(c, partner); err != nil {
-					if ctx.Err() == nil {
-						errs.Add(1)
-					}
-					return
-				}
-			}
+			mu.Lock()
+			samples = append(samples, latencies...)
+			mu.Unlock()
 		}()
 	}
 	select {
@@ -236,14 +202,56 @@ func load(ctx context.Context, cfg Config, clients []Client) (Result, error) {
 	running.Store(false)
 	elapsed, serverUsed := time.Since(start), serverCPU()-serverStart
 	cpuUsed := processCPU() - cpuStart + serverUsed
-	cancel()
+	closing.Store(true)
+	for _, c := range clients {
+		c.Conn.Close() // ends the reads
+	}
 	wg.Wait()
-	res := Result{Name: cfg.Name, Clients: cfg.Clients, Rooms: cfg.Rooms, Messages: count.Load(), Errors: errs.Load(), Elapsed: elapsed, CPU: cpuUsed, ServerCPU: serverUsed}
+	res := Result{Name: cfg.Name, Clients: cfg.Clients, Rooms: cfg.Rooms, Messages: int64(len(samples)), Errors: errs.Load(), Elapsed: elapsed, CPU: cpuUsed, ServerCPU: serverUsed}
 	slices.Sort(samples)
 	if n := len(samples); n > 0 {
 		res.P50, res.P99 = samples[n/2], samples[min(n-1, n*99/100)]
 	}
 	return res, nil
+}
+
+// pingPong is one client's part of the load, until its connection is
+// closed: it returns the latency of every message it received while
+// running. The answers to the messages that came in one read leave in one
+// write, unless writeEach.
+func pingPong(c *Client, partner string, window int, writeEach bool, running *atomic.Bool) ([]time.Duration, error) {
+	latencies := make([]time.Duration, 0, 1024)
+	var payload, msg []byte // reused for every message
+	send := func(now int64) error {
+		payload = append(strconv.AppendInt(append(payload[:0], candidate...), now, 10), '}')
+		msg = c.AppendMessage(msg[:0], partner, payload)
+		c.Conn.Text(msg)
+		if writeEach {
+			return c.Conn.Flush()
+		}
+		return nil // sent when Next has no whole message left to return
+	}
+	for range window {
+		if err := send(time.Now().UnixNano()); err != nil {
+			return latencies, err
+		}
+	}
+	if err := c.Conn.Flush(); err != nil {
+		return latencies, err
+	}
+	for {
+		_, b, err := c.Conn.Next()
+		if err != nil {
+			return latencies, err
+		}
+		if ts, ok := timestamp(b); ok && running.Load() { // not a presence, pong, OPEN…
+			now := time.Now().UnixNano()
+			latencies = append(latencies, time.Duration(now-ts))
+			if err := send(now); err != nil {
+				return latencies, err
+			}
+		}
+	}
 }
 
 // timestamp finds the "ts" a message carries.
