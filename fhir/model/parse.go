@@ -37,14 +37,11 @@ func Parse(body []byte) (*Resource, error) {
 }
 
 // checkEnvelope rejects what the library reports poorly or lets through:
-// malformed JSON (already ruled out by Parse, checked again for other
-// callers), a body that is not an object, a missing or unknown
-// resourceType, and the FHIR JSON rules checkStrict enforces.
+// a body that is not an object, a missing or unknown resourceType, and the
+// FHIR JSON rules checkStrict enforces. The body is valid JSON: Parse
+// compacted it, which checks the syntax.
 // It returns the offsets of the nulls in primitive arrays.
 func checkEnvelope(body []byte) ([]int, error) {
-	if !json.Valid(body) {
-		return nil, syntaxError(body)
-	}
 	found, strictErr := checkStrict(body)
 	if strictErr != nil && strictErr.Syntax {
 		return nil, strictErr

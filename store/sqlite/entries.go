@@ -10,6 +10,8 @@ import (
 	"math"
 
 	sqlitedriver "modernc.org/sqlite"
+
+	"github.com/telehub/telehub/store"
 )
 
 // A resource's index entries are found by their value (the primary keys of
@@ -54,6 +56,30 @@ func appendEntry(b []byte, kind byte, param, text string, low, high float64) []b
 		b = binary.BigEndian.AppendUint64(b, math.Float64bits(high))
 	}
 	return b
+}
+
+// entriesSize is the size of the blob of entries (see insertIndex), so
+// that it is allocated once.
+func entriesSize(entries []store.IndexEntry) int {
+	n := 0
+	for _, e := range entries {
+		if store.IsFullText(e.Param) {
+			continue
+		}
+		size := 1 + uvarintLen(len(e.Param)) + len(e.Param) + uvarintLen(len(e.Text)) + len(e.Text)
+		if inRangeTable(e) {
+			n += size + 16
+		}
+		if inTextTable(e) {
+			n += size
+		}
+	}
+	return n
+}
+
+func uvarintLen(n int) int {
+	var buf [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(buf[:], uint64(n))
 }
 
 var errBadEntries = errors.New("store: corrupt idx_entries blob")

@@ -2,7 +2,10 @@ package sqlite
 
 import (
 	"database/sql/driver"
+	"strings"
 	"testing"
+
+	"github.com/telehub/telehub/store"
 )
 
 // TestSortValue checks the sort value read from a resource's entries: range
@@ -40,5 +43,31 @@ func TestSortValue(t *testing.T) {
 	var n int
 	if err := eachEntry(blob, func(entry) bool { n++; return true }); err != nil || n != 6 {
 		t.Errorf("eachEntry: %d entries, %v", n, err)
+	}
+}
+
+// The blob of a resource's entries is allocated at its exact size.
+func TestEntriesSize(t *testing.T) {
+	entries := []store.IndexEntry{
+		{Param: "code", Kind: store.KindToken, Text: "http://loinc.org|8867-4"},
+		{Param: "value-quantity", Kind: store.KindQuantity, Text: "/min", Low: 76.45, High: 76.55},
+		{Param: "code-value-quantity", Kind: store.KindComposite, Text: strings.Repeat("x", 200), Low: 1, High: 2},
+		{Param: "code-value-quantity", Kind: store.KindComposite, Text: "8867-4$8867-4"},
+		{Param: store.ParamContent, Kind: store.KindString, Text: "heart"},
+	}
+	var blob []byte
+	for _, e := range entries {
+		if store.IsFullText(e.Param) {
+			continue
+		}
+		if inRangeTable(e) {
+			blob = appendEntry(blob, entryRange, e.Param, e.Text, e.Low, e.High)
+		}
+		if inTextTable(e) {
+			blob = appendEntry(blob, entryText, e.Param, e.Text, 0, 0)
+		}
+	}
+	if got, want := entriesSize(entries), len(blob); got != want {
+		t.Errorf("entriesSize = %d, the blob has %d bytes", got, want)
 	}
 }

@@ -15,9 +15,10 @@ import (
 // the pages it dirtied go to the WAL once, and the hot pages (the B-tree
 // interior, the entries of common codes) are shared by all its writes. So
 // the Commits that queue while one runs are committed together, in one
-// SQLite transaction, each inside a savepoint of its own: a Commit that
-// fails (a compare-and-set conflict) is rolled back to its savepoint and
-// fails alone, and the others commit. A Commit that waits for no other
+// SQLite transaction. Each stays all or nothing on its own: should one fail
+// (a compare-and-set conflict), the group is committed again with each
+// Commit in a savepoint of its own, so that the failed one fails alone and
+// the others commit (see commitGroup). A Commit that waits for no other
 // runs alone, as it would without grouping.
 
 // maxGroupWrites bounds the writes of one group, so that a group's commit
@@ -98,7 +99,7 @@ func (c *committer) run() {
 			for {
 				select {
 				case req := <-c.queue:
-					req.done <- c.s.commitGroup([]*commitRequest{req})
+					c.s.commitGroup([]*commitRequest{req})
 				default:
 					return
 				}
@@ -115,17 +116,18 @@ func (c *committer) run() {
 				break drain
 			}
 		}
-		if len(group) == 1 {
-			group[0].done <- c.s.commitGroup(group)
-			continue
-		}
 		c.s.commitGroup(group)
 	}
 }
 
-// commitGroup commits the group's requests in one transaction and answers
-// each on its done channel. Alone, a request's error is returned too.
-func (s *Store) commitGroup(group []*commitRequest) error {
+// commitGroup commits the group's requests and answers each on its done
+// channel. It first commits them all in one transaction without
+// savepoints: a savepoint makes SQLite copy every page it is the first to
+// change into a statement journal, about a tenth of a group's CPU, for the
+// rare Commit that fails (a compare-and-set conflict). Should one fail, the
+// transaction is rolled back and the group committed again, each request in
+// a savepoint of its own, so that the failed one fails alone.
+func (s *Store) commitGroup(group []*commitRequest) {
 	live := group[:0:0]
 	for _, req := range group {
 		if err := req.ctx.Err(); err != nil {
@@ -135,58 +137,90 @@ func (s *Store) commitGroup(group []*commitRequest) error {
 		live = append(live, req)
 	}
 	if len(live) == 0 {
-		return nil
+		return
 	}
 	// The transaction serves several callers: no one's context may end it.
 	ctx := context.WithoutCancel(live[0].ctx)
-	fail := func(err error) error {
-		for _, req := range live {
-			req.done <- err
-		}
-		return err
+	results, err := s.commitTogether(ctx, live)
+	if errors.Is(err, errRetryApart) {
+		results, err = s.commitApart(ctx, live)
 	}
+	for i, req := range live {
+		if err != nil {
+			req.done <- err
+		} else {
+			req.done <- results[i]
+		}
+	}
+}
+
+// errRetryApart reports that a request of a group failed in commitTogether:
+// nothing was committed, and the group must be committed apart.
+var errRetryApart = errors.New("store: commit: a request of the group failed")
+
+// commitTogether commits the requests' writes in one transaction, without
+// savepoints. A lone request's failure is its result (nothing committed);
+// a failure in a group of several is errRetryApart.
+func (s *Store) commitTogether(ctx context.Context, live []*commitRequest) ([]error, error) {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return fail(fmt.Errorf("store: commit: begin: %w", err))
+		return nil, fmt.Errorf("store: commit: begin: %w", err)
+	}
+	bound := make(map[*sql.Stmt]*sql.Stmt, 16)
+	written := 0
+	for _, req := range live {
+		w := txWriter{ctx: ctx, tx: tx, st: &s.stmts, bound: bound}
+		if err := w.apply(req.writes); err != nil {
+			tx.Rollback()
+			if len(live) == 1 {
+				return []error{err}, nil
+			}
+			return nil, errRetryApart
+		}
+		written += len(req.writes)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: commit %d writes: %w", written, err)
+	}
+	s.checkpoints.committed(written)
+	return make([]error, len(live)), nil
+}
+
+// commitApart commits the requests in one transaction, each in a savepoint
+// of its own: a request that fails is rolled back to its savepoint and
+// fails alone, and the others commit.
+func (s *Store) commitApart(ctx context.Context, live []*commitRequest) ([]error, error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: commit: begin: %w", err)
+	}
+	abort := func(err error) ([]error, error) {
+		tx.Rollback()
+		return nil, err
 	}
 	bound := make(map[*sql.Stmt]*sql.Stmt, 16)
 	results := make([]error, len(live))
 	written := 0
 	for i, req := range live {
 		w := txWriter{ctx: ctx, tx: tx, st: &s.stmts, bound: bound}
-		if len(live) == 1 {
-			results[i] = w.apply(req.writes)
-			break
-		}
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT request"); err != nil {
-			tx.Rollback()
-			return fail(fmt.Errorf("store: commit: savepoint: %w", err))
+			return abort(fmt.Errorf("store: commit: savepoint: %w", err))
 		}
 		if results[i] = w.apply(req.writes); results[i] != nil {
 			if _, err := tx.ExecContext(ctx, "ROLLBACK TO request"); err != nil {
-				tx.Rollback()
-				return fail(fmt.Errorf("store: commit: roll back a failed request (%v): %w", results[i], err))
+				return abort(fmt.Errorf("store: commit: roll back a failed request (%v): %w", results[i], err))
 			}
 		}
 		if _, err := tx.ExecContext(ctx, "RELEASE request"); err != nil {
-			tx.Rollback()
-			return fail(fmt.Errorf("store: commit: release savepoint: %w", err))
+			return abort(fmt.Errorf("store: commit: release savepoint: %w", err))
 		}
 		if results[i] == nil {
 			written += len(req.writes)
 		}
 	}
-	if len(live) == 1 && results[0] != nil {
-		tx.Rollback()
-		live[0].done <- results[0]
-		return results[0]
-	}
 	if err := tx.Commit(); err != nil {
-		return fail(fmt.Errorf("store: commit %d writes: %w", written, err))
+		return nil, fmt.Errorf("store: commit %d writes: %w", written, err)
 	}
 	s.checkpoints.committed(max(written, 1))
-	for i, req := range live {
-		req.done <- results[i]
-	}
-	return results[0]
+	return results, nil
 }

@@ -28,7 +28,7 @@
 //
 // The file runs in WAL mode. One writer connection commits (BEGIN IMMEDIATE,
 // so writers queue instead of deadlocking), and the Commits that queue while
-// one runs are committed together, each in a savepoint of its own (group.go);
+// one runs are committed together, each all or nothing on its own (group.go);
 // a pool of reader connections serves reads concurrently, and a background
 // connection copies the WAL back into the database file.
 //

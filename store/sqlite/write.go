@@ -173,7 +173,7 @@ func (w *txWriter) exec(s *sql.Stmt, args ...any) (sql.Result, error) {
 // (type, id, version) index of versions refuses a version 1 of a resource
 // that has ever existed, which is the compare-and-set on "does not exist".
 func (w *txWriter) write(wr *store.Write) error {
-	name := fmt.Sprintf("%s/%s", wr.Type, wr.ID)
+	name := resourceName{wr.Type, wr.ID} // formatted only into an error
 	var rid, current int64
 	if wr.Version != 1 {
 		err := w.stmt(w.st.current).QueryRowContext(w.ctx, wr.Type, wr.ID).Scan(&rid, &current)
@@ -230,6 +230,11 @@ func (w *txWriter) write(wr *store.Write) error {
 	return nil
 }
 
+// resourceName prints as Type/id.
+type resourceName struct{ typ, id string }
+
+func (n resourceName) String() string { return n.typ + "/" + n.id }
+
 // clearIndex deletes the index entries of resource rid, of type typ.
 func (w *txWriter) clearIndex(rid int64, typ string) error {
 	if w.pending[rid] {
@@ -257,7 +262,7 @@ func (w *txWriter) insertIndex(rid int64, typ string, entries []store.IndexEntry
 		return nil
 	}
 	var words *wordRow
-	var blob []byte
+	blob := make([]byte, 0, entriesSize(entries))
 	for _, e := range entries {
 		if store.IsFullText(e.Param) {
 			if words == nil {
@@ -276,7 +281,7 @@ func (w *txWriter) insertIndex(rid int64, typ string, entries []store.IndexEntry
 			blob = appendEntry(blob, entryText, e.Param, e.Text, 0, 0)
 		}
 	}
-	if blob != nil {
+	if len(blob) > 0 {
 		w.entries = append(w.entries, entriesRow{rid: rid, blob: blob})
 	}
 	if w.pending == nil {
@@ -290,20 +295,16 @@ func (w *txWriter) insertIndex(rid int64, typ string, entries []store.IndexEntry
 // multi-row INSERTs: in key order consecutive rows land on the same B-tree
 // pages, and a statement costs SQLite more than a row.
 func (w *txWriter) flushIndex() error {
-	slices.SortFunc(w.text, func(a, b textRow) int {
-		return cmp.Or(cmp.Compare(a.param, b.param), cmp.Compare(a.text, b.text), cmp.Compare(a.typ, b.typ), cmp.Compare(a.rid, b.rid))
-	})
-	slices.SortFunc(w.ranges, func(a, b rangeRow) int {
-		return cmp.Or(cmp.Compare(a.param, b.param), cmp.Compare(a.typ, b.typ), cmp.Compare(a.low, b.low),
-			cmp.Compare(a.high, b.high), cmp.Compare(a.text, b.text), cmp.Compare(a.rid, b.rid))
-	})
+	slices.SortFunc(w.text, compareText)
+	slices.SortFunc(w.ranges, compareRange)
+	var param, typ boxer
 	text := make([]any, 0, 4*len(w.text))
 	for _, r := range w.text {
-		text = append(text, r.param, r.text, r.typ, r.rid)
+		text = append(text, param.box(r.param), r.text, typ.box(r.typ), r.rid)
 	}
 	ranges := make([]any, 0, 6*len(w.ranges))
 	for _, r := range w.ranges {
-		ranges = append(ranges, r.param, r.typ, r.low, r.high, r.text, r.rid)
+		ranges = append(ranges, param.box(r.param), typ.box(r.typ), r.low, r.high, r.text, r.rid)
 	}
 	words := make([]any, 0, 3*len(w.words))
 	for _, r := range w.words {
@@ -324,6 +325,57 @@ func (w *txWriter) flushIndex() error {
 		return err
 	}
 	return w.insertRows(w.st.insertEntries, 2, entries)
+}
+
+// boxer converts a string to an interface value once for a run of equal
+// strings: sorted rows repeat their parameter and type, and each conversion
+// of a string to an interface allocates.
+type boxer struct {
+	last  string
+	boxed any
+}
+
+func (b *boxer) box(s string) any {
+	if b.boxed == nil || s != b.last {
+		b.last, b.boxed = s, s
+	}
+	return b.boxed
+}
+
+// compareText orders idx_text rows by primary key. It compares field by
+// field and stops at the first difference (cmp.Or would compare them all):
+// a transaction of 100 Observations sorts some 4,000 rows.
+func compareText(a, b textRow) int {
+	if c := strings.Compare(a.param, b.param); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.text, b.text); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.typ, b.typ); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.rid, b.rid)
+}
+
+// compareRange orders idx_range rows by primary key, as compareText does.
+func compareRange(a, b rangeRow) int {
+	if c := strings.Compare(a.param, b.param); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.typ, b.typ); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.low, b.low); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.high, b.high); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.text, b.text); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.rid, b.rid)
 }
 
 func inRangeTable(e store.IndexEntry) bool {
