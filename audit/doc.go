@@ -70,9 +70,13 @@
 // position in a "position" file, written after each batch without fsync:
 // after a crash or a power loss, the last batches may be indexed a second
 // time (the trail then holds an event twice, never misses one). A frame
-// torn by a crash (its write never acknowledged) ends its segment. When
-// the store stops taking events, they wait in the journal, and Record
-// fails with ErrBacklog once MaxBacklog bytes wait. Each node has its own
+// torn by a crash (its write never acknowledged) ends its segment. Under a
+// sustained load the trail is indexed more slowly than it is journaled:
+// once PaceBacklog bytes wait, Record waits for the indexer before it
+// appends, so writers are slowed to the pace of the indexer instead of
+// failing. When the store stops taking events (the indexer has not moved
+// for StallTimeout), or once MaxBacklog bytes wait, Record fails with
+// ErrBacklog. Each node has its own
 // journal folder; the chain is computed by the indexer when it appends to
 // the store, so several nodes still share one chain.
 //

@@ -35,7 +35,7 @@ func (p position) before(q position) bool {
 type journal struct {
 	dir     string
 	segSize int64
-	max     int64 // MaxBacklog
+	limits  backlogLimits
 	unlock  func()
 
 	requests chan *pending
@@ -86,7 +86,7 @@ func segments(dir string) ([]uint64, error) {
 
 // openJournal locks dir and starts a new segment after the existing ones
 // (a crash may have torn the last one's tail: it is never appended to).
-func openJournal(dir string, segSize, maxBacklog int64, syncEvery time.Duration) (*journal, error) {
+func openJournal(dir string, segSize int64, syncEvery time.Duration, limits backlogLimits) (*journal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit: journal: %w", err)
 	}
@@ -100,7 +100,7 @@ func openJournal(dir string, segSize, maxBacklog int64, syncEvery time.Duration)
 		return nil, fmt.Errorf("audit: journal: %w", err)
 	}
 	j := &journal{
-		dir: dir, segSize: segSize, max: maxBacklog, unlock: unlock, syncEvery: syncEvery,
+		dir: dir, segSize: segSize, limits: limits, unlock: unlock, syncEvery: syncEvery,
 		requests: make(chan *pending), quit: make(chan struct{}), stopped: make(chan struct{}),
 		grew: make(chan struct{}),
 	}
@@ -153,12 +153,53 @@ func syncDir(dir string) error {
 	return nil
 }
 
+// backlogLimits are Options.MaxBacklog, PaceBacklog and StallTimeout.
+type backlogLimits struct {
+	max, pace int64
+	stall     time.Duration
+}
+
+// paceTick is how often a paced Record looks at the backlog again.
+const paceTick = 2 * time.Millisecond
+
 // append hands p (its frame encoded) to the writer and waits until it is on disk.
 func (j *journal) append(ctx context.Context, p *pending) error {
-	if j.backlog.Load() > j.max {
-		return ErrBacklog
+	if err := j.room(ctx); err != nil {
+		return err
 	}
 	return handOff(ctx, j.requests, j.quit, p)
+}
+
+// room returns once the backlog is under the pace limit, or ErrBacklog
+// when it is over the maximum or the indexer has stopped taking it.
+func (j *journal) room(ctx context.Context) error {
+	backlog := j.backlog.Load()
+	if backlog <= j.limits.pace {
+		return nil
+	}
+	tick := time.NewTicker(paceTick)
+	defer tick.Stop()
+	lowest, moved := backlog, time.Now()
+	for {
+		switch {
+		case backlog > j.limits.max:
+			return ErrBacklog
+		case backlog <= j.limits.pace:
+			return nil
+		case backlog < lowest:
+			lowest, moved = backlog, time.Now()
+		case time.Since(moved) > j.limits.stall:
+			return ErrBacklog
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-j.quit:
+			return ErrClosed
+		case <-tick.C:
+		}
+		backlog = j.backlog.Load()
+	}
 }
 
 // maxWrite bounds the bytes one group write takes.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -156,13 +157,48 @@ func TestJournalBacklog(t *testing.T) {
 	t.Parallel()
 	down := openStore(t)
 	down.Close()
-	rec := newJournaled(t, down, t.TempDir(), audit.Options{MaxBacklog: 8 << 10})
+	rec := newJournaled(t, down, t.TempDir(), audit.Options{MaxBacklog: 8 << 10, StallTimeout: 200 * time.Millisecond})
 	var err error
 	for i := 0; i < 1000 && err == nil; i++ {
 		err = rec.Record(context.Background(), readEvent(i))
 	}
 	if !errors.Is(err, audit.ErrBacklog) {
 		t.Errorf("Record with a full backlog: %v, want ErrBacklog", err)
+	}
+}
+
+// TestJournalPacing: writers faster than the indexer wait for it once the
+// backlog is over PaceBacklog, and none fails while the store takes events.
+func TestJournalPacing(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	rec := newJournaled(t, st, t.TempDir(), audit.Options{MaxBacklog: 32 << 10, PaceBacklog: 4 << 10})
+	const writers, each = 8, 100
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if err := rec.Record(context.Background(), readEvent(w*each+i)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("Record under a backlog the indexer takes: %v", err)
+	}
+	if err := rec.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.Search(context.Background(), store.Query{Types: []string{"AuditEvent"}, Total: true})
+	if err != nil || res.Total != writers*each {
+		t.Fatalf("AuditEvents stored: %v, err %v; want %d", res.Total, err, writers*each)
 	}
 }
 

@@ -36,6 +36,15 @@ type Options struct {
 	// MaxBacklog bounds the journaled bytes not yet in the store (default
 	// 1 GiB); beyond it Record fails with ErrBacklog.
 	MaxBacklog int64
+	// PaceBacklog is the backlog (default 64 MiB, at most MaxBacklog)
+	// beyond which Record waits for the indexer before it appends: under
+	// a sustained load the trail is indexed more slowly than it is
+	// journaled, and writers are slowed to the pace of the indexer instead
+	// of failing once MaxBacklog is reached. Record fails with ErrBacklog
+	// when the indexer has not moved for StallTimeout (default 30 s): the
+	// store is not taking events.
+	PaceBacklog  int64
+	StallTimeout time.Duration
 	// SyncInterval, when positive, lets Record return once the event is
 	// written to the journal file (in the operating system's cache, so a
 	// crash of the process loses nothing) and syncs the file to disk at
@@ -94,6 +103,13 @@ func NewRecorder(st store.Store, opts Options) (*Recorder, error) {
 	if opts.MaxBacklog <= 0 {
 		opts.MaxBacklog = 1 << 30
 	}
+	if opts.PaceBacklog <= 0 {
+		opts.PaceBacklog = 64 << 20
+	}
+	opts.PaceBacklog = min(opts.PaceBacklog, opts.MaxBacklog)
+	if opts.StallTimeout <= 0 {
+		opts.StallTimeout = 30 * time.Second
+	}
 	r := &Recorder{
 		st:       st,
 		records:  records,
@@ -107,7 +123,9 @@ func NewRecorder(st store.Store, opts Options) (*Recorder, error) {
 		return r, nil
 	}
 	close(r.stopped) // no direct writer
-	j, err := openJournal(opts.JournalDir, opts.SegmentSize, opts.MaxBacklog, opts.SyncInterval)
+	j, err := openJournal(opts.JournalDir, opts.SegmentSize, opts.SyncInterval, backlogLimits{
+		max: opts.MaxBacklog, pace: opts.PaceBacklog, stall: opts.StallTimeout,
+	})
 	if err != nil {
 		return nil, err
 	}
