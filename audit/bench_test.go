@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,9 +22,11 @@ import (
 //     the figures include the background indexing (the benchmark waits
 //     for it with Sync before stopping the clock);
 //   - journal-only: the same with the store unreachable, so that the
-//     indexer stays idle: the cost on the request path alone.
+//     indexer stays idle: the cost on the request path alone;
+//   - served: the journal as `telehub serve` runs it, synced to disk every
+//     20 ms rather than before Record returns (Options.SyncInterval).
 func BenchmarkRecord(b *testing.B) {
-	for _, mode := range []string{"direct", "journal", "journal-only"} {
+	for _, mode := range []string{"direct", "journal", "journal-only", "served"} {
 		for _, tc := range []struct {
 			name        string
 			parallelism int // goroutines per GOMAXPROCS
@@ -40,11 +43,13 @@ func BenchmarkRecord(b *testing.B) {
 					rec = newRecorder(b, st)
 				case "journal":
 					rec = newJournaled(b, st, b.TempDir(), audit.Options{})
+				case "served":
+					rec = newJournaled(b, st, b.TempDir(), audit.Options{SyncInterval: 20 * time.Millisecond})
 				case "journal-only":
 					st.Close()
 					rec = newJournaled(b, st, b.TempDir(), audit.Options{MaxBacklog: 1 << 40, Logger: slog.New(slog.DiscardHandler)})
 				}
-				benchRecord(b, rec, tc.parallelism, mode == "journal")
+				benchRecord(b, rec, tc.parallelism, mode == "journal" || mode == "served")
 			})
 		}
 	}
@@ -111,6 +116,55 @@ func BenchmarkCommitBaseline(b *testing.B) {
 		if err := st.Commit(ctx, []store.Write{w}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkIndexBatch is the store's share of the indexer's work: the CPU
+// time per event of committing read events in batches of 512, with the
+// Recorder's index ("lean") and with the extractor's entries for the
+// searchable parameters ("extractor": the index before it was lean).
+func BenchmarkIndexBatch(b *testing.B) {
+	for _, index := range []string{"lean", "extractor"} {
+		b.Run(index, func(b *testing.B) {
+			st := openStore(b)
+			const batch = 512
+			var batches [][]store.Write
+			entries := 0
+			for n := 0; n < b.N; {
+				writes := make([]store.Write, 0, batch)
+				for range batch {
+					e := audit.Read(audit.Agent{Client: "bench", Address: "127.0.0.1"}, audit.Target{Type: "Observation", ID: fmt.Sprint("o", n)},
+						fmt.Sprint("Patient/p", n%997), audit.Success)
+					body, err := e.JSON()
+					if err != nil {
+						b.Fatal(err)
+					}
+					ix, err := e.Index()
+					if index == "extractor" {
+						ix, err = extractor.Extract("AuditEvent", body)
+						ix = slices.DeleteFunc(ix, func(e store.IndexEntry) bool { return !audit.Searchable(e.Param) })
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					entries += len(ix)
+					writes = append(writes, store.Write{Type: "AuditEvent", ID: fmt.Sprint("e", n), Version: 1, LastUpdated: time.Now(), Method: "POST", Body: body, Index: ix})
+					n++
+				}
+				batches = append(batches, writes)
+			}
+			ctx := context.Background()
+			b.ResetTimer()
+			cpu := processCPU()
+			for _, writes := range batches {
+				if err := st.Commit(ctx, writes); err != nil {
+					b.Fatal(err)
+				}
+			}
+			events := float64(len(batches) * batch)
+			b.ReportMetric(float64(processCPU()-cpu)/events/1e3, "cpu-µs/event")
+			b.ReportMetric(float64(entries)/events, "entries/event")
+		})
 	}
 }
 

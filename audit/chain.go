@@ -62,23 +62,31 @@ type head struct {
 // members after resourceType, starting with a comma). It returns the body
 // and the new link.
 func chainedBody(prev link, seq int64, at time.Time, content []byte) ([]byte, link) {
-	body := make([]byte, 0, len(content)+320)
-	body = append(body, `{"resourceType":"AuditEvent","id":"`...)
-	body = append(body, EventID(seq)...)
-	body = append(body, `","meta":{"versionId":"1","lastUpdated":"`...)
-	body = at.UTC().AppendFormat(body, "2006-01-02T15:04:05.000")
-	body = append(body, `Z"},"extension":[{"url":"`+SequenceURL+`","valueDecimal":`...)
-	body = strconv.AppendInt(body, seq, 10)
-	body = append(body, '}')
-	cut := len(body)
-	body = append(body, ']')
-	body = append(body, content...)
-	next := link{seq: seq, hash: chainHash(prev.hash, body)}
+	// The envelope up to the hash extension's place; the hash covers it,
+	// then "]" and content, and the stored body has the extension between.
+	var head [320]byte
+	envelope := append(head[:0], `{"resourceType":"AuditEvent","id":"`...)
+	envelope = append(envelope, EventID(seq)...)
+	envelope = append(envelope, `","meta":{"versionId":"1","lastUpdated":"`...)
+	envelope = at.UTC().AppendFormat(envelope, "2006-01-02T15:04:05.000")
+	envelope = append(envelope, `Z"},"extension":[{"url":"`+SequenceURL+`","valueDecimal":`...)
+	envelope = strconv.AppendInt(envelope, seq, 10)
+	envelope = append(envelope, '}')
+
+	h := sha256.New()
+	h.Write(prev.hash[:])
+	h.Write(envelope)
+	h.Write([]byte{']'})
+	h.Write(content)
+	next := link{seq: seq}
+	h.Sum(next.hash[:0])
+
 	ext := hashMember(next.hash)
-	out := make([]byte, 0, len(body)+len(ext))
-	out = append(out, body[:cut]...)
+	out := make([]byte, 0, len(envelope)+len(ext)+1+len(content))
+	out = append(out, envelope...)
 	out = append(out, ext...)
-	out = append(out, body[cut:]...)
+	out = append(out, ']')
+	out = append(out, content...)
 	return out, next
 }
 

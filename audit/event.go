@@ -1,9 +1,7 @@
 package audit
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net"
 	"time"
@@ -86,23 +84,12 @@ type Event struct {
 
 // JSON returns the event as an R4 AuditEvent without id, meta or chain
 // extensions (what the Recorder adds).
-func (e Event) JSON() ([]byte, error) {
-	var buf bytes.Buffer
-	return e.appendJSON(&buf)
-}
-
-// appendJSON writes the event's JSON to buf and returns those bytes.
-func (e Event) appendJSON(buf *bytes.Buffer) ([]byte, error) {
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false) // queries hold '&': keep them readable
-	if err := enc.Encode(e.resource); err != nil {
-		return nil, fmt.Errorf("audit: marshal event: %w", err)
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
+func (e Event) JSON() ([]byte, error) { return e.resource.appendJSON(make([]byte, 0, 2048)), nil }
 
 // The JSON shapes of an AuditEvent, members in R4 order. omitempty keeps
-// empty values out: FHIR JSON refuses them.
+// empty values out: FHIR JSON refuses them. The tags say what
+// auditEvent.appendJSON (encode.go) writes, and its test checks it
+// against encoding/json.
 type auditEvent struct {
 	ResourceType   string      `json:"resourceType"`
 	Type           coding      `json:"type"`
@@ -193,11 +180,21 @@ var (
 	roleEntQuery     = coding{System: systemObjectRole, Code: "24"}
 	roleEntSecurity  = coding{System: systemObjectRole, Code: "13"}
 	purposeEmergency = concept{Coding: []coding{{System: systemActReason, Code: "ETREAT", Display: "Emergency Treatment"}}}
-	serverSource     = sourceJSON{
+
+	subtypeLogin         = coding{System: systemDICOM, Code: "110122", Display: "Login"}
+	subtypeTokenIssued   = coding{System: SubtypeSystem, Code: "token-issued", Display: "Access token issued"}
+	subtypeTokenRevoked  = coding{System: SubtypeSystem, Code: "token-revoked", Display: "Token revoked"}
+	subtypeConsent       = coding{System: SubtypeSystem, Code: "consent-decision", Display: "Consent decision"}
+	subtypeBreakTheGlass = coding{System: SubtypeSystem, Code: "break-the-glass", Display: "Break-the-glass access"}
+	serverSource         = sourceJSON{
 		Observer: reference{Display: "TeleHub"},
 		Type:     []coding{{System: systemSourceType, Code: "4", Display: "Application Server"}},
 	}
 )
+
+// restfulSubtype is the subtype of a RESTful interaction (read, vread,
+// search-type, search-system, create, update, delete).
+func restfulSubtype(code string) coding { return coding{System: systemRESTful, Code: code} }
 
 // newEvent starts an event recorded now.
 func newEvent(typ coding, subtype coding, action string, outcome Outcome, who Agent, userRole concept) auditEvent {
@@ -263,7 +260,7 @@ func withPatient(e *auditEvent, patient string) {
 }
 
 func restful(code, action string, who Agent, what Target, patient string, outcome Outcome, userRole concept) Event {
-	e := newEvent(typeREST, coding{System: systemRESTful, Code: code}, action, outcome, who, userRole)
+	e := newEvent(typeREST, restfulSubtype(code), action, outcome, who, userRole)
 	withPatient(&e, patient)
 	if what.Type != "" {
 		e.Entity = append(e.Entity, entity{What: &reference{Reference: what.reference()}, Type: &entitySystem, Role: &roleEntResource})
@@ -304,7 +301,7 @@ func Search(who Agent, resourceType, query, patient string, outcome Outcome) Eve
 	if resourceType == "" {
 		code = "search-system"
 	}
-	e := newEvent(typeREST, coding{System: systemRESTful, Code: code}, "E", outcome, who, roleRecipient)
+	e := newEvent(typeREST, restfulSubtype(code), "E", outcome, who, roleRecipient)
 	withPatient(&e, patient)
 	q := entity{Type: &entitySystem, Role: &roleEntQuery, Description: query}
 	if resourceType != "" {
@@ -324,7 +321,7 @@ func Login(success bool, who Agent, reason string) Event {
 	if !success {
 		outcome = MinorFailure
 	}
-	e := newEvent(typeUserAuth, coding{System: systemDICOM, Code: "110122", Display: "Login"}, "E", outcome, who, roleAuthor)
+	e := newEvent(typeUserAuth, subtypeLogin, "E", outcome, who, roleAuthor)
 	e.OutcomeDesc = reason
 	return Event{resource: e}
 }
@@ -332,7 +329,7 @@ func Login(success bool, who Agent, reason string) Event {
 // TokenIssued audits the issue of an access token to who.Client for
 // who.User, with its scopes, in the context of patient (or "").
 func TokenIssued(who Agent, scopes, patient string) Event {
-	e := newEvent(typeUserAuth, coding{System: SubtypeSystem, Code: "token-issued", Display: "Access token issued"}, "C", Success, who, roleRecipient)
+	e := newEvent(typeUserAuth, subtypeTokenIssued, "C", Success, who, roleRecipient)
 	withPatient(&e, patient)
 	if scopes != "" {
 		e.Entity = append(e.Entity, entity{Type: &entitySystem, Role: &roleEntSecurity, Description: "access token",
@@ -344,7 +341,7 @@ func TokenIssued(who Agent, scopes, patient string) Event {
 // TokenRevoked audits the revocation of a token (tokenID: its jti or a
 // fingerprint, never the token itself) by who.
 func TokenRevoked(who Agent, tokenID string) Event {
-	e := newEvent(typeUserAuth, coding{System: SubtypeSystem, Code: "token-revoked", Display: "Token revoked"}, "D", Success, who, roleAuthor)
+	e := newEvent(typeUserAuth, subtypeTokenRevoked, "D", Success, who, roleAuthor)
 	t := entity{Type: &entitySystem, Role: &roleEntSecurity, Description: "token"}
 	if tokenID != "" {
 		t.Detail = []detail{{Type: "jti", ValueString: tokenID}}
@@ -361,7 +358,7 @@ func ConsentDecision(who Agent, patient, consent string, what Target, permit boo
 	if permit {
 		decision = "permit"
 	}
-	e := newEvent(typeSecurity, coding{System: SubtypeSystem, Code: "consent-decision", Display: "Consent decision"}, "E", Success, who, roleRecipient)
+	e := newEvent(typeSecurity, subtypeConsent, "E", Success, who, roleRecipient)
 	e.OutcomeDesc = decision
 	withPatient(&e, patient)
 	if consent != "" {
@@ -378,7 +375,7 @@ func ConsentDecision(who Agent, patient, consent string, what Target, permit boo
 // consent, with the reason the user gave; the purpose of the event and of
 // the requesting agent is ETREAT.
 func BreakTheGlass(who Agent, patient, reason string) Event {
-	e := newEvent(typeSecurity, coding{System: SubtypeSystem, Code: "break-the-glass", Display: "Break-the-glass access"}, "E", Success, who, roleRecipient)
+	e := newEvent(typeSecurity, subtypeBreakTheGlass, "E", Success, who, roleRecipient)
 	e.PurposeOfEvent = []concept{purposeEmergency}
 	for i := range e.Agent {
 		if e.Agent[i].Requestor {

@@ -15,14 +15,22 @@ import (
 // (BenchmarkExtract against BenchmarkBuildAndIndex/index), on a path taken
 // once per read.
 //
-// The index is lean: only the parameters in Searchable, the ones a patient,
-// a privacy officer or an investigation searches the trail by. Each entry
-// costs two B-tree inserts in the store, the dominant cost of recording an
-// event; the full index (address, agent-name, entity-role, entity-type,
-// entity-name, policy, site, agent-role, alias) held about forty entries a
-// read event, the lean one about twenty-five. The entries are the same as
-// Extract's for those parameters (TestBuildersValidate holds the two
-// together); the other AuditEvent parameters find nothing.
+// The index is lean. First, only the parameters in Searchable, the ones a
+// patient, a privacy officer or an investigation searches the trail by.
+// Each entry costs a B-tree insert in the store, the dominant cost of
+// recording an event; the full index (address, agent-name, entity-role,
+// entity-type, entity-name, policy, site, agent-role, alias) held about
+// forty entries a read event. Second, within those, only the entries a
+// search cannot do without: no bare form of a token or reference whose
+// qualified form says the same (lean.go), and one entry, KindParam, for
+// type, subtype, action and outcome (kind.go); a search is rewritten to
+// match (LeanQuery). A backend client's read of an Observation has seven
+// entries, where the extractor's entries for the same parameters are
+// nineteen.
+// TestBuildersValidate holds the two together: every entry is one of
+// Extract's, and every one of Extract's left out is found by the search
+// for it as LeanQuery rewrites it; the other AuditEvent parameters find
+// nothing.
 
 // searchable are the AuditEvent search parameters the index holds.
 var searchable = map[string]bool{
@@ -49,6 +57,9 @@ const (
 // a linear scan is cheaper than a map.
 type indexBuilder struct {
 	entries []store.IndexEntry
+	// full gives every form the extractor gives, bare ones included: the
+	// entries KindParam stands for (kind.go).
+	full bool
 }
 
 func (x *indexBuilder) add(e store.IndexEntry) {
@@ -67,14 +78,17 @@ func (x *indexBuilder) text(param string, kind store.Kind, text string) {
 // token adds the forms of a token as the extractor gives them:
 // "system|code" (or "|code") and "code", or "system|" alone when there is
 // no code (a search for "system|" is a prefix search that "system|code"
-// answers).
+// answers); the bare "code" is left out when LeanQuery widens a search for
+// it to "system|code" (see lean.go).
 func (x *indexBuilder) token(param, system, code string) {
 	switch {
 	case code == "" && system != "":
 		x.text(param, store.KindToken, system+"|")
 	case code != "":
 		x.text(param, store.KindToken, qualified(system, code))
-		x.text(param, store.KindToken, code)
+		if x.full || !widensToken(param, system) {
+			x.text(param, store.KindToken, code)
+		}
 	}
 }
 
@@ -108,14 +122,16 @@ func (x *indexBuilder) coding(param string, c coding) {
 	}
 }
 
-// reference indexes a reference as "Type/id" (version dropped) and the bare id.
+// reference indexes a reference as "Type/id" (version dropped) and the bare
+// id, unless LeanQuery widens a search for the bare id to "Type/id" (see
+// lean.go).
 func (x *indexBuilder) reference(param string, r *reference) {
 	if r == nil {
 		return
 	}
 	if ref := referenceText(r.Reference); ref != "" {
 		x.text(param, store.KindReference, ref)
-		if typ, id, ok := strings.Cut(ref, "/"); ok && typ != "" && !strings.Contains(id, "/") && !strings.Contains(typ, ":") {
+		if typ, id, ok := strings.Cut(ref, "/"); ok && typ != "" && !strings.Contains(id, "/") && !strings.Contains(typ, ":") && (x.full || !widensReference(param, typ)) {
 			x.text(param, store.KindReference, id)
 		}
 	}
@@ -141,13 +157,18 @@ func isPatient(r *reference) bool {
 }
 
 // Index returns the search index entries the Recorder stores with the
-// event (besides SequenceParam): those search.Extract would give for the
-// Searchable parameters.
+// event (besides SequenceParam): what searches widened by LeanQuery need
+// to find it by the Searchable parameters.
 func (e Event) Index() ([]store.IndexEntry, error) { return e.resource.index() }
 
 func (e *auditEvent) index() ([]store.IndexEntry, error) {
-	x := &indexBuilder{entries: make([]store.IndexEntry, 0, 24)}
-	x.token("action", systemAction, e.Action)
+	x := &indexBuilder{entries: make([]store.IndexEntry, 0, 12)}
+	kind, known := kindOf(e)
+	if known {
+		x.text(KindParam, store.KindToken, kind)
+	} else {
+		x.token("action", systemAction, e.Action)
+	}
 	for _, a := range e.Agent {
 		x.reference("agent", a.Who)
 		if isPatient(a.Who) {
@@ -163,10 +184,12 @@ func (e *auditEvent) index() ([]store.IndexEntry, error) {
 			x.reference("patient", en.What)
 		}
 	}
-	x.token("outcome", systemOutcome, string(e.Outcome))
-	for _, c := range e.Subtype {
-		x.coding("subtype", c)
+	if !known {
+		x.token("outcome", systemOutcome, string(e.Outcome))
+		for _, c := range e.Subtype {
+			x.coding("subtype", c)
+		}
+		x.coding("type", e.Type)
 	}
-	x.coding("type", e.Type)
 	return x.entries, nil
 }

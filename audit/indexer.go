@@ -232,8 +232,9 @@ func (ix *indexer) read(limit int64) ([]*pending, []int64, error) {
 		if err != nil {
 			return batch, ends, err
 		}
-		// The buffer is reused by the next read: keep the event's own copy.
-		p.content = append([]byte(nil), p.content...)
+		// p.content points into the buffer, which the next read reuses:
+		// step persists the batch before reading again, and chainedBody
+		// copies the content into the stored body.
 		i += length
 		batch = append(batch, p)
 		ends = append(ends, ix.pos.off+int64(i))

@@ -145,15 +145,12 @@ func NewRecorder(st store.Store, opts Options) (*Recorder, error) {
 // event is serialised and indexed here, on the caller's goroutine, so that
 // the single writer only chains and commits.
 func (r *Recorder) Record(ctx context.Context, e Event) error {
-	buf := jsonBuffers.Get().(*bytes.Buffer)
+	buf := jsonBuffers.Get().(*[]byte)
+	body := e.resource.appendJSON((*buf)[:0])
 	defer func() {
-		buf.Reset()
+		*buf = body[:0]
 		jsonBuffers.Put(buf)
 	}()
-	body, err := e.appendJSON(buf)
-	if err != nil {
-		return err
-	}
 	index, err := e.Index()
 	if err != nil {
 		return fmt.Errorf("audit: index event: %w", err)
@@ -203,7 +200,7 @@ func (r *Recorder) Sync(ctx context.Context) error {
 }
 
 // jsonBuffers recycles the buffers events are serialised into.
-var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var jsonBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // Close stops the writer once the batch in progress is written; later
 // Records return ErrClosed. With a journal, it then indexes what the

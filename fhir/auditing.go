@@ -163,21 +163,39 @@ func patientOf(typ, id string, body []byte) string {
 	if len(body) == 0 {
 		return ""
 	}
+	refs, ok := scanPatientRefs(body)
+	if !ok {
+		refs, ok = decodePatientRefs(body)
+	}
+	if !ok || refs.resourceType != typ {
+		return ""
+	}
+	for _, ref := range []string{refs.subject, refs.patient, refs.beneficiary} {
+		if strings.HasPrefix(ref, "Patient/") {
+			return ref
+		}
+	}
+	return ""
+}
+
+// patientRefs are the members of a resource patientOf reads.
+type patientRefs struct {
+	resourceType, subject, patient, beneficiary string
+}
+
+// decodePatientRefs reads them with encoding/json; false when the body
+// does not decode (a member of the wrong shape included).
+func decodePatientRefs(body []byte) (patientRefs, bool) {
 	var doc struct {
 		ResourceType string                     `json:"resourceType"`
 		Subject      struct{ Reference string } `json:"subject"`
 		Patient      struct{ Reference string } `json:"patient"`
 		Beneficiary  struct{ Reference string } `json:"beneficiary"`
 	}
-	if json.Unmarshal(body, &doc) != nil || doc.ResourceType != typ {
-		return ""
+	if json.Unmarshal(body, &doc) != nil {
+		return patientRefs{}, false
 	}
-	for _, ref := range []string{doc.Subject.Reference, doc.Patient.Reference, doc.Beneficiary.Reference} {
-		if strings.HasPrefix(ref, "Patient/") {
-			return ref
-		}
-	}
-	return ""
+	return patientRefs{doc.ResourceType, doc.Subject.Reference, doc.Patient.Reference, doc.Beneficiary.Reference}, true
 }
 
 // noteSteps adds the audit entries of a batch or transaction's entries.

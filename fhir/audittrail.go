@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/telehub/telehub/audit"
 	"github.com/telehub/telehub/fhir/search"
+	"github.com/telehub/telehub/store"
 )
 
 // The audit trail is written by the audit recorder, which may index its
@@ -16,7 +18,9 @@ import (
 // far is in the store, so that a client always sees its own accesses.
 // The recorder indexes AuditEvents for a few parameters only (see
 // audit.Searchable); the others are reported as unsupported rather than
-// silently finding nothing.
+// silently finding nothing. Type, subtype, action and outcome are indexed
+// as one entry (audit.KindParam), which searches find but sorts cannot
+// order by: sorting AuditEvents by them is reported as unsupported too.
 
 // syncer is an auditor whose events may reach the store after Record returns.
 type syncer interface {
@@ -60,4 +64,22 @@ func (s *Server) unsearchableAuditParams(typ string, criteria url.Values) []sear
 		ignored = append(ignored, search.Issue{Param: k, Message: "AuditEvent is not searchable by this parameter on this server"})
 	}
 	return ignored
+}
+
+// unsortableAuditKeys drops from the sort keys of a search of types those
+// AuditEvents cannot be sorted by (audit.Sortable), as ignored issues.
+func unsortableAuditKeys(types []string, keys []store.SortKey) ([]store.SortKey, []search.Issue) {
+	if !slices.ContainsFunc(types, audit.IsProtected) {
+		return keys, nil
+	}
+	var issues []search.Issue
+	kept := keys[:0:0]
+	for _, k := range keys {
+		if audit.Sortable(k.Param) {
+			kept = append(kept, k)
+			continue
+		}
+		issues = append(issues, search.Issue{Param: "_sort", Message: fmt.Sprintf("AuditEvent cannot be sorted by %q on this server", k.Param)})
+	}
+	return kept, issues
 }

@@ -61,3 +61,23 @@ func TestAuditEventUnindexedParameters(t *testing.T) {
 		t.Errorf("strict search by address: %d, want 400", strict.Code)
 	}
 }
+
+func TestAuditEventUnsortableParameters(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	res := ts.do(http.MethodGet, "/fhir/AuditEvent?_sort=outcome,-date", "")
+	if res.Code != http.StatusOK {
+		t.Fatalf("search: %d %s", res.Code, res.Body)
+	}
+	if body := res.Body.String(); !strings.Contains(body, "cannot be sorted by") || !strings.Contains(body, "outcome") {
+		t.Errorf("sort by outcome not reported as unsupported: %s", body)
+	}
+	if res := ts.do(http.MethodGet, "/fhir/AuditEvent?_sort=-date", "", "Prefer", "handling=strict"); res.Code != http.StatusOK {
+		t.Errorf("strict sort by date: %d %s", res.Code, res.Body)
+	}
+	if res := ts.do(http.MethodGet, "/fhir/AuditEvent?_sort=action", "", "Prefer", "handling=strict"); res.Code != http.StatusBadRequest {
+		t.Errorf("strict sort by action: %d, want 400", res.Code)
+	}
+	if res := ts.do(http.MethodGet, "/fhir/Encounter?_sort=type", "", "Prefer", "handling=strict"); res.Code != http.StatusOK {
+		t.Errorf("strict sort of Encounter by type: %d %s", res.Code, res.Body)
+	}
+}

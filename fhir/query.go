@@ -266,6 +266,8 @@ func (s *Server) searchPlan(ctx context.Context, sp searchSpec) (*searchRun, err
 		}
 		plan.Query.Sort = keys
 		plan.Ignored = append(plan.Ignored, issues...)
+		plan.Query.Sort, issues = unsortableAuditKeys(append([]string{sp.typ}, types...), plan.Query.Sort)
+		plan.Ignored = append(plan.Ignored, issues...)
 	}
 	if v := sp.params.Get("_total"); v != "" && !totalModes[v] {
 		plan.Ignored = append(plan.Ignored, search.Issue{Param: "_total", Message: fmt.Sprintf("%q is not none, estimate or accurate", v)})

@@ -77,7 +77,9 @@
 //   - AuditEvents are append-only for everyone: update, patch and delete
 //     answer 405. With Options.Audit every interaction (refusals included)
 //     records its AuditEvent before the answer leaves; when recording fails
-//     the answer is withheld and the request fails with 500.
+//     the answer is withheld and the request fails with 500. Searches
+//     reach the store through audit.LeanSearch, which widens a search for
+//     a bare code or id of AuditEvent to the forms the recorder indexes.
 package fhir
 
 import (
@@ -91,6 +93,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/telehub/telehub/audit"
 	"github.com/telehub/telehub/authz"
 	"github.com/telehub/telehub/fhir/search"
 	"github.com/telehub/telehub/smart"
@@ -184,7 +187,9 @@ func New(opts Options) (*Server, error) {
 		opts.Logger = slog.Default()
 	}
 	s := &Server{
-		opts: opts, store: opts.Store, log: opts.Logger, registry: search.DefaultRegistry(),
+		// Searches go through audit.LeanSearch: the audit trail's events
+		// are indexed without the bare forms of their tokens and references.
+		opts: opts, store: audit.LeanSearch(opts.Store), log: opts.Logger, registry: search.DefaultRegistry(),
 		custom: newCustomParams(), reindex: newReindexJobs(),
 		// References to this server's own base URL index as Type/id.
 		extract: search.NewExtractor(search.DefaultRegistry(), search.WithBaseURL(opts.BaseURL)),
