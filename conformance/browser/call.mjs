@@ -70,6 +70,9 @@ try {
   await signIn(pro, 'professional', env.PRO_USER, env.PRO_OTP);
   await signIn(patient, 'patient', env.PATIENT_USER, '');
   log('signed in');
+  // The day's list is fetched after the page loads: wait for it to show
+  // the consultation before counting (a busy machine renders it late).
+  await Promise.all([pro, patient].map((page) => page.locator(`button[data-room="${env.ROOM}"]`).first().waitFor()));
   result.listed = { practitioner: await pro.locator(`button[data-room="${env.ROOM}"]`).count(), patient: await patient.locator(`button[data-room="${env.ROOM}"]`).count() };
 
   await joinRoom(pro);
