@@ -215,6 +215,13 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "journal_size_limit(67108864)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
+		// Readers map the file: every commit (the audit trail commits
+		// several times a second) makes a reader drop its page cache, and
+		// reading pages back through a mapping costs far less than through
+		// read(2) (about 20% more reads/s as served, bench --security).
+		// Mapped pages count in the resident memory but are the operating
+		// system's cache, reclaimable.
+		q.Add("_pragma", "mmap_size(1073741824)")
 	} else {
 		q.Set("_txlock", "immediate")
 	}
