@@ -103,14 +103,17 @@ func (w *jsonWriter) coding(c coding) {
 	w.close('}')
 }
 
-func (w *jsonWriter) codings(cs []coding) {
+// writeArray writes items as a JSON array, each with write.
+func writeArray[T any](w *jsonWriter, items []T, write func(*jsonWriter, T)) {
 	w.open('[')
-	for _, c := range cs {
+	for _, item := range items {
 		w.element()
-		w.coding(c)
+		write(w, item)
 	}
 	w.close(']')
 }
+
+func (w *jsonWriter) codings(cs []coding) { writeArray(w, cs, (*jsonWriter).coding) }
 
 func (w *jsonWriter) concept(c concept) {
 	w.open('{')
@@ -122,14 +125,7 @@ func (w *jsonWriter) concept(c concept) {
 	w.close('}')
 }
 
-func (w *jsonWriter) concepts(cs []concept) {
-	w.open('[')
-	for _, c := range cs {
-		w.element()
-		w.concept(c)
-	}
-	w.close(']')
-}
+func (w *jsonWriter) concepts(cs []concept) { writeArray(w, cs, (*jsonWriter).concept) }
 
 func (w *jsonWriter) reference(r reference) {
 	w.open('{')
@@ -150,34 +146,33 @@ func (w *jsonWriter) agents(as []agentJSON) {
 		w.b = append(w.b, "null"...) // as encoding/json writes a nil slice
 		return
 	}
-	w.open('[')
-	for _, a := range as {
-		w.element()
+	writeArray(w, as, (*jsonWriter).agent)
+}
+
+func (w *jsonWriter) agent(a agentJSON) {
+	w.open('{')
+	if a.Type != nil {
+		w.key("type")
+		w.concept(*a.Type)
+	}
+	if a.Who != nil {
+		w.key("who")
+		w.reference(*a.Who)
+	}
+	w.optStr("name", a.Name)
+	w.boolean("requestor", a.Requestor)
+	if a.Network != nil {
+		w.key("network")
 		w.open('{')
-		if a.Type != nil {
-			w.key("type")
-			w.concept(*a.Type)
-		}
-		if a.Who != nil {
-			w.key("who")
-			w.reference(*a.Who)
-		}
-		w.optStr("name", a.Name)
-		w.boolean("requestor", a.Requestor)
-		if a.Network != nil {
-			w.key("network")
-			w.open('{')
-			w.str("address", a.Network.Address)
-			w.str("type", a.Network.Type)
-			w.close('}')
-		}
-		if len(a.PurposeOfUse) > 0 {
-			w.key("purposeOfUse")
-			w.concepts(a.PurposeOfUse)
-		}
+		w.str("address", a.Network.Address)
+		w.str("type", a.Network.Type)
 		w.close('}')
 	}
-	w.close(']')
+	if len(a.PurposeOfUse) > 0 {
+		w.key("purposeOfUse")
+		w.concepts(a.PurposeOfUse)
+	}
+	w.close('}')
 }
 
 func (w *jsonWriter) source(s sourceJSON) {
@@ -192,40 +187,36 @@ func (w *jsonWriter) source(s sourceJSON) {
 	w.close('}')
 }
 
-func (w *jsonWriter) entities(es []entity) {
-	w.open('[')
-	for _, en := range es {
-		w.element()
-		w.open('{')
-		if en.What != nil {
-			w.key("what")
-			w.reference(*en.What)
-		}
-		if en.Type != nil {
-			w.key("type")
-			w.coding(*en.Type)
-		}
-		if en.Role != nil {
-			w.key("role")
-			w.coding(*en.Role)
-		}
-		w.optStr("description", en.Description)
-		w.optStr("query", en.Query)
-		if len(en.Detail) > 0 {
-			w.key("detail")
-			w.open('[')
-			for _, d := range en.Detail {
-				w.element()
-				w.open('{')
-				w.str("type", d.Type)
-				w.str("valueString", d.ValueString)
-				w.close('}')
-			}
-			w.close(']')
-		}
-		w.close('}')
+func (w *jsonWriter) entities(es []entity) { writeArray(w, es, (*jsonWriter).entity) }
+
+func (w *jsonWriter) entity(en entity) {
+	w.open('{')
+	if en.What != nil {
+		w.key("what")
+		w.reference(*en.What)
 	}
-	w.close(']')
+	if en.Type != nil {
+		w.key("type")
+		w.coding(*en.Type)
+	}
+	if en.Role != nil {
+		w.key("role")
+		w.coding(*en.Role)
+	}
+	w.optStr("description", en.Description)
+	w.optStr("query", en.Query)
+	if len(en.Detail) > 0 {
+		w.key("detail")
+		writeArray(w, en.Detail, (*jsonWriter).detail)
+	}
+	w.close('}')
+}
+
+func (w *jsonWriter) detail(d detail) {
+	w.open('{')
+	w.str("type", d.Type)
+	w.str("valueString", d.ValueString)
+	w.close('}')
 }
 
 const hex = "0123456789abcdef"

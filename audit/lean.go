@@ -232,21 +232,14 @@ func widenNested(c store.Condition) (store.Condition, error) {
 // LeanSearch returns st with its searches (and, when st explains them,
 // its explanations) widened by LeanQuery, so that they find the events
 // the Recorder indexes without bare forms. Everything else goes to st as
-// it is, store.Records included when st keeps records. The REST layer
-// searches through it.
+// it is; its other optional interfaces (store.Records…) are found through
+// the returned store with store.As. The REST layer searches through it.
 func LeanSearch(st store.Store) store.Store {
 	if _, ok := st.(leanStore); ok {
 		return st
 	}
 	lean := &leanSearch{Store: st}
-	records, hasRecords := st.(store.Records)
-	explainer, explains := store.As[store.Explainer](st)
-	switch {
-	case hasRecords && explains:
-		return &leanRecordsExplainer{leanSearch: lean, Records: records, explainer: explainer}
-	case hasRecords:
-		return &leanRecords{leanSearch: lean, Records: records}
-	case explains:
+	if explainer, ok := store.As[store.Explainer](st); ok {
 		return &leanExplainer{leanSearch: lean, explainer: explainer}
 	}
 	return lean
@@ -271,11 +264,6 @@ func (l *leanSearch) Search(ctx context.Context, q store.Query) (*store.SearchRe
 	return l.Store.Search(ctx, q)
 }
 
-type leanRecords struct {
-	*leanSearch
-	store.Records
-}
-
 type leanExplainer struct {
 	*leanSearch
 	explainer store.Explainer
@@ -283,17 +271,6 @@ type leanExplainer struct {
 
 // Explain explains q widened.
 func (l *leanExplainer) Explain(ctx context.Context, q store.Query) (string, error) {
-	return explainWidened(ctx, l.explainer, q)
-}
-
-type leanRecordsExplainer struct {
-	*leanSearch
-	store.Records
-	explainer store.Explainer
-}
-
-// Explain explains q widened.
-func (l *leanRecordsExplainer) Explain(ctx context.Context, q store.Query) (string, error) {
 	return explainWidened(ctx, l.explainer, q)
 }
 

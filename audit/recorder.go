@@ -84,7 +84,7 @@ type pending struct {
 // store.Records (it keeps the chain head), directly or through a journal
 // when opts.JournalDir is set.
 func NewRecorder(st store.Store, opts Options) (*Recorder, error) {
-	records, ok := st.(store.Records)
+	records, ok := store.As[store.Records](st)
 	if !ok {
 		return nil, fmt.Errorf("audit: store %T keeps no records: the chain head needs store.Records", st)
 	}

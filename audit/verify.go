@@ -64,7 +64,7 @@ const verifyPage = 256
 // on the index entries a tamperer could have changed), so memory stays
 // bounded however long the chain is.
 func Verify(ctx context.Context, st store.Store) (Report, error) {
-	records, ok := st.(store.Records)
+	records, ok := store.As[store.Records](st)
 	if !ok {
 		return Report{}, fmt.Errorf("audit: verify: store %T keeps no records", st)
 	}

@@ -23,7 +23,7 @@ const glassKind = "consent.break-the-glass"
 // released when recording fails, so that the next request tries again.
 func (p *Policy) breakGlass(ctx context.Context, pr *authz.Principal, denied []denial, now time.Time) error {
 	fresh := p.claim("glass", pr, denied, now)
-	records, shared := p.st.(store.Records)
+	records, shared := store.As[store.Records](p.st)
 	return p.recordAll(ctx, len(fresh), func(i int) error {
 		d := fresh[i]
 		key := strings.TrimPrefix(recordKey("", pr, d.patient), "|")

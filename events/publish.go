@@ -17,7 +17,7 @@ import (
 // one Event per write on bus, after the commit and in the order of the
 // writes. A Commit that fails (ErrConflict, a rolled-back transaction)
 // publishes nothing. When st also implements store.Records, so does the
-// returned store (smart and audit find it by type assertion).
+// returned store (callers find it with store.As, or by type assertion).
 //
 // Delivery guarantee: the events of a Commit are published with JetStream
 // acknowledgements before Commit returns. When NATS cannot take them (down,

@@ -18,7 +18,7 @@ import (
 // recordsOf returns the part of st that holds the authorization server's
 // state; both backends have it.
 func recordsOf(st store.Store) (store.Records, error) {
-	rs, ok := st.(store.Records)
+	rs, ok := store.As[store.Records](st)
 	if !ok {
 		return nil, fmt.Errorf("the %T store cannot hold the authorization server's records", st)
 	}
