@@ -187,15 +187,11 @@ func (s *Store) searchCounted(ctx context.Context, q store.Query, keys []sortKey
 	if err != nil {
 		return nil, fmt.Errorf("store: search: %w", err)
 	}
-	sn, stmts, err := s.snapshot(ctx, true, page)
+	sn, stmts, err := s.windowedSnapshot(ctx, true, m.windows, q.Types, page)
 	if err != nil {
 		return nil, fmt.Errorf("store: search: %w", err)
 	}
-	if hold, err := sn.windowsHold(ctx, m.windows, q.Types); !hold || err != nil {
-		sn.close()
-		if err != nil {
-			return nil, fmt.Errorf("store: search: %w", err)
-		}
+	if sn == nil {
 		return s.search(ctx, q, false)
 	}
 	defer sn.close()

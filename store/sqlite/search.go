@@ -69,15 +69,11 @@ func (s *Store) search(ctx context.Context, q store.Query, useWindows bool) (*st
 		}
 		queries = append(queries, idWalk.sql)
 	}
-	sn, stmts, err := s.snapshot(ctx, len(queries) > 1 || len(windows) > 0, queries...)
+	sn, stmts, err := s.windowedSnapshot(ctx, len(queries) > 1 || len(windows) > 0, windows, q.Types, queries...)
 	if err != nil {
 		return nil, fmt.Errorf("store: search: %w", err)
 	}
-	if hold, err := sn.windowsHold(ctx, windows, q.Types); !hold || err != nil {
-		sn.close()
-		if err != nil {
-			return nil, fmt.Errorf("store: search: %w", err)
-		}
+	if sn == nil {
 		return s.search(ctx, q, false)
 	}
 	defer sn.close()

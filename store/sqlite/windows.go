@@ -309,6 +309,23 @@ func (s *Store) windows(ctx context.Context, q store.Query) (map[*store.Conditio
 	return found, nil
 }
 
+// windowedSnapshot opens a snapshot with queries prepared (see
+// Store.snapshot) and checks in it that the shapes windows were built on
+// still hold. When they no longer do, it closes the snapshot and returns a
+// nil one: the caller runs the search again without windows.
+func (s *Store) windowedSnapshot(ctx context.Context, consistent bool, windows map[*store.Condition]*window, types []string, queries ...string) (*snapshot, []*sql.Stmt, error) {
+	sn, stmts, err := s.snapshot(ctx, consistent, queries...)
+	if err != nil {
+		return nil, nil, err
+	}
+	hold, err := sn.windowsHold(ctx, windows, types)
+	if !hold || err != nil {
+		sn.close()
+		return nil, nil, err
+	}
+	return sn, stmts, nil
+}
+
 // windowsHold reports whether the shapes the windows were built on still
 // hold in the snapshot (read in its transaction): each parameter merged is
 // still single-valued, and no entry is wider than the span that bounds it.
