@@ -15,7 +15,7 @@ import (
 // in the database, beside the API, and sees the operation report it.
 func TestAuditChainOnTheServer(t *testing.T) {
 	t.Parallel()
-	p := startInProcess(t, map[string]string{"TELEHUB_BOOTSTRAP_CLIENT": "backend:" + bootstrapSecret}, "--data", t.TempDir(), "--demo=false")
+	p := startWithBootstrap(t, "--data", t.TempDir(), "--demo=false")
 	bearer := p.backendToken("system/*.cruds")
 	call := func(method, path, body string) (int, map[string]any) {
 		t.Helper()

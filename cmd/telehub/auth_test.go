@@ -34,6 +34,13 @@ type inProcess struct {
 	stop func()
 }
 
+// startWithBootstrap starts a server (see startInProcess) whose bootstrap
+// client "backend" has the secret bootstrapSecret (see backendToken).
+func startWithBootstrap(t *testing.T, args ...string) *inProcess {
+	t.Helper()
+	return startInProcess(t, map[string]string{"TELEHUB_BOOTSTRAP_CLIENT": "backend:" + bootstrapSecret}, args...)
+}
+
 // startInProcess starts a server on a loopback port with the serve flags
 // args and the environment env, seeding the demo as runServe does.
 func startInProcess(t *testing.T, env map[string]string, args ...string) *inProcess {
@@ -172,7 +179,7 @@ const bootstrapSecret = "bootstrap-secret-0123456789"
 func TestAuthorizationServer(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
-	p := startInProcess(t, map[string]string{"TELEHUB_BOOTSTRAP_CLIENT": "backend:" + bootstrapSecret}, "--data", data,
+	p := startWithBootstrap(t, "--data", data,
 		"--registration-token", "initial-access-token")
 
 	t.Run("discovery", func(t *testing.T) {
@@ -356,7 +363,7 @@ func TestDemoMode(t *testing.T) {
 // --insecure-no-auth opens it (for development).
 func TestFHIRNeedsToken(t *testing.T) {
 	t.Parallel()
-	p := startInProcess(t, map[string]string{"TELEHUB_BOOTSTRAP_CLIENT": "backend:" + bootstrapSecret}, "--data", t.TempDir(), "--demo=false")
+	p := startWithBootstrap(t, "--data", t.TempDir(), "--demo=false")
 	get := func(path, bearer string) int {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, p.srv.baseURL+path, nil)

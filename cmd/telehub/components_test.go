@@ -14,7 +14,7 @@ import (
 // the web app, all behind the same tokens, and advertises them.
 func TestServeWiresEveryComponent(t *testing.T) {
 	t.Parallel()
-	p := startInProcess(t, map[string]string{"TELEHUB_BOOTSTRAP_CLIENT": "backend:" + bootstrapSecret},
+	p := startWithBootstrap(t,
 		"--data", t.TempDir(), "--demo=false", "--turn", "turn:turn.example:3478", "--turn-secret", "coturn-secret")
 	root := serverURL(p.srv.baseURL)
 	get := func(path, bearer string) (int, string, []byte) {

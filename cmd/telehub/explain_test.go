@@ -11,7 +11,7 @@ import (
 // search rewriting), not only on a bare store.
 func TestExplainAsServed(t *testing.T) {
 	t.Parallel()
-	p := startInProcess(t, map[string]string{"TELEHUB_BOOTSTRAP_CLIENT": "backend:" + bootstrapSecret}, "--data", t.TempDir(), "--demo=false")
+	p := startWithBootstrap(t, "--data", t.TempDir(), "--demo=false")
 	bearer := p.backendToken("system/*.cruds")
 	status, out := p.fhir(bearer, http.MethodGet, "/Patient?name=dup&_explain=true", "")
 	if status != http.StatusOK {

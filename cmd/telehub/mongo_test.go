@@ -67,7 +67,7 @@ func TestAuthorizationServerOnMongo(t *testing.T) {
 	if code != 0 || secret == nil {
 		t.Fatalf("client add on mongo: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
-	p := startInProcess(t, map[string]string{"TELEHUB_BOOTSTRAP_CLIENT": "backend:" + bootstrapSecret}, "--store", uri, "--data", t.TempDir())
+	p := startWithBootstrap(t, "--store", uri, "--data", t.TempDir())
 	if p.demo != "" {
 		t.Errorf("demo on MongoDB without --demo:\n%s", p.demo)
 	}
