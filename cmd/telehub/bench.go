@@ -30,6 +30,7 @@ type benchConfig struct {
 	Phases      string
 	Token       string
 	Security    bool
+	NoAudit     bool
 }
 
 func parseBenchConfig(args []string, output io.Writer) (benchConfig, error) {
@@ -49,8 +50,8 @@ func parseBenchConfig(args []string, output io.Writer) (benchConfig, error) {
 	fs.BoolVar(&cfg.Security, "security", false,
 		"measure the cost of security: reads from embedded servers without token checks nor audit, with token checks,\n"+
 			"and with both (as served), and print the overhead of each")
-	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "",
-		"write a CPU profile of the run (embedded server and load generator) to this `file`, for go tool pprof")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", cpuProfileUsage)
+	fs.BoolVar(&cfg.NoAudit, "no-audit", false, noAuditUsage)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: telehub bench [flags]\n       telehub bench search [flags]   (search latency on a synthetic population: see its -h)\n\n"+
 			"Drives a FHIR server over HTTP: creates (1 and N clients), transaction Bundles (1 and N clients),\n"+
@@ -80,8 +81,19 @@ func parseBenchConfig(args []string, output io.Writer) (benchConfig, error) {
 	if cfg.CPUProfile != "" && cfg.URL != "" {
 		return cfg, errors.New("--cpuprofile profiles the embedded server: it cannot be used with --url")
 	}
+	if cfg.NoAudit && (cfg.URL != "" || cfg.Security) {
+		return cfg, errors.New("--no-audit is for the embedded server of the FHIR API phases: it cannot be used with --url or --security")
+	}
 	return cfg, nil
 }
+
+// cpuProfileUsage describes --cpuprofile.
+const cpuProfileUsage = "write a CPU profile of the run (embedded server and load generator) to this `file`, for go tool pprof"
+
+// noAuditUsage describes --no-audit, a measuring aid: the figures as served
+// are those with the audit trail.
+const noAuditUsage = "run the embedded server without its audit trail, to tell the cost of the audit trail from the rest\n" +
+	"(the figures as served are those without this flag)"
 
 // runBench is `telehub bench`, and `telehub bench search` (see runBenchSearch).
 func runBench(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
@@ -131,7 +143,7 @@ func benchmark(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer) e
 		run.Phases = strings.Split(cfg.Phases, ",")
 	}
 	if cfg.URL == "" {
-		srv, cleanup, err := startEmbedded(ctx, stderr)
+		srv, cleanup, err := startEmbedded(ctx, cfg.NoAudit, stderr)
 		if err != nil {
 			return err
 		}
@@ -147,22 +159,43 @@ func benchmark(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer) e
 		}
 		defer stopProfile()
 	}
+	cpuStart, _ := processCPU()
 	res, err := bench.Run(ctx, run)
 	if err != nil {
 		return err
 	}
+	if cfg.URL == "" {
+		resources := 0
+		for _, p := range res.Phases {
+			resources += p.Resources
+		}
+		writeCPUPerResource(stderr, cpuStart, resources)
+	}
 	return res.WriteTable(stdout)
+}
+
+// writeCPUPerResource prints the process's CPU time since start (server and
+// load generator) per resource written or read: on a shared machine, a
+// steadier figure than resources/s.
+func writeCPUPerResource(w io.Writer, start time.Duration, resources int) {
+	end, ok := processCPU()
+	if !ok || resources == 0 {
+		return
+	}
+	cpu := end - start
+	fmt.Fprintf(w, "process CPU time: %.1f s, %.0f µs per resource (server and load generator)\n",
+		cpu.Seconds(), float64(cpu.Microseconds())/float64(resources))
 }
 
 // startEmbedded starts a server on a loopback port and a temporary data
 // directory; cleanup shuts it down and removes the directory. It logs only
 // warnings, so that logging does not weigh on the figures.
-func startEmbedded(ctx context.Context, stderr io.Writer) (*server, func(), error) {
+func startEmbedded(ctx context.Context, noAudit bool, stderr io.Writer) (*server, func(), error) {
 	dir, err := os.MkdirTemp("", "telehub-bench-")
 	if err != nil {
 		return nil, nil, fmt.Errorf("temporary data directory: %w", err)
 	}
-	srv, shutdown, err := startEmbeddedOn(ctx, dir, stderr)
+	srv, shutdown, err := startEmbeddedOn(ctx, dir, noAudit, stderr)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, nil, err
@@ -171,8 +204,9 @@ func startEmbedded(ctx context.Context, stderr io.Writer) (*server, func(), erro
 }
 
 // startEmbeddedOn starts a server on a loopback port and the data directory
-// dir, which it leaves in place; shutdown stops the server.
-func startEmbeddedOn(ctx context.Context, dir string, stderr io.Writer) (*server, func(), error) {
+// dir, which it leaves in place, without an audit trail if noAudit;
+// shutdown stops the server.
+func startEmbeddedOn(ctx context.Context, dir string, noAudit bool, stderr io.Writer) (*server, func(), error) {
 	// Loopback only, and the figures are those of the FHIR path itself:
 	// the load generator holds no token, so the server checks none.
 	cfg, err := parseServeConfig([]string{"--addr", "127.0.0.1:0", "--data", dir, "--log-level", "warn", "--insecure-no-auth"},
@@ -180,6 +214,7 @@ func startEmbeddedOn(ctx context.Context, dir string, stderr io.Writer) (*server
 	if err != nil {
 		return nil, nil, err
 	}
+	cfg.withoutAudit = noAudit
 	return startBenchServer(ctx, cfg, stderr)
 }
 
@@ -221,6 +256,8 @@ type benchSearchConfig struct {
 	DataDir     string
 	Keep        bool
 	NoLoad      bool
+	NoAudit     bool
+	CPUProfile  string
 	Population  bench.Population
 	Duration    time.Duration
 	Concurrency int
@@ -244,6 +281,8 @@ func parseBenchSearchConfig(args []string, output io.Writer) (benchSearchConfig,
 	fs.BoolVar(&cfg.Keep, "keep", false,
 		"without --data, use and keep a data directory named for the seed and size in the temporary directory, so the next run skips the load")
 	fs.BoolVar(&cfg.NoLoad, "no-load", false, "with --url, do not load: the server already holds the population")
+	fs.BoolVar(&cfg.NoAudit, "no-audit", false, noAuditUsage)
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", cpuProfileUsage)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: telehub bench search [flags]\n\n"+
 			"Loads a synthetic population (skipped when the data directory already holds it), then measures\n"+
@@ -265,6 +304,9 @@ func parseBenchSearchConfig(args []string, output io.Writer) (benchSearchConfig,
 	}
 	if cfg.URL == "" && cfg.NoLoad {
 		return cfg, errors.New("--no-load is for a running server (--url); the embedded one detects a loaded --data")
+	}
+	if cfg.URL != "" && (cfg.NoAudit || cfg.CPUProfile != "") {
+		return cfg, errors.New("--no-audit and --cpuprofile are for the embedded server: they cannot be used with --url")
 	}
 	return cfg, nil
 }
@@ -306,7 +348,7 @@ func benchmarkSearch(ctx context.Context, cfg benchSearchConfig, stdout, stderr 
 		if loaded, err = alreadyLoaded(dir, cfg.Population); err != nil {
 			return err
 		}
-		srv, shutdown, err := startEmbeddedOn(ctx, dir, stderr)
+		srv, shutdown, err := startEmbeddedOn(ctx, dir, cfg.NoAudit, stderr)
 		if err != nil {
 			return err
 		}
@@ -314,6 +356,13 @@ func benchmarkSearch(ctx context.Context, cfg benchSearchConfig, stdout, stderr 
 		run.URL = srv.baseURL
 		run.Memory = bench.SelfPeakRSS
 		fmt.Fprintf(stderr, "embedded server (SQLite in %s) at %s\n", dir, srv.baseURL)
+	}
+	if cfg.CPUProfile != "" {
+		stopProfile, err := startCPUProfile(cfg.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
 	}
 	if loaded {
 		fmt.Fprintf(stdout, "population (seed %d, %d resources) already loaded: load skipped\n",
@@ -376,12 +425,16 @@ func loadForSearch(ctx context.Context, url, token, dir string, p bench.Populati
 			fmt.Fprintf(stderr, "  %3d%%  %d resources  %.0f s\n", 10*tenth, done, time.Since(start).Seconds())
 		}
 	}
+	cpuStart, _ := processCPU()
 	summary, err := bench.LoadPopulation(ctx, url, token, p, progress)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "loaded %d resources in %.1f s: %.0f resources/s (%s Bundles)\n",
 		summary.Resources, summary.Elapsed.Seconds(), summary.Rate(), summary.Mode)
+	if dir != "" { // an embedded server: the process's CPU time is the server's
+		writeCPUPerResource(stderr, cpuStart, int(summary.Resources))
+	}
 	if dir == "" {
 		return nil
 	}

@@ -24,6 +24,9 @@ func TestBenchEmbeddedPhases(t *testing.T) {
 	if strings.Contains(table, "create (POST") {
 		t.Errorf("the create phases ran:\n%s", table)
 	}
+	if !strings.Contains(stderr.String(), "µs per resource") {
+		t.Errorf("no CPU time per resource:\n%s", stderr.String())
+	}
 }
 
 func TestBenchFlags(t *testing.T) {
@@ -34,6 +37,8 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"--phases", "create", "--token", "abc"}, true},
 		{[]string{"--duration", "0s"}, false},
 		{[]string{"--url", "http://localhost:1/fhir", "--cpuprofile", "x.prof"}, false},
+		{[]string{"--url", "http://localhost:1/fhir", "--no-audit"}, false},
+		{[]string{"--security", "--no-audit"}, false},
 		{[]string{"extra"}, false},
 		{[]string{"--phases", "create,nope"}, false},
 	} {

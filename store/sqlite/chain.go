@@ -19,14 +19,9 @@ func chained(param string, target store.Query, types []string) (string, []any, e
 	if err != nil {
 		return "", nil, fmt.Errorf("chain: %w", err)
 	}
-	sub := "SELECT rid FROM idx_text WHERE param = ?"
-	args := []any{param}
-	if len(types) > 0 {
-		sub += " AND type IN (" + placeholders(len(types)) + ")"
-		args = append(args, stringArgs(types)...)
-	}
-	sub += " AND text IN (SELECT r.type || '/' || r.id FROM resources r WHERE " + where.sql() + ")"
-	return "r.rid IN (" + sub + ")", append(args, where.args...), nil
+	sub, args := entrySubquery("rid", "idx_text", param, types,
+		"text IN (SELECT r.type || '/' || r.id FROM resources r WHERE "+where.sql()+")", where.args)
+	return "r.rid IN (" + sub + ")", args, nil
 }
 
 // reverseChained matches resources named ("Type/id") by the reference
@@ -37,13 +32,7 @@ func reverseChained(h store.Reverse) (string, []any, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("_has: %w", err)
 	}
-	sub := "SELECT substr(text, 1, instr(text, '/') - 1), substr(text, instr(text, '/') + 1)" +
-		" FROM idx_text WHERE param = ?"
-	args := []any{h.Param}
-	if types := h.Query.Types; len(types) > 0 {
-		sub += " AND type IN (" + placeholders(len(types)) + ")"
-		args = append(args, stringArgs(types)...)
-	}
-	sub += " AND rid IN (SELECT r.rid FROM resources r WHERE " + where.sql() + ")"
-	return "(r.type, r.id) IN (" + sub + ")", append(args, where.args...), nil
+	sub, args := entrySubquery("substr(text, 1, instr(text, '/') - 1), substr(text, instr(text, '/') + 1)",
+		"idx_text", h.Param, h.Query.Types, "rid IN (SELECT r.rid FROM resources r WHERE "+where.sql()+")", where.args)
+	return "(r.type, r.id) IN (" + sub + ")", args, nil
 }

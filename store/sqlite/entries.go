@@ -30,13 +30,23 @@ CREATE TABLE IF NOT EXISTS idx_entries (
 );
 `
 
-// The blob is a sequence of entries, each: a kind byte (entryText or
-// entryRange), the parameter and the text as uvarint-prefixed strings, and
-// for a range entry low and high as 8-byte IEEE 754, big-endian.
+// The blob is a sequence of entries, each: a kind byte (entryText,
+// entryRange, or their shared forms), the parameter and the text as
+// uvarint-prefixed strings, and for a range entry low and high as 8-byte
+// IEEE 754, big-endian. A shared entry has no row of its own: the equal
+// entry of a narrower parameter stands for it (see shared.go).
 const (
-	entryText  = 't'
-	entryRange = 'r'
+	entryText        = 't'
+	entryRange       = 'r'
+	entryTextShared  = 'T'
+	entryRangeShared = 'R'
 )
+
+// isRange reports whether an entry of kind has low and high.
+func isRange(kind byte) bool { return kind == entryRange || kind == entryRangeShared }
+
+// isShared reports whether an entry of kind has no row of its own.
+func isShared(kind byte) bool { return kind == entryTextShared || kind == entryRangeShared }
 
 // entry is one decoded entry of the blob.
 type entry struct {
@@ -51,7 +61,7 @@ func appendEntry(b []byte, kind byte, param, text string, low, high float64) []b
 	b = append(b, param...)
 	b = binary.AppendUvarint(b, uint64(len(text)))
 	b = append(b, text...)
-	if kind == entryRange {
+	if isRange(kind) {
 		b = binary.BigEndian.AppendUint64(b, math.Float64bits(low))
 		b = binary.BigEndian.AppendUint64(b, math.Float64bits(high))
 	}
@@ -106,8 +116,8 @@ func eachEntry(blob []byte, f func(e entry) bool) error {
 			return errBadEntries
 		}
 		switch e.kind {
-		case entryText:
-		case entryRange:
+		case entryText, entryTextShared:
+		case entryRange, entryRangeShared:
 			if len(blob) < 16 {
 				return errBadEntries
 			}
@@ -152,11 +162,11 @@ func sortValue(_ *sqlitedriver.FunctionContext, args []driver.Value) (driver.Val
 		blob = blob[1:]
 		p, ok1 := field()
 		t, ok2 := field()
-		if !ok1 || !ok2 || kind != entryText && kind != entryRange {
+		if !ok1 || !ok2 || kind != entryText && kind != entryTextShared && !isRange(kind) {
 			return nil, errBadEntries
 		}
 		mine := string(p) == param // no allocation: the compiler compares in place
-		if kind == entryText {
+		if !isRange(kind) {
 			if mine && (!hasText || (desc != 0) == (string(t) > string(text))) {
 				text, hasText = t, true
 			}
@@ -189,8 +199,8 @@ func init() {
 	sqlitedriver.MustRegisterDeterministicScalarFunction("sort_value", 3, sortValue)
 }
 
-// deleteEntries deletes the index entries of resource rid (of type typ)
-// that idx_entries lists, and its idx_entries row.
+// deleteEntries deletes the index rows of resource rid (of type typ) that
+// idx_entries lists, and its idx_entries row.
 func (w *txWriter) deleteEntries(rid int64, typ string) error {
 	var blob []byte
 	err := w.stmt(w.st.readEntries).QueryRowContext(w.ctx, rid).Scan(&blob)
@@ -202,9 +212,11 @@ func (w *txWriter) deleteEntries(rid int64, typ string) error {
 	}
 	var execErr error
 	err = eachEntry(blob, func(e entry) bool {
-		if e.kind == entryRange {
+		switch {
+		case isShared(e.kind): // no row of its own
+		case e.kind == entryRange:
 			_, execErr = w.exec(w.st.deleteRange, e.param, typ, e.low, e.high, e.text, rid)
-		} else {
+		default:
 			_, execErr = w.exec(w.st.deleteText, e.param, e.text, typ, rid)
 		}
 		return execErr == nil

@@ -188,7 +188,7 @@ func entryCount(q store.Query) (*builder, bool) {
 	}
 	c := q.Clauses[0].Any[0]
 	if c.Op != store.OpExact || c.Not || c.Chain != nil || c.Has != nil || store.IsFullText(c.Param) ||
-		c.Param == store.ParamID || c.Param == store.ParamLastUpdated {
+		c.Param == store.ParamID || c.Param == store.ParamLastUpdated || shared(c.Param) {
 		return nil, false
 	}
 	b := &builder{}
@@ -504,13 +504,8 @@ func positive(c store.Condition, types []string) (string, []any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	sub := "SELECT rid FROM " + table + " WHERE param = ?"
-	subArgs := []any{c.Param}
-	if len(types) > 0 {
-		sub += " AND type IN (" + placeholders(len(types)) + ")"
-		subArgs = append(subArgs, stringArgs(types)...)
-	}
-	return "r.rid IN (" + sub + " AND " + frag + ")", append(subArgs, args...), nil
+	sub, subArgs := entrySubquery("rid", table, c.Param, types, frag, args)
+	return "r.rid IN (" + sub + ")", subArgs, nil
 }
 
 func isTextOp(op store.Op) bool {
@@ -580,18 +575,13 @@ func missing(c store.Condition, types []string) (string, []any, error) {
 		}
 		return "1", nil, nil
 	}
-	typeFilter, typeArgs := "", []any(nil)
-	if len(types) > 0 {
-		typeFilter = " AND type IN (" + placeholders(len(types)) + ")"
-		typeArgs = stringArgs(types)
-	}
 	op := "IN"
 	if want {
 		op = "NOT IN"
 	}
-	args := append(append(append([]any{c.Param}, typeArgs...), c.Param), typeArgs...)
-	return "r.rid " + op + " (SELECT rid FROM idx_text WHERE param = ?" + typeFilter +
-		" UNION ALL SELECT rid FROM idx_range WHERE param = ?" + typeFilter + ")", args, nil
+	text, textArgs := entrySubquery("rid", "idx_text", c.Param, types, "", nil)
+	ranges, rangeArgs := entrySubquery("rid", "idx_range", c.Param, types, "", nil)
+	return "r.rid " + op + " (" + text + " UNION ALL " + ranges + ")", append(textArgs, rangeArgs...), nil
 }
 
 // orderBy returns the ORDER BY list of rows of table: the sort keys (by

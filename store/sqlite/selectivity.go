@@ -66,12 +66,7 @@ func (s *Store) clauseSize(ctx context.Context, c store.Clause, types []string) 
 		if err != nil {
 			return 0, err
 		}
-		sub := "SELECT 1 FROM idx_text WHERE param = ? AND " + frag
-		args = append([]any{cond.Param}, args...)
-		if len(types) > 0 {
-			sub += " AND type IN (" + placeholders(len(types)) + ")"
-			args = append(args, stringArgs(types)...)
-		}
+		sub, args := entrySubquery("1", "idx_text", cond.Param, types, frag, args)
 		stmt, done, err := s.queries.get(ctx, "SELECT count(*) FROM ("+sub+" LIMIT ?)")
 		if err != nil {
 			return 0, err
@@ -93,7 +88,7 @@ func (s *Store) clauseSize(ctx context.Context, c store.Clause, types []string) 
 // per candidate: a disjunction of exact text conditions.
 func probed(c store.Clause) bool {
 	for _, cond := range c.Any {
-		if cond.Op != store.OpExact || cond.Not || cond.Chain != nil || cond.Has != nil ||
+		if cond.Op != store.OpExact || cond.Not || cond.Chain != nil || cond.Has != nil || shared(cond.Param) ||
 			store.IsFullText(cond.Param) || cond.Param == store.ParamID || cond.Param == store.ParamLastUpdated {
 			return false
 		}

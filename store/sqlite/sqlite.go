@@ -6,7 +6,10 @@
 // global commit order; resources holds one row per resource pointing at its
 // current version; idx_text and idx_range hold the search index entries of
 // current versions, keyed by the resource's rowid (rid), except the
-// full-text words, which idx_words holds (see words.go); a range entry keeps
+// full-text words, which idx_words holds (see words.go), and the entries of
+// a wider parameter that a narrower one repeats (an Observation's subject
+// that is its patient), which the narrower one's rows stand for (see
+// shared.go); a range entry keeps
 // its text (a quantity's unit) in the same row, so that a condition on both
 // matches one entry. The index tables have no rowid: their primary key is
 // the search index, so an entry costs one B-tree insert; idx_entries lists
@@ -119,17 +122,21 @@ CREATE TABLE IF NOT EXISTS idx_range (
 // rebuilt without the resources' parser, so such a file is refused. Version
 // 3 moved the full-text words from idx_text to idx_words and replaced the
 // (rid, …) indexes of idx_text and idx_range by idx_entries; a version 2
-// file is converted when opened.
-const schemaVersion = 3
+// file is converted when opened. Version 4 shares entries between
+// parameters (shared.go): an entry a narrower parameter repeats has no row
+// of its own, and idx_entries marks it, which a program reading version 3
+// would take for a corrupt blob. A version 3 file has a row for every
+// entry, which searches read the same way, so it is only marked version 4.
+const schemaVersion = 4
 
-// migrate creates the schema in a new file, converts a version 2 file, and
-// checks the version of any other.
+// migrate creates the schema in a new file, converts a version 2 or 3 file,
+// and checks the version of any other.
 func migrate(ctx context.Context, db *sql.DB) error {
 	var version int
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return err
 	}
-	if version != 0 && version != 2 && version != schemaVersion {
+	if version != 0 && version != 2 && version != 3 && version != schemaVersion {
 		return fmt.Errorf("file has schema version %d, this program knows version %d", version, schemaVersion)
 	}
 	if version == schemaVersion {

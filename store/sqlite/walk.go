@@ -65,7 +65,7 @@ func createReadSide(ctx context.Context, db *sql.DB) error {
 // range entries, with no text), and the cursor, if any, still among the
 // resources with a value for it.
 func walksSort(q store.Query, keys []sortKey, cursorValues []any) bool {
-	if len(q.Types) != 1 || q.Offset > 0 || len(q.Sort) == 0 || len(keys) == 0 || !keys[0].nullable {
+	if len(q.Types) != 1 || q.Offset > 0 || len(q.Sort) == 0 || len(keys) == 0 || !keys[0].nullable || shared(keys[0].param) {
 		return false
 	}
 	if k := q.Sort[0].Kind; k != store.KindDate && k != store.KindNumber {

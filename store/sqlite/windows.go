@@ -108,7 +108,7 @@ func rangeShapesOf(_ *sqlitedriver.FunctionContext, args []driver.Value) (driver
 	}
 	var shapes []shape
 	err := eachEntry(blob, func(e entry) bool {
-		if e.kind != entryRange {
+		if !isRange(e.kind) {
 			return true
 		}
 		span := e.high - e.low
@@ -357,7 +357,7 @@ func (sn *snapshot) windowsHold(ctx context.Context, windows map[*store.Conditio
 // windowed reports whether c is a range condition a window can hold.
 func windowed(c store.Condition) bool {
 	if c.Not || c.Chain != nil || c.Has != nil || c.Text != "" || c.Param == store.ParamID ||
-		c.Param == store.ParamLastUpdated || store.IsFullText(c.Param) || isTextOp(c.Op) {
+		c.Param == store.ParamLastUpdated || store.IsFullText(c.Param) || isTextOp(c.Op) || shared(c.Param) {
 		return false
 	}
 	var w window

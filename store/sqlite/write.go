@@ -263,13 +263,24 @@ func (w *txWriter) insertIndex(rid int64, typ string, entries []store.IndexEntry
 	}
 	var words *wordRow
 	blob := make([]byte, 0, entriesSize(entries))
-	for _, e := range entries {
+	shared := sharedEntries(typ, entries)
+	for i, e := range entries {
 		if store.IsFullText(e.Param) {
 			if words == nil {
 				words = &wordRow{rid: rid}
 				w.words = append(w.words, words)
 			}
 			words.add(e)
+			continue
+		}
+		if shared[i] {
+			// Listed only: the narrower parameter's row stands for it.
+			if inRangeTable(e) {
+				blob = appendEntry(blob, entryRangeShared, e.Param, e.Text, e.Low, e.High)
+			}
+			if inTextTable(e) {
+				blob = appendEntry(blob, entryTextShared, e.Param, e.Text, 0, 0)
+			}
 			continue
 		}
 		if inRangeTable(e) {
