@@ -49,12 +49,12 @@ func TestBenchSmoke(t *testing.T) {
 		if r.WADOMBPerSec <= 0 {
 			t.Errorf("%s: no WADO throughput", r.Target)
 		}
-		if r.PeakRSS == 0 || r.LargeStudyMB < 2 {
-			t.Errorf("%s: large study %.1f MB, peak RSS %d", r.Target, r.LargeStudyMB, r.PeakRSS)
+		if r.Peak.RSS == 0 || r.LargeStudyMB < 2 {
+			t.Errorf("%s: large study %.1f MB, peak RSS %d", r.Target, r.LargeStudyMB, r.Peak.RSS)
 		}
 	}
-	if rep.Results[0].PeakHeap == 0 {
-		t.Error("no Go heap figure for the in-process TeleHub")
+	if self := rep.Results[0].Peak; self.Heap == 0 || self.GoRuntime < self.Heap {
+		t.Errorf("Go heap %d, Go runtime %d: no Go figures for the in-process TeleHub", self.Heap, self.GoRuntime)
 	}
 }
 

@@ -22,18 +22,11 @@ func (r Report) Print(w io.Writer) {
 	for _, x := range r.Results {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.1f\t%s\t%s\t%.1f\t%s\t%s\t%s\t%s\t\n",
 			x.Target, x.Stored, x.Errors, x.STOWPerSec, x.STOWMBPerSec, ms(x.QIDOP50), ms(x.QIDOP99), x.WADOMBPerSec,
-			mib(x.PeakRSSFifth), mib(x.PeakRSS), mib(x.PeakHeapFifth), mib(x.PeakHeap))
+			mib(x.PeakFifth.RSS), mib(x.Peak.RSS), mib(x.PeakFifth.Heap), mib(x.Peak.Heap))
 	}
 	tw.Flush()
 	for _, x := range r.Results {
-		if x.PeakRSSFifth > 0 && x.PeakRSS > 0 {
-			fmt.Fprintf(w, "%s: peak RSS %+.0f%% from the first fifth of the %.0f MB study to all of it", x.Target,
-				100*(float64(x.PeakRSS)/float64(x.PeakRSSFifth)-1), x.LargeStudyMB)
-			if x.PeakHeapFifth > 0 {
-				fmt.Fprintf(w, ", Go heap %+.0f%%", 100*(float64(x.PeakHeap)/float64(x.PeakHeapFifth)-1))
-			}
-			fmt.Fprintln(w)
-		}
+		printGrowth(w, x)
 		if x.FirstError != "" {
 			fmt.Fprintf(w, "%s: first error: %s\n", x.Target, x.FirstError)
 		}
@@ -68,3 +61,25 @@ func mib(b uint64) string {
 	}
 	return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
 }
+
+// printGrowth says how much the peak memory grew from the first fifth of
+// the large study to all of it, and in which part: anonymous memory (the
+// Go runtime's, when the server is in this process, and the rest: C
+// allocations such as SQLite's page caches) or file-backed.
+func printGrowth(w io.Writer, x Result) {
+	a, b := x.PeakFifth, x.Peak
+	if a.RSS == 0 || b.RSS == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s: peak RSS %+.0f%% from the first fifth of the %.0f MB study to all of it", x.Target, growth(a.RSS, b.RSS), x.LargeStudyMB)
+	if a.Heap > 0 {
+		fmt.Fprintf(w, ", Go heap %+.0f%%", growth(a.Heap, b.Heap))
+	}
+	fmt.Fprintf(w, "; anonymous %s → %s", mib(a.Anon), mib(b.Anon))
+	if a.GoRuntime > 0 {
+		fmt.Fprintf(w, " (Go runtime %s → %s)", mib(a.GoRuntime), mib(b.GoRuntime))
+	}
+	fmt.Fprintf(w, ", file-backed %s → %s\n", mib(a.File), mib(b.File))
+}
+
+func growth(from, to uint64) float64 { return 100 * (float64(to)/float64(from) - 1) }

@@ -90,12 +90,12 @@ type Result struct {
 	QIDOP50, QIDOP99 time.Duration
 	// WADO phase
 	WADOMBPerSec float64
-	// Large-study phase: peak resident memory of the server process while
-	// the first fifth of the study was stored, and over the whole study;
-	// equal figures mean memory does not grow with the study's size.
-	LargeStudyMB            float64
-	PeakRSSFifth, PeakRSS   uint64
-	PeakHeapFifth, PeakHeap uint64 // Go heap, for a server in this process
+	// Large-study phase: peak memory of the server process while the
+	// first fifth of the study was stored, and over the whole study; equal
+	// figures mean memory does not grow with the study's size.
+	LargeStudyMB float64
+	PeakFifth    Memory
+	Peak         Memory
 }
 
 // Report is the outcome of Run.

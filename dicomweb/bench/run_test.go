@@ -46,8 +46,11 @@ func checkResult(t *testing.T, rep Report, out string, instances int) {
 		if r.LargeStudyMB < 3 {
 			t.Errorf("%s: large study of %.1f MB, want about 4", r.Target, r.LargeStudyMB)
 		}
-		if r.PeakRSS == 0 || r.PeakRSSFifth > r.PeakRSS {
-			t.Errorf("%s: peak RSS %d (first fifth %d)", r.Target, r.PeakRSS, r.PeakRSSFifth)
+		if r.Peak.RSS == 0 || r.PeakFifth.RSS > r.Peak.RSS {
+			t.Errorf("%s: peak RSS %d (first fifth %d)", r.Target, r.Peak.RSS, r.PeakFifth.RSS)
+		}
+		if r.Peak.Anon == 0 || r.Peak.File == 0 || r.Peak.Anon > r.Peak.RSS {
+			t.Errorf("%s: peak RSS %d, anonymous %d, file-backed %d", r.Target, r.Peak.RSS, r.Peak.Anon, r.Peak.File)
 		}
 		if !strings.Contains(out, r.Target) {
 			t.Errorf("the table does not name %s", r.Target)

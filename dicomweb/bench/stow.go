@@ -169,14 +169,14 @@ func (c *client) largePhase(ctx context.Context, s *Synth, cfg Config) error {
 				sent += b
 				if !fifthMarked && done >= fifth {
 					fifthMarked = true
-					c.res.PeakRSSFifth, c.res.PeakHeapFifth = sampler.peaks()
+					c.res.PeakFifth = sampler.peaks()
 				}
 				c.mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	c.res.PeakRSS, c.res.PeakHeap = sampler.stop()
+	c.res.Peak = sampler.stop()
 	c.res.LargeStudyMB = float64(sent) / 1e6
 	return ctx.Err()
 }
