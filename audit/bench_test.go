@@ -23,10 +23,15 @@ import (
 //     for it with Sync before stopping the clock);
 //   - journal-only: the same with the store unreachable, so that the
 //     indexer stays idle: the cost on the request path alone;
-//   - served: the journal as `telehub serve` runs it, synced to disk every
-//     20 ms rather than before Record returns (Options.SyncInterval).
+//   - served: the journal as `telehub serve` runs it with MongoDB, synced
+//     to disk every 20 ms rather than before Record returns
+//     (Options.SyncInterval);
+//   - trail: Record returns once the event is in the trail (synced),
+//     searchable at once;
+//   - trail-served: the trail as `telehub serve` runs it embedded, synced
+//     every 20 ms.
 func BenchmarkRecord(b *testing.B) {
-	for _, mode := range []string{"direct", "journal", "journal-only", "served"} {
+	for _, mode := range []string{"direct", "journal", "journal-only", "served", "trail", "trail-served"} {
 		for _, tc := range []struct {
 			name        string
 			parallelism int // goroutines per GOMAXPROCS
@@ -45,6 +50,10 @@ func BenchmarkRecord(b *testing.B) {
 					rec = newJournaled(b, st, b.TempDir(), audit.Options{})
 				case "served":
 					rec = newJournaled(b, st, b.TempDir(), audit.Options{SyncInterval: 20 * time.Millisecond})
+				case "trail":
+					rec = newTrailRecorder(b, st, audit.TrailOptions{})
+				case "trail-served":
+					rec = newTrailRecorder(b, st, audit.TrailOptions{SyncInterval: 20 * time.Millisecond})
 				case "journal-only":
 					st.Close()
 					rec = newJournaled(b, st, b.TempDir(), audit.Options{MaxBacklog: 1 << 40, Logger: slog.New(slog.DiscardHandler)})
@@ -53,6 +62,28 @@ func BenchmarkRecord(b *testing.B) {
 			})
 		}
 	}
+}
+
+// newTrailRecorder returns a recorder appending to a trail beside st.
+func newTrailRecorder(b *testing.B, st store.Store, opts audit.TrailOptions) *audit.Recorder {
+	b.Helper()
+	trail, err := audit.OpenTrail(b.TempDir(), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	withTrail, err := audit.WithTrail(context.Background(), st, trail)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec, err := audit.NewRecorder(withTrail, audit.Options{Trail: trail})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		rec.Close()
+		trail.Close()
+	})
+	return rec
 }
 
 func benchRecord(b *testing.B, rec *audit.Recorder, parallelism int, sync bool) {
@@ -192,9 +223,34 @@ func BenchmarkBuildAndIndex(b *testing.B) {
 
 // BenchmarkVerify measures the chain walk per event.
 func BenchmarkVerify(b *testing.B) {
-	st := openStore(b)
-	rec := newRecorder(b, st)
-	for i := range 1000 {
+	b.Run("store", func(b *testing.B) {
+		st := openStore(b)
+		benchVerify(b, st, newRecorder(b, st), 1000)
+	})
+	b.Run("trail", func(b *testing.B) {
+		st := openStore(b)
+		trail, err := audit.OpenTrail(b.TempDir(), audit.TrailOptions{SyncInterval: 20 * time.Millisecond})
+		if err != nil {
+			b.Fatal(err)
+		}
+		withTrail, err := audit.WithTrail(context.Background(), st, trail)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rec, err := audit.NewRecorder(withTrail, audit.Options{Trail: trail})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			rec.Close()
+			trail.Close()
+		})
+		benchVerify(b, withTrail, rec, 100000) // three sealed blocks and the open one
+	})
+}
+
+func benchVerify(b *testing.B, st store.Store, rec *audit.Recorder, events int) {
+	for i := range events {
 		if err := rec.Record(context.Background(), readEvent(i)); err != nil {
 			b.Fatal(err)
 		}
@@ -206,7 +262,7 @@ func BenchmarkVerify(b *testing.B) {
 			b.Fatal(err, rep.Break)
 		}
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000/1e3, "µs/event")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(events)/1e3, "µs/event")
 }
 
 // BenchmarkExtract is what BenchmarkBuildAndIndex avoids: indexing the

@@ -1,8 +1,12 @@
 // Package audit records TeleHub's audit trail: one FHIR R4 AuditEvent, shaped
 // after IHE BALP (Basic Audit Log Patterns), for every RESTful interaction,
 // login, token issue and revocation, consent decision and break-the-glass
-// access, kept in the same store as the clinical data so that a patient can
-// search AuditEvent?patient=… like any other resource.
+// access. A patient searches AuditEvent?patient=… like any other resource;
+// where the events are kept depends on the deployment: in a trail store of
+// their own beside the data directory's SQLite store (one node, see "The
+// trail store"), or in a store several nodes may share (MongoDB, or an
+// SQLite file named by the server's --store: see "Recording through a
+// journal").
 //
 // # Builders
 //
@@ -31,8 +35,9 @@
 //
 // # A lean index
 //
-// Each index entry costs the store a B-tree insert, which is most of the
-// cost of recording an event. So an AuditEvent is indexed only by the
+// Each index entry costs a B-tree insert in a store (and a posting in the
+// trail), which is most of the cost of recording an event there. So an
+// AuditEvent is indexed only by the
 // parameters in Searchable: date, patient, agent, entity, type, subtype,
 // action, outcome and source (with _id and _lastUpdated, which every
 // resource has). The others (address, agent-name, agent-role, alias,
@@ -64,33 +69,123 @@
 // reindexed) are found as before. AuditEvents cannot be sorted by type,
 // subtype, action or outcome (Sortable): the REST layer reports such a
 // sort as unsupported.
-
+//
 // # Recording: fail-closed group commit
 //
-// A Recorder has one writer goroutine. Record hands it an event and blocks
-// until the event is durably committed, returning the error otherwise, so
-// the request being audited fails when its audit cannot be written. The
+// A Recorder has one writer goroutine (but for a trail whose syncs are
+// deferred, see below). Record hands it an event and blocks until the
+// event is durably committed, returning the error otherwise, so the
+// request being audited fails when its audit cannot be written. The
 // writer takes every event waiting at that moment and writes them in one
 // store.Commit (one transaction, one fsync for all); on a store without
 // transactions it writes them one by one. Reads run at thousands per second
 // and each needs an audit record: one transaction per event would cost more
 // than the read itself.
 //
-// # Recording through a journal
+// # The trail store
 //
 // Even with the lean index and large batches, putting an event in the
 // SQLite store costs about forty microseconds of CPU, not much less than
-// the read it audits. With Options.JournalDir set, Record instead appends the
-// event (its JSON and index entries, in a CRC-checked frame) to a
-// node-local append-only journal, one write and one fsync for every event
-// waiting at that moment, and returns once the event is synced: fail-closed
-// as before, and more durable than a commit in SQLite's WAL mode, which
-// syncs at checkpoints only. A background indexer reads the journal behind
-// the writer and moves the events into the store in batches of up to
-// MaxBatch, as the chain below (when idle, it lets events gather for 50 ms
-// first, so that a quiet server does not pay a transaction per event); the
-// cost of indexing is deferred off the request path and paid in large
-// batches, not avoided.
+// the read it audits, and each of its commits makes the clinical readers'
+// connections drop their page caches. The embedded deployment (SQLite, one
+// node) therefore keeps its AuditEvents in a Trail, storage of their own in
+// the data directory, which the recorder appends to (Options.Trail) and
+// which WithTrail puts beside the SQLite store.
+//
+// The trail is a sequence of events numbered from 0 in append order,
+// grouped in blocks of TrailOptions.BlockSize (32 K) events. The open
+// block is a log file of journal frames (the event's stored JSON and its
+// index entries, its id and lastUpdated among them, CRC-checked) and, in
+// memory, its postings: for each parameter and normalised value, the
+// events holding it (appended in order, so sorted), and each range entry
+// (date, number, quantity) with its event. Append writes the frames of a
+// batch in one write and syncs the log (or, with SyncInterval, at most that
+// long after: the durability of the SQLite store's own commits), and the
+// events are searchable as soon as it returns: Recorder.Sync has nothing
+// to wait for. With deferred syncs there is nothing to group, so Record
+// chains and appends its event itself under a lock, instead of handing it
+// to the writer goroutine: that saves two goroutine switches per event.
+//
+// A full block is sealed in the background while the next one fills: its
+// log is synced and kept as the block's event file (its frames are never
+// copied), and a block file indexing it is written beside it (a temporary
+// file, synced, renamed): the frames' offsets, the lastUpdated column, the
+// ids, the text keys "param\x00value" in order with their events as
+// delta-varint lists, and the range entries per parameter. Sealed blocks
+// are mapped in memory, read-only: the trail holds only their headers,
+// and the operating system keeps in its cache what is read often. Until
+// its file is in place, a full block is searched from memory as the open
+// one is.
+//
+// At start the sealed blocks are mapped and the logs without a block file
+// replayed, in the trail's order: a full one is sealed again (its seal was
+// interrupted; blocks are sealed concurrently, so a later one may be
+// sealed already), the last one is the open block. A frame torn by a crash (its write never
+// acknowledged) can only end the last log, and is cut off; a frame whose
+// CRC fails with frames after it was changed in place: it is kept, for
+// Verify to report (reads do not check the CRC, the chain does). One
+// process at a time may open a trail.
+//
+// A search runs on each block: a condition is the union of the postings
+// of the values it matches (an exact value is one lookup; a prefix, a
+// :contains or :missing scans the parameter's values; a range condition
+// scans the parameter's range entries), :not the complement, a clause the
+// union of its conditions, the query their intersection. The matches come
+// in trail order (oldest first, the order of sequence numbers and of
+// lastUpdated), which is the order without _sort and, after the sort keys,
+// the order of ties: the SQLite store orders those by id instead, and
+// "audit-10" sorts before "audit-9". Without _sort the scan stops once the
+// page is full; a sorted search collects the matches with their sort
+// values (as the SQLite store defines them) and sorts them. Paging by
+// cursor is stable: the cursor holds the last match's sort values and
+// position, and new events come after every existing one.
+//
+// WithTrail sends everything about AuditEvent to the trail (read, vread of
+// version 1, search, type and instance history, creation through the API:
+// AuditEvents are never updated or deleted) and everything else to the
+// store, and resolves what crosses between them: a chain from AuditEvent
+// (AuditEvent?patient.identifier=…) runs its search first and becomes the
+// references it found; a chain to AuditEvent from another type, or a
+// _has:AuditEvent, runs the AuditEvent part on the trail and becomes the
+// references, or the ids, it found (up to 10,000, beyond which the search
+// is refused as too costly); _include and _revinclude are separate searches
+// of one type each, and compartments searches of AuditEvent or of several
+// types. A search of AuditEvent with other types (_type, Patient/x/*,
+// $everything, a system search) gives the store's matches, then the
+// trail's, and pages by a cursor that says which part it is in; it cannot
+// be sorted (refused as not supported). The system history merges both,
+// newest first. _has on AuditEvent (another resource referencing an
+// event) is refused. A commit holding AuditEvents and other resources is
+// not atomic across the trail and the store.
+//
+// # Data from before the trail
+//
+// A data directory whose SQLite store holds AuditEvents from before the
+// trail has them copied into it, oldest first, at the first start
+// (WithTrail): indexed by the extractor, since their lean entries are not
+// kept in the store, with their sequence entry, so that the chain goes on
+// in the trail from the last sequence. A record (kind "audit.trail", key
+// "migrated") marks the copy done; an interrupted copy resumes, skipping
+// what the trail has. The store keeps its copies (its history is never
+// rewritten) but they are no longer read: searches of AuditEvent go to the
+// trail, and the system history skips them. A journal left by the
+// recorder of before is indexed into the store first (the server does it
+// before WithTrail).
+//
+// # Recording through a journal
+//
+// Several nodes may share a store (MongoDB, or one SQLite file) and its
+// chain. With
+// Options.JournalDir set, Record appends the event (its JSON and index
+// entries, in a CRC-checked frame) to a node-local append-only journal,
+// one write and one fsync for every event waiting at that moment, and
+// returns once the event is synced: fail-closed as before, and more
+// durable than a commit in SQLite's WAL mode, which syncs at checkpoints
+// only. A background indexer reads the journal behind the writer and
+// moves the events into the store in batches of up to MaxBatch, as the
+// chain below (when idle, it lets events gather for 50 ms first, so that a
+// quiet server does not pay a transaction per event); the cost of indexing
+// is deferred off the request path and paid in large batches, not avoided.
 //
 // The journal is a folder of segment files (a new one per start and every
 // SegmentSize bytes); an indexed segment is removed. The indexer keeps its
@@ -148,12 +243,23 @@
 // Each chained event also has an index entry SequenceParam (a number) so
 // that Verify can find chained events beyond a gap.
 //
+// With the trail, its single writer chains each event as it appends it
+// (sequence, hash and meta.lastUpdated are in the logged frame, the JSON
+// as stored), and takes its tail from the trail's last chained event at
+// start. The head record is written at most once a second and when the
+// recorder closes, not after each append (that would be an SQLite commit
+// per event): it lags by up to a second, or more after a crash, and Verify
+// checks the events beyond it as it checks events beyond any lagging head,
+// by the SequenceParam entries. A truncation of the trail is detected
+// unless it removes only events of the last second.
+//
 // Verify walks the chain from 1, recomputes each hash, and reports the first
 // break: a modified event (hash mismatch, or a version other than 1: chained
 // events are written once), a missing sequence number (deleted), an event
 // at the wrong position (reordered), or a head that does not match. It
 // reads the events a page at a time by id (one search per 256 events), so
-// its memory does not grow with the chain.
+// its memory does not grow with the chain; through WithTrail it reads the
+// trail.
 //
 // AuditEvents cannot be updated or deleted through the API: the REST layer
 // asks IsProtected.

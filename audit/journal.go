@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,27 +59,10 @@ type journal struct {
 
 const segmentSuffix = ".journal"
 
-func segmentName(seg uint64) string { return fmt.Sprintf("%020d%s", seg, segmentSuffix) }
+func segmentName(seg uint64) string { return numberedName(seg, segmentSuffix) }
 
 // segments lists the segment numbers in dir, in order.
-func segments(dir string) ([]uint64, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []uint64
-	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), segmentSuffix)
-		if !ok {
-			continue
-		}
-		if n, err := strconv.ParseUint(name, 10, 64); err == nil {
-			out = append(out, n)
-		}
-	}
-	slices.Sort(out)
-	return out, nil
-}
+func segments(dir string) ([]uint64, error) { return numberedFiles(dir, segmentSuffix) }
 
 // openJournal locks dir and starts a new segment after the existing ones
 // (a crash may have torn the last one's tail: it is never appended to).

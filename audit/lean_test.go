@@ -18,8 +18,9 @@ import (
 
 // leanTrail records a mix of events into lean (through a Recorder, so with
 // the lean index), and stores the same events in full with the
-// extractor's index (what an AuditEvent created through the API gets).
-func leanTrail(t *testing.T, lean, full store.Store) {
+// extractor's index (what an AuditEvent created through the API gets). It
+// returns the events in the order recorded (event n is audit-(n+1)).
+func leanTrail(t *testing.T, lean, full store.Store) []audit.Event {
 	t.Helper()
 	ctx := context.Background()
 	rec := newRecorder(t, lean)
@@ -60,6 +61,7 @@ func leanTrail(t *testing.T, lean, full store.Store) {
 			t.Fatal(err)
 		}
 	}
+	return events
 }
 
 // leanSearches are searches of AuditEvent by bare and qualified values,

@@ -25,6 +25,13 @@ type Options struct {
 	// Logger receives the writer's errors (default slog.Default()).
 	Logger *slog.Logger
 
+	// Trail, when set, is where the recorder appends its events (a store
+	// made with WithTrail over the trail is what NewRecorder takes): the
+	// single writer chains each batch and appends it, and Record returns
+	// once the trail has it, searchable at once. The chain head record is
+	// written when the recorder closes. Not with JournalDir.
+	Trail *Trail
+
 	// JournalDir, when set, makes Record append to a journal in this
 	// node-local folder and return once the event is synced there; a
 	// background indexer then moves the events into the store (see the
@@ -70,6 +77,12 @@ type Recorder struct {
 	// journal and indexer are set when Options.JournalDir is.
 	journal *journal
 	indexer *indexer
+
+	// inPlace is the writer when Record appends to the trail itself,
+	// under inPlaceMu (a trail whose syncs are deferred: see NewRecorder).
+	inPlace   *writer
+	inPlaceMu sync.Mutex
+	closed    bool // under inPlaceMu
 }
 
 // pending is one event waiting for the writer.
@@ -118,6 +131,17 @@ func NewRecorder(st store.Store, opts Options) (*Recorder, error) {
 		quit:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
+	if opts.Trail != nil && opts.JournalDir != "" {
+		return nil, fmt.Errorf("audit: a recorder appends to a trail or to a journal, not both")
+	}
+	if opts.Trail != nil && opts.Trail.opts.SyncInterval > 0 {
+		// Nothing to group: an append is a write to the operating
+		// system's cache. Record appends in place, under a lock, which
+		// saves the two goroutine switches of a hand-off per event.
+		r.inPlace = &writer{Recorder: r}
+		close(r.stopped)
+		return r, nil
+	}
 	if opts.JournalDir == "" {
 		go r.run()
 		return r, nil
@@ -160,6 +184,9 @@ func (r *Recorder) Record(ctx context.Context, e Event) error {
 		return fmt.Errorf("audit: event JSON does not start with its resourceType")
 	}
 	content := body[len(prefix):]
+	if r.inPlace != nil {
+		return r.appendInPlace(ctx, content, index)
+	}
 	if r.journal != nil {
 		// The frame is all the journal keeps: the buffer goes back to the pool.
 		p := &pending{frame: encodeFrame(content, index), done: make(chan error, 1)}
@@ -168,6 +195,21 @@ func (r *Recorder) Record(ctx context.Context, e Event) error {
 	// The writer keeps the content after Record returns (when ctx ends first).
 	p := &pending{content: bytes.Clone(content), index: index, done: make(chan error, 1)}
 	return handOff(ctx, r.requests, r.quit, p)
+}
+
+// appendInPlace chains the event after the trail's tail and appends it
+// (chainedBody copies content into the stored body).
+func (r *Recorder) appendInPlace(ctx context.Context, content []byte, index []store.IndexEntry) error {
+	r.inPlaceMu.Lock()
+	defer r.inPlaceMu.Unlock()
+	if r.closed {
+		return ErrClosed
+	}
+	if _, err := r.inPlace.persist(ctx, []*pending{{content: content, index: index}}); err != nil {
+		r.inPlace.loaded = false // what was appended is uncertain: reload the tail
+		return err
+	}
+	return nil
 }
 
 // handOff gives p to the writer goroutine reading requests and waits for
@@ -209,6 +251,12 @@ var jsonBuffers = sync.Pool{New: func() any { return new([]byte) }}
 func (r *Recorder) Close() error {
 	r.close.Do(func() {
 		close(r.quit)
+		if r.inPlace != nil {
+			r.inPlaceMu.Lock()
+			r.closed = true
+			r.inPlace.closeTrail(context.Background())
+			r.inPlaceMu.Unlock()
+		}
 		if r.journal != nil {
 			r.journal.close()
 			r.indexer.close()
@@ -231,6 +279,7 @@ func (r *Recorder) run() {
 		case p := <-r.requests:
 			batch = append(batch, p)
 		case <-r.quit:
+			w.closeTrail(ctx)
 			return
 		}
 	drain:
@@ -259,6 +308,7 @@ type writer struct {
 	*Recorder
 	tail        link
 	headVersion int64 // version of the head record as last read or written
+	headSaved   time.Time
 	loaded      bool
 }
 
@@ -292,7 +342,32 @@ func (w *writer) persist(ctx context.Context, batch []*pending) (int, error) {
 			return committed(), fmt.Errorf("audit: append to chain: %w", err)
 		}
 	}
-	return committed(), w.saveHead(ctx)
+	if w.opts.Trail != nil && time.Since(w.headSaved) < trailHeadInterval {
+		return committed(), nil // saved again within the interval, and on close (closeTrail)
+	}
+	if err := w.saveHead(ctx); err != nil {
+		return committed(), err
+	}
+	w.headSaved = time.Now()
+	return committed(), nil
+}
+
+// trailHeadInterval is how often, at most, a recorder appending to a
+// trail saves the chain head: an SQLite commit per append would cost more
+// than the append, and a head at most this old still anchors all but the
+// events of its last interval against a truncation of the trail.
+const trailHeadInterval = time.Second
+
+// closeTrail saves the chain head once the trail's writer stops: the
+// trail's own files hold the chain; the head lets Verify tell the events
+// removed from its end up to there.
+func (w *writer) closeTrail(ctx context.Context) {
+	if w.opts.Trail == nil || !w.loaded {
+		return
+	}
+	if err := w.saveHead(ctx); err != nil {
+		w.opts.Logger.Error("audit: save the chain head", "err", err)
+	}
 }
 
 // chain builds the writes of events after the current tail.
@@ -316,6 +391,16 @@ func (w *writer) chain(events []*pending) ([]store.Write, []link) {
 // commit writes in one transaction when the store has them, else one by
 // one; it returns how many writes were committed.
 func (w *writer) commit(ctx context.Context, writes []store.Write) (int, error) {
+	if w.opts.Trail != nil {
+		events := make([]TrailEvent, len(writes))
+		for i, wr := range writes {
+			events[i] = TrailEvent{ID: wr.ID, LastUpdated: wr.LastUpdated, Body: wr.Body, Index: wr.Index}
+		}
+		if err := w.opts.Trail.Append(events); err != nil {
+			return 0, err
+		}
+		return len(writes), nil
+	}
 	if w.st.SupportsTransactions() {
 		if err := w.st.Commit(ctx, writes); err != nil {
 			return 0, err
@@ -336,6 +421,18 @@ func (w *writer) loadTail(ctx context.Context) error {
 	tail, version, err := readHead(ctx, w.records)
 	if err != nil {
 		return err
+	}
+	if w.opts.Trail != nil {
+		// The trail has one writer: its last chained event is the tail.
+		last, err := w.opts.Trail.lastChained(ctx)
+		if err != nil {
+			return err
+		}
+		if last.seq < tail.seq {
+			return fmt.Errorf("audit: the chain head names sequence %d, the trail ends at %d: run $verify-audit", tail.seq, last.seq)
+		}
+		w.tail, w.headVersion, w.loaded = last, version, true
+		return nil
 	}
 	for {
 		next, err := w.st.Read(ctx, resourceType, EventID(tail.seq+1))

@@ -21,6 +21,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/telehub/telehub/audit"
 	"github.com/telehub/telehub/fhir"
 	"github.com/telehub/telehub/store"
 	"github.com/telehub/telehub/store/mongo"
@@ -42,18 +43,33 @@ var backends = []backend{
 	{name: "mongo", open: openMongo, transactions: false},
 }
 
+// openSQLite opens the store of the embedded deployment: SQLite, with the
+// AuditEvents in an audit trail of their own.
 func openSQLite(t *testing.T) store.Store {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "telehub.db"))
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "telehub.db"))
 	if err != nil {
 		t.Fatalf("open sqlite store: %v", err)
 	}
+	trail, err := audit.OpenTrail(filepath.Join(dir, "audit-trail"), audit.TrailOptions{})
+	if err != nil {
+		t.Fatalf("open audit trail: %v", err)
+	}
 	t.Cleanup(func() {
+		if err := trail.Close(); err != nil {
+			t.Errorf("close audit trail: %v", err)
+		}
 		if err := st.Close(); err != nil {
 			t.Errorf("close sqlite store: %v", err)
 		}
 	})
-	return st
+	withTrail, err := audit.WithTrail(ctx, st, trail)
+	if err != nil {
+		t.Fatalf("open sqlite store with the audit trail: %v", err)
+	}
+	return withTrail
 }
 
 func openMongo(t *testing.T) store.Store {

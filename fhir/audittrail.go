@@ -13,7 +13,8 @@ import (
 )
 
 // The audit trail is written by the audit recorder, which may index its
-// events in the background (a journal first): reads and searches of
+// events in the background (a journal first, with a shared store; the
+// embedded trail has them searchable at once): reads and searches of
 // AuditEvent, and $verify-audit, first wait until every event recorded so
 // far is in the store, so that a client always sees its own accesses.
 // The recorder indexes AuditEvents for a few parameters only (see

@@ -81,3 +81,23 @@ func TestAuditEventUnsortableParameters(t *testing.T) {
 		t.Errorf("strict sort of Encounter by type: %d %s", res.Code, res.Body)
 	}
 }
+
+// TestAuditTrailSearchesNotSupported: with the AuditEvents in the audit
+// trail, a sorted search of AuditEvent with other types, and _has on
+// AuditEvent, are answered 400 not-supported; the same search unsorted
+// finds both.
+func TestAuditTrailSearchesNotSupported(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	ts.do(http.MethodPut, "/fhir/Patient/p1", `{"resourceType":"Patient","id":"p1"}`)
+	ts.do(http.MethodPost, "/fhir/AuditEvent", `{"resourceType":"AuditEvent","type":{"code":"rest"},"recorded":"2026-01-01T00:00:00Z","agent":[{"requestor":true,"who":{"reference":"Patient/p1"}}],"source":{"observer":{"display":"x"}}}`)
+	res := ts.do(http.MethodGet, "/fhir?_type=AuditEvent,Patient", "")
+	if got, _ := res.json["total"].(float64); res.Code != http.StatusOK || got != 2 {
+		t.Fatalf("search of AuditEvent and Patient: %d, total %v: %s", res.Code, res.json["total"], res.Body)
+	}
+	for _, path := range []string{"/fhir?_type=AuditEvent,Patient&_sort=_lastUpdated", "/fhir/AuditEvent?_has:Provenance:target:agent=Patient/p1"} {
+		res := ts.do(http.MethodGet, path, "")
+		if body := res.Body.String(); res.Code != http.StatusBadRequest || !strings.Contains(body, "not-supported") || !strings.Contains(body, "not") {
+			t.Errorf("%s: %d %s, want 400 not-supported", path, res.Code, body)
+		}
+	}
+}

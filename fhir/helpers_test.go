@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/telehub/telehub/audit"
 	"github.com/telehub/telehub/store"
 	"github.com/telehub/telehub/store/mongo"
 	"github.com/telehub/telehub/store/mongo/mongotest"
@@ -21,7 +22,8 @@ import (
 
 const testBase = "http://fhir.test/fhir"
 
-// testServer is a Server on a fresh SQLite store, mounted on echo.
+// testServer is a Server on a fresh SQLite store (with the AuditEvents in
+// an audit trail, as the embedded deployment keeps them), mounted on echo.
 type testServer struct {
 	t     testing.TB
 	e     *echo.Echo
@@ -30,11 +32,24 @@ type testServer struct {
 
 func newTestServer(t testing.TB, opts Options) *testServer {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "fhir.db"))
+	ctx := context.Background()
+	dir := t.TempDir()
+	data, err := sqlite.Open(ctx, filepath.Join(dir, "fhir.db"))
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
-	t.Cleanup(func() { st.Close() })
+	trail, err := audit.OpenTrail(filepath.Join(dir, "audit-trail"), audit.TrailOptions{})
+	if err != nil {
+		t.Fatalf("open audit trail: %v", err)
+	}
+	t.Cleanup(func() {
+		trail.Close()
+		data.Close()
+	})
+	st, err := audit.WithTrail(ctx, data, trail)
+	if err != nil {
+		t.Fatalf("open store with the audit trail: %v", err)
+	}
 	return newTestServerOn(t, st, opts)
 }
 

@@ -324,6 +324,9 @@ func searchFailed(what string, err error) error {
 	if errors.Is(err, store.ErrTooCostly) {
 		return badRequest(codeTooCostly, "%s is too costly for this server: add more selective criteria", what)
 	}
+	if errors.Is(err, store.ErrUnsupported) {
+		return badRequest(codeNotSupported, "%s: %v", what, err)
+	}
 	return fmt.Errorf("fhir: %s: %w", what, err)
 }
 

@@ -34,6 +34,10 @@ var (
 	// ErrTooCostly: the backend refuses a search it cannot run within its
 	// limits (callers answer 400 too-costly and ask for a more selective query).
 	ErrTooCostly = errors.New("store: search too costly")
+	// ErrUnsupported: the backend cannot run this search at all (a
+	// combination it does not support, whatever the criteria); callers
+	// answer 400 not-supported with the error's text.
+	ErrUnsupported = errors.New("store: search not supported")
 )
 
 // Store is the only way to persistence. Implementations are safe for concurrent use.

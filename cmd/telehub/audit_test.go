@@ -3,19 +3,23 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/telehub/telehub/audit"
-	"github.com/telehub/telehub/store"
+	"github.com/telehub/telehub/store/sqlite"
 )
 
 // TestAuditChainOnTheServer records a server's audit trail through its API,
 // verifies it with $verify-audit, then tampers with an AuditEvent directly
-// in the database, beside the API, and sees the operation report it.
+// in the trail's files, beside the API, and sees the operation report it.
 func TestAuditChainOnTheServer(t *testing.T) {
 	t.Parallel()
-	p := startWithBootstrap(t, "--data", t.TempDir(), "--demo=false")
+	dir := t.TempDir()
+	p := startWithBootstrap(t, "--data", dir, "--demo=false")
 	bearer := p.backendToken("system/*.cruds")
 	call := func(method, path, body string) (int, map[string]any) {
 		t.Helper()
@@ -46,24 +50,12 @@ func TestAuditChainOnTheServer(t *testing.T) {
 		t.Fatalf("a fresh audit trail is not intact: %v", out)
 	}
 
-	// The API refuses to change an AuditEvent; the database does not.
-	ctx := context.Background()
+	// The API refuses to change an AuditEvent; the trail's files do not.
 	id := audit.EventID(2)
 	if status, _ := call(http.MethodDelete, "/AuditEvent/"+id, ""); status != http.StatusMethodNotAllowed {
 		t.Errorf("DELETE of an AuditEvent: %d, want 405", status)
 	}
-	res, err := p.srv.data.Read(ctx, "AuditEvent", id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	forged := bytes.Replace(res.Body, []byte(`"outcome":"0"`), []byte(`"outcome":"4"`), 1)
-	if bytes.Equal(forged, res.Body) {
-		forged = bytes.Replace(res.Body, []byte(`"recorded":"`), []byte(`"recorded":"1`), 1)
-	}
-	if err := p.srv.data.Commit(ctx, []store.Write{{Type: "AuditEvent", ID: id, Version: res.VersionID + 1,
-		LastUpdated: res.LastUpdated, Method: http.MethodPut, Body: forged}}); err != nil {
-		t.Fatal(err)
-	}
+	forgeInTrail(t, filepath.Join(dir, "audit-trail"), id)
 	ok, out := intact()
 	if ok {
 		t.Fatalf("$verify-audit missed the forged %s: %v", id, out)
@@ -82,5 +74,94 @@ func TestAuditChainOnTheServer(t *testing.T) {
 		if m["name"] == "event" && m["valueReference"].(map[string]any)["reference"] != "AuditEvent/"+id {
 			t.Errorf("break names %v, want AuditEvent/%s", m["valueReference"], id)
 		}
+	}
+}
+
+// forgeInTrail changes the outcome (or the recorded date) of event id in
+// place in the trail's log, as someone with access to the disk could.
+func forgeInTrail(t *testing.T, trailDir, id string) {
+	t.Helper()
+	logs, err := filepath.Glob(filepath.Join(trailDir, "*.log"))
+	if err != nil || len(logs) != 1 {
+		t.Fatalf("trail logs %v (%v), want one", logs, err)
+	}
+	data, err := os.ReadFile(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(data, []byte(`"id":"`+id+`"`))
+	if at < 0 {
+		t.Fatalf("%s not in the trail's log", id)
+	}
+	event := data[at:]
+	forged, where := []byte(`"outcome":"4"`), bytes.Index(event, []byte(`"outcome":"0"`))
+	if where < 0 {
+		forged, where = []byte(`"recorded":"1`), bytes.Index(event, []byte(`"recorded":"2`))
+	}
+	if where < 0 {
+		t.Fatalf("nothing to forge in %s", id)
+	}
+	// In place: the server goes on appending to the file.
+	f, err := os.OpenFile(logs[0], os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(forged, int64(at+where)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAuditTrailFromAnEarlierVersion starts a server on a data directory
+// an earlier version left: AuditEvents in the SQLite store and more in its
+// journal, not yet indexed. The server indexes the journal, copies every
+// event into the trail, removes the journal, and the chain goes on intact.
+func TestAuditTrailFromAnEarlierVersion(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "telehub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, err := audit.NewRecorder(st, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	journaled, err := audit.NewRecorder(st, audit.Options{JournalDir: filepath.Join(dir, "audit-journal")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		rec := direct
+		if i >= 3 {
+			rec = journaled // its events may still be in the journal when it closes
+		}
+		event := audit.Read(audit.Agent{Client: "old"}, audit.Target{Type: "Patient", ID: "p1"}, "Patient/p1", audit.Success)
+		if err := rec.Record(ctx, event); err != nil {
+			t.Fatal(err)
+		}
+	}
+	direct.Close()
+	journaled.Close()
+	st.Close()
+
+	p := startWithBootstrap(t, "--data", dir, "--demo=false")
+	bearer := p.backendToken("system/*.cruds")
+	status, out := p.fhir(bearer, http.MethodGet, "/AuditEvent?agent:identifier=old&_summary=count", "")
+	if status != http.StatusOK || out["total"] != float64(6) {
+		t.Errorf("the earlier version's events: %d %v, want a total of 6", status, out["total"])
+	}
+	status, out = p.fhir(bearer, http.MethodGet, "/$verify-audit", "")
+	if status != http.StatusOK {
+		t.Fatalf("$verify-audit: %d %v", status, out)
+	}
+	for _, prm := range out["parameter"].([]any) {
+		if m := prm.(map[string]any); m["name"] == "intact" && m["valueBoolean"] != true {
+			t.Errorf("the chain is not intact after the copy: %v", out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "audit-journal")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the earlier journal is still there: %v", err)
 	}
 }

@@ -34,8 +34,9 @@ type server struct {
 	logger *slog.Logger
 	// store is the resource store as every component writes to it: each
 	// commit publishes its change events on the bus. data is the same
-	// store undecorated, for the audit trail, whose records are not
-	// changes anyone subscribes to.
+	// store without the publishing, for the audit recorder, whose events
+	// are not changes anyone subscribes to (embedded, data keeps the
+	// AuditEvents in the audit trail: see audit.WithTrail).
 	store    store.Store
 	data     store.Store
 	bus      *events.Bus
@@ -47,6 +48,9 @@ type server struct {
 	baseURL  string
 	auth     *smart.Server
 	auditor  *audit.Recorder
+	// trail keeps the AuditEvents of the embedded deployment (nil when
+	// --store names the store, which nodes may share: they are in it).
+	trail *audit.Trail
 	// audits is what every component records to: the auditor, but for
 	// the baseline of `telehub bench --security`.
 	audits authz.Auditor
@@ -69,6 +73,13 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger) (*se
 	kind, target, err := cfg.storeTarget()
 	if err == nil {
 		s.data, err = openStore(ctx, kind, target)
+	}
+	if err == nil && cfg.Store == "" {
+		// The data directory's own store: this node alone writes it, so
+		// its AuditEvents can live in the node's own files. A store named
+		// by --store may be shared by several nodes, which must then share
+		// one chain in it too.
+		s.data, s.trail, err = withAuditTrail(ctx, s.data, cfg.DataDir)
 	}
 	if err != nil {
 		listener.Close()
@@ -147,17 +158,20 @@ func (s *server) handler(ctx context.Context, cfg serveConfig) (http.Handler, er
 		return nil, err
 	}
 	// Every access to health data and every security event is recorded,
-	// fail-closed, in the store's tamper-evident audit trail.
-	// Record returns once the event is in a local journal, synced to disk
-	// within auditSync: the durability of the SQLite store's own commits.
-	// An indexer moves the events into the store and its hash chain in the
-	// background.
+	// fail-closed, in a tamper-evident audit trail. Record returns once
+	// the event is written, synced to disk within auditSync: the
+	// durability of the SQLite store's own commits. Embedded, the events
+	// go to the trail's own files; with a store named by --store (MongoDB,
+	// or an SQLite file nodes may share), to a local journal first, then to
+	// the shared store and its hash chain in the background.
 	if cfg.withoutAudit {
 		s.audits = discardAudit{}
 	} else {
-		s.auditor, err = audit.NewRecorder(s.data, audit.Options{
-			JournalDir: filepath.Join(cfg.DataDir, "audit-journal"), SyncInterval: auditSync, Logger: operations.Logger(),
-		})
+		opts := audit.Options{Trail: s.trail, Logger: operations.Logger()}
+		if s.trail == nil {
+			opts.JournalDir, opts.SyncInterval = filepath.Join(cfg.DataDir, auditJournal), auditSync
+		}
+		s.auditor, err = audit.NewRecorder(s.data, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -291,6 +305,53 @@ func (s *server) prepareAuth(ctx context.Context, cfg serveConfig) error {
 	return nil
 }
 
+// The audit trail's folders in the data directory.
+const (
+	auditTrail   = "audit-trail"
+	auditJournal = "audit-journal"
+)
+
+// withAuditTrail opens the embedded deployment's audit trail and returns
+// data with its AuditEvents kept there. A journal left by an earlier
+// version (which indexed the events into the SQLite store) is indexed
+// first, so that its events are among those copied into the trail.
+func withAuditTrail(ctx context.Context, data store.Store, dataDir string) (store.Store, *audit.Trail, error) {
+	if err := drainAuditJournal(ctx, data, filepath.Join(dataDir, auditJournal)); err != nil {
+		data.Close()
+		return nil, nil, err
+	}
+	trail, err := audit.OpenTrail(filepath.Join(dataDir, auditTrail), audit.TrailOptions{SyncInterval: auditSync})
+	if err != nil {
+		data.Close()
+		return nil, nil, err
+	}
+	withTrail, err := audit.WithTrail(ctx, data, trail)
+	if err != nil {
+		trail.Close()
+		data.Close()
+		return nil, nil, err
+	}
+	return withTrail, trail, nil
+}
+
+// drainAuditJournal indexes into the store what a journal in dir holds,
+// then removes the journal.
+func drainAuditJournal(ctx context.Context, data store.Store, dir string) error {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	rec, err := audit.NewRecorder(data, audit.Options{JournalDir: dir})
+	if err != nil {
+		return fmt.Errorf("audit journal: %w", err)
+	}
+	err = rec.Sync(ctx)
+	rec.Close()
+	if err != nil {
+		return fmt.Errorf("audit journal: index what it holds: %w", err)
+	}
+	return os.RemoveAll(dir)
+}
+
 // auditSync is how long an audit event may stay in the operating system's
 // cache before the journal is synced to disk.
 const auditSync = 20 * time.Millisecond
@@ -345,6 +406,11 @@ func (s *server) closeComponents() []error {
 	if s.bus != nil {
 		if err := s.bus.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close NATS: %w", err))
+		}
+	}
+	if s.trail != nil {
+		if err := s.trail.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close audit trail: %w", err))
 		}
 	}
 	if err := s.data.Close(); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/telehub/telehub/fhir"
 	"github.com/telehub/telehub/smart"
 	"github.com/telehub/telehub/smart/smarttest"
+	"github.com/telehub/telehub/store"
 	"github.com/telehub/telehub/store/sqlite"
 )
 
@@ -34,12 +35,13 @@ const (
 
 // fixture is a running server holding two patients' data, Alice's and Bob's.
 type fixture struct {
-	t      testing.TB
-	url    string // the server's root; the FHIR base is url+"/fhir"
-	st     *sqlite.Store
-	auth   *smart.Server
-	api    *fhir.Server
-	client *http.Client
+	t       testing.TB
+	url     string      // the server's root; the FHIR base is url+"/fhir"
+	st      store.Store // SQLite, with the AuditEvents in an audit trail
+	records store.Records
+	auth    *smart.Server
+	api     *fhir.Server
+	client  *http.Client
 }
 
 // newFixture starts the FHIR layer and the authorization server on one
@@ -54,22 +56,32 @@ func newFixture(t testing.TB) *fixture {
 func newFixtureWith(t testing.TB, audited bool) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "telehub.db"))
+	dir := t.TempDir()
+	data, err := sqlite.Open(ctx, filepath.Join(dir, "telehub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	trail, err := audit.OpenTrail(filepath.Join(dir, "audit-trail"), audit.TrailOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := audit.WithTrail(ctx, data, trail)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var handler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
-	recorder, err := audit.NewRecorder(st, audit.Options{})
+	recorder, err := audit.NewRecorder(st, audit.Options{Trail: trail})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		srv.Close()
 		recorder.Close()
-		st.Close()
+		trail.Close()
+		data.Close()
 	})
-	auth, err := smart.New(smart.Config{BaseURL: srv.URL, Records: st, Audit: recorder})
+	auth, err := smart.New(smart.Config{BaseURL: srv.URL, Records: data, Audit: recorder})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +115,7 @@ func newFixtureWith(t testing.TB, audited bool) *fixture {
 	if _, err := auth.AddUser(ctx, smart.NewUser{Username: "alice", Password: alicePass, Name: "Alice", FHIRUser: "Patient/alice"}); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, url: srv.URL, st: st, auth: auth, api: api,
+	f := &fixture{t: t, url: srv.URL, st: st, records: data, auth: auth, api: api,
 		client: &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	f.seed()
 	return f
@@ -183,7 +195,7 @@ func tokenFrom(t testing.TB, client *http.Client, root, scope string) string {
 // expired or name another issuer or audience.
 func (f *fixture) minter(cfg smart.Config) string {
 	f.t.Helper()
-	cfg.Records = f.st
+	cfg.Records = f.records
 	other, err := smart.New(cfg)
 	if err != nil {
 		f.t.Fatal(err)
