@@ -145,6 +145,9 @@ func (s *Store) commitGroup(group []*commitRequest) {
 	if errors.Is(err, errRetryApart) {
 		results, err = s.commitApart(ctx, live)
 	}
+	if err == nil {
+		s.resizeWriterCache(ctx)
+	}
 	for i, req := range live {
 		if err != nil {
 			req.done <- err

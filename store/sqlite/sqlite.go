@@ -64,6 +64,11 @@ type Store struct {
 	sizes       typeSizes // the number of resources of each type, for plans
 	checkpoints *checkpointer
 	commits     *committer
+	// writerCache is the writer's cache size in bytes, and cacheLookedAt
+	// the versions written when the file's size was last looked at; both
+	// are the committing goroutine's (see resizeWriterCache).
+	writerCache   int64
+	cacheLookedAt int64
 }
 
 var _ store.Store = (*Store)(nil)
@@ -198,7 +203,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	reader.SetMaxIdleConns(readers)
 	reader.SetConnMaxLifetime(0)
 
-	s := &Store{writer: writer, reader: reader, queries: newStmtCache(reader), checkpoints: startCheckpointer(checkpoints)}
+	s := &Store{writer: writer, reader: reader, queries: newStmtCache(reader), checkpoints: startCheckpointer(checkpoints),
+		// The first commit sizes the writer's cache for the file as opened.
+		writerCache: writerCacheMin, cacheLookedAt: -writerCacheEvery}
 	if err := s.stmts.prepare(ctx, writer, reader); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: prepare sqlite statements: %w", err)
@@ -216,16 +223,17 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
-	q.Add("_pragma", "cache_size(-32000)")
+	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", writerCacheMin>>10)) // the writer's grows with the file
 	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walBackstopPages))
 	q.Add("_pragma", "journal_size_limit(67108864)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
-		// Readers map the file: every commit (the audit trail commits
-		// several times a second) makes a reader drop its page cache, and
-		// reading pages back through a mapping costs far less than through
-		// read(2) (about 20% more reads/s as served, bench --security).
+		// Readers map the file: every commit makes a reader drop its page
+		// cache, and reading pages back through a mapping costs far less
+		// than through read(2) (about 20% more reads/s as served, bench
+		// --security, when the audit trail still committed to this store
+		// several times a second).
 		// Mapped pages count in the resident memory but are the operating
 		// system's cache, reclaimable.
 		q.Add("_pragma", "mmap_size(1073741824)")
