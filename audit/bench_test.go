@@ -51,9 +51,9 @@ func BenchmarkRecord(b *testing.B) {
 				case "served":
 					rec = newJournaled(b, st, b.TempDir(), audit.Options{SyncInterval: 20 * time.Millisecond})
 				case "trail":
-					rec = newTrailRecorder(b, st, audit.TrailOptions{})
+					rec, _ = newTrailRecorder(b, st, audit.TrailOptions{})
 				case "trail-served":
-					rec = newTrailRecorder(b, st, audit.TrailOptions{SyncInterval: 20 * time.Millisecond})
+					rec, _ = newTrailRecorder(b, st, audit.TrailOptions{SyncInterval: 20 * time.Millisecond})
 				case "journal-only":
 					st.Close()
 					rec = newJournaled(b, st, b.TempDir(), audit.Options{MaxBacklog: 1 << 40, Logger: slog.New(slog.DiscardHandler)})
@@ -64,8 +64,9 @@ func BenchmarkRecord(b *testing.B) {
 	}
 }
 
-// newTrailRecorder returns a recorder appending to a trail beside st.
-func newTrailRecorder(b *testing.B, st store.Store, opts audit.TrailOptions) *audit.Recorder {
+// newTrailRecorder returns a recorder appending to a trail beside st, and
+// st with its AuditEvents in that trail.
+func newTrailRecorder(b *testing.B, st store.Store, opts audit.TrailOptions) (*audit.Recorder, store.Store) {
 	b.Helper()
 	trail, err := audit.OpenTrail(b.TempDir(), opts)
 	if err != nil {
@@ -83,7 +84,7 @@ func newTrailRecorder(b *testing.B, st store.Store, opts audit.TrailOptions) *au
 		rec.Close()
 		trail.Close()
 	})
-	return rec
+	return rec, withTrail
 }
 
 func benchRecord(b *testing.B, rec *audit.Recorder, parallelism int, sync bool) {
@@ -228,23 +229,7 @@ func BenchmarkVerify(b *testing.B) {
 		benchVerify(b, st, newRecorder(b, st), 1000)
 	})
 	b.Run("trail", func(b *testing.B) {
-		st := openStore(b)
-		trail, err := audit.OpenTrail(b.TempDir(), audit.TrailOptions{SyncInterval: 20 * time.Millisecond})
-		if err != nil {
-			b.Fatal(err)
-		}
-		withTrail, err := audit.WithTrail(context.Background(), st, trail)
-		if err != nil {
-			b.Fatal(err)
-		}
-		rec, err := audit.NewRecorder(withTrail, audit.Options{Trail: trail})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() {
-			rec.Close()
-			trail.Close()
-		})
+		rec, withTrail := newTrailRecorder(b, openStore(b), audit.TrailOptions{SyncInterval: 20 * time.Millisecond})
 		benchVerify(b, withTrail, rec, 100000) // three sealed blocks and the open one
 	})
 }

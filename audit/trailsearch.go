@@ -338,13 +338,9 @@ func matchPositive(b block, c store.Condition) ([]uint32, error) {
 // matchMissing: events without (Text "true") or with (Text "false") an
 // entry for the parameter. _id and _lastUpdated are never missing.
 func matchMissing(b block, c store.Condition) ([]uint32, error) {
-	var want bool
-	switch c.Text {
-	case "true":
-		want = true
-	case "false":
-	default:
-		return nil, fmt.Errorf("missing takes true or false, not %q", c.Text)
+	want, err := c.MissingWanted()
+	if err != nil {
+		return nil, err
 	}
 	var sets [][]uint32
 	b.scanTexts(c.Param, "", func(_ string, ords []uint32) { sets = append(sets, ords) })

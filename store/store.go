@@ -18,6 +18,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -163,6 +164,18 @@ const (
 // OpMissing matches resources with no entry for Param (Text "true") or with at
 // least one (Text "false").
 const OpMissing Op = "missing"
+
+// MissingWanted reads an OpMissing condition: true when it asks for
+// resources without an entry, false for those with one.
+func (c Condition) MissingWanted() (bool, error) {
+	switch c.Text {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("missing takes true or false, not %q", c.Text)
+}
 
 // Special parameters the store resolves on the resource itself, not on index
 // entries: "_id" (OpExact on the id) and "_lastUpdated" (range ops on lastUpdated).

@@ -176,21 +176,19 @@ func textFilter(field, prefix string, op store.Op, text string) (bson.D, error) 
 // The special parameters are never missing: every resource has an id and a
 // lastUpdated.
 func missingFilter(c store.Condition) (bson.D, error) {
-	if c.Param == store.ParamID || c.Param == store.ParamLastUpdated {
-		switch c.Text {
-		case "true":
+	want, err := c.MissingWanted()
+	switch {
+	case err != nil:
+		return nil, err
+	case c.Param == store.ParamID || c.Param == store.ParamLastUpdated:
+		if want {
 			return bson.D{{Key: "_id", Value: bson.D{{Key: "$exists", Value: false}}}}, nil
-		case "false":
-			return bson.D{}, nil
 		}
-	}
-	switch c.Text {
-	case "true":
+		return bson.D{}, nil
+	case want:
 		return bson.D{{Key: "ps", Value: bson.D{{Key: "$ne", Value: c.Param}}}}, nil
-	case "false":
-		return bson.D{{Key: "ps", Value: c.Param}}, nil
 	}
-	return nil, fmt.Errorf("missing wants true or false, not %q", c.Text)
+	return bson.D{{Key: "ps", Value: c.Param}}, nil
 }
 
 // rangeEntriesFilter asks ranges for the versions with a matching entry and

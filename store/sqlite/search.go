@@ -558,13 +558,9 @@ func rangeMatch(low, high string, highOffset float64, c store.Condition) (string
 // missing matches resources without (Text "true") or with (Text "false") an
 // entry for the parameter. The special parameters are never missing.
 func missing(c store.Condition, types []string) (string, []any, error) {
-	var want bool
-	switch c.Text {
-	case "true":
-		want = true
-	case "false":
-	default:
-		return "", nil, fmt.Errorf("missing wants true or false, not %q", c.Text)
+	want, err := c.MissingWanted()
+	if err != nil {
+		return "", nil, err
 	}
 	if store.IsFullText(c.Param) {
 		return "", nil, fmt.Errorf("missing does not apply to full-text parameters")
