@@ -69,23 +69,25 @@ func qualifiedForms(c *store.Condition) []string {
 		if strings.Contains(c.Text, "|") {
 			return nil
 		}
-		forms := make([]string, len(systems))
-		for i, system := range systems {
-			forms[i] = system + "|" + c.Text
-		}
-		return forms
+		return qualifyEach(systems, "|", c.Text)
 	}
 	if types, ok := referenceTargets()[c.Param]; ok {
 		if strings.ContainsAny(c.Text, "/:#") {
 			return nil
 		}
-		forms := make([]string, len(types))
-		for i, typ := range types {
-			forms[i] = typ + "/" + c.Text
-		}
-		return forms
+		return qualifyEach(types, "/", c.Text)
 	}
 	return nil
+}
+
+// qualifyEach returns value qualified by each of qualifiers ("system|code",
+// "Type/id").
+func qualifyEach(qualifiers []string, sep, value string) []string {
+	forms := make([]string, len(qualifiers))
+	for i, q := range qualifiers {
+		forms[i] = q + sep + value
+	}
+	return forms
 }
 
 // maxWidenedClauses bounds the clauses negated values multiply one clause

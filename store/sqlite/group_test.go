@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,11 +15,7 @@ import (
 // are stored whole.
 func TestCommitGroupFailsAlone(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "telehub.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	patient := func(id string, version int64) store.Write {
 		return store.Write{
 			Type: "Patient", ID: id, Version: version, LastUpdated: time.Now(), Method: "PUT",

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,12 +14,7 @@ import (
 // an index instead of scanning a table: SQLite plans without statistics, and a
 // plan that scans every resource of a type is correct but a hundred times slower.
 func TestSearchPlans(t *testing.T) {
-	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "plans.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 
 	patients := []string{"Patient"}
 	token := store.Condition{Param: "identifier", Op: store.OpExact, Text: "urn:oid:1|1"}
@@ -147,12 +141,7 @@ func explain(t *testing.T, s *Store, query string, args []any) string {
 // TestHistoryPlans checks that history pages come in index order, with no
 // sort of every version of a type or of the system.
 func TestHistoryPlans(t *testing.T) {
-	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "plans.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	since := time.UnixMilli(1000)
 	for _, tc := range []struct {
 		name string
@@ -182,11 +171,7 @@ func TestHistoryPlans(t *testing.T) {
 // page's own rows once cut).
 func TestWalkPlans(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "plans.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	code := []store.Clause{{Any: []store.Condition{{Param: "code", Op: store.OpExact, Text: "c1"}}}}
 	observations := []string{"Observation"}
 	for _, tc := range []struct {
@@ -227,11 +212,7 @@ func TestWalkPlans(t *testing.T) {
 // TestExplainPlans checks that Explain names the plans a search may take.
 func TestExplainPlans(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "explain.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	w := store.Write{Type: "Observation", ID: "o1", Version: 1, LastUpdated: time.UnixMilli(1), Method: "POST", Body: []byte(`{}`),
 		Index: []store.IndexEntry{{Param: "date", Kind: store.KindDate, Low: 1, High: 2}}}
 	if err := s.Commit(ctx, []store.Write{w}); err != nil {

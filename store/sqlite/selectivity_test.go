@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,11 +15,7 @@ import (
 // primary-key probes, and that the matches are the same either way.
 func TestDrivingClause(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "driving.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	var writes []store.Write
 	for i := range 3 * probeCap / 2 {
 		writes = append(writes, store.Write{Type: "Observation", ID: fmt.Sprint("o", i), Version: 1, LastUpdated: time.Now(),

@@ -89,11 +89,7 @@ func sharedObservation(t *testing.T, x *search.Extractor, id, subject, code stri
 // chained and updated as if it had them.
 func TestSharedEntries(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "telehub.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	x := search.NewExtractor(search.DefaultRegistry())
 	patient := store.Write{Type: "Patient", ID: "p1", Version: 1, LastUpdated: time.Now(), Method: "PUT",
 		Body: []byte(`{"resourceType":"Patient","id":"p1"}`)}

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,11 +12,7 @@ import (
 // inserted or updated in place, and only ever widens.
 func TestRangeShapes(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "shapes.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	write := func(version int64, index ...store.IndexEntry) {
 		t.Helper()
 		w := store.Write{Type: "Observation", ID: "o1", Version: version, LastUpdated: time.UnixMilli(1), Method: "PUT", Body: []byte(`{}`), Index: index}
@@ -56,11 +51,7 @@ func TestRangeShapes(t *testing.T) {
 // widened are found stale in the search's snapshot.
 func TestWindowsHold(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "hold.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	write := func(id string, index ...store.IndexEntry) {
 		t.Helper()
 		w := store.Write{Type: "Observation", ID: id, Version: 1, LastUpdated: time.UnixMilli(1), Method: "POST", Body: []byte(`{}`), Index: index}

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 )
 
@@ -24,11 +23,7 @@ func TestWriterCacheFollowsTheFile(t *testing.T) {
 // size chosen for its file.
 func TestWriterCacheSet(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "telehub.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	cacheKiB := func() int64 {
 		var kib int64
 		if err := s.writer.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&kib); err != nil {
