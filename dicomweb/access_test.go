@@ -66,6 +66,29 @@ func testAccess(t *testing.T, b backend) {
 			t.Errorf("STOW without token: %d", status)
 		}
 	})
+	t.Run("cors", func(t *testing.T) {
+		// A viewer's page preflights, then calls with its token; even a 401
+		// must be readable by the page's script.
+		for _, path := range []string{"/dicom-web/studies", "/dicom-web/studies/1.9.1/series/1.9.1.1/instances/1.9.1.1.1/frames/1"} {
+			resp, _ := ev.do("", "OPTIONS", path, nil, "Origin", "https://viewer.example",
+				"Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "authorization, accept")
+			h := resp.Header
+			if resp.StatusCode != http.StatusNoContent || h.Get("Access-Control-Allow-Origin") != "*" ||
+				!strings.Contains(h.Get("Access-Control-Allow-Headers"), "Authorization") || !strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") ||
+				h.Get("Access-Control-Allow-Credentials") != "" {
+				t.Errorf("preflight %s: %d %v", path, resp.StatusCode, h)
+			}
+		}
+		for _, token := range []string{"reader", ""} {
+			resp, _ := ev.do(token, "GET", "/dicom-web/studies", nil, "Origin", "https://viewer.example")
+			if resp.Header.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "WWW-Authenticate") {
+				t.Errorf("GET with token %q: %d, CORS headers %v", token, resp.StatusCode, resp.Header)
+			}
+		}
+		if resp, body := ev.do("reader", "OPTIONS", "/dicom-web/studies", nil); resp.StatusCode != http.StatusMethodNotAllowed || !strings.Contains(string(body), "OperationOutcome") {
+			t.Errorf("OPTIONS that is not a preflight: %d %s", resp.StatusCode, body)
+		}
+	})
 	t.Run("scopes", func(t *testing.T) {
 		for _, c := range []struct {
 			token, method, path string

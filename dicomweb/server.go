@@ -14,6 +14,7 @@ import (
 
 	"github.com/telehub/telehub/authz"
 	"github.com/telehub/telehub/fhir"
+	"github.com/telehub/telehub/internal/cors"
 	"github.com/telehub/telehub/store"
 )
 
@@ -98,35 +99,60 @@ func New(opts Options) (*Server, error) {
 		base: strings.TrimRight(opts.BaseURL, "/")}, nil
 }
 
-// Mount registers the DICOMweb routes under /dicom-web on e.
+// corsPolicy lets image viewers running in a browser (OHIF and other
+// DICOMweb clients) store, query and retrieve from their pages.
+var corsPolicy = cors.Policy{
+	Methods: []string{"GET", "POST", "OPTIONS"},
+	Headers: []string{"Authorization", "Content-Type", "Accept", "X-Purpose-Of-Use"},
+	Expose:  []string{"Content-Location", "Warning", "WWW-Authenticate"},
+}
+
+// Mount registers the DICOMweb routes under /dicom-web on e. CORS comes
+// before authentication: preflights carry no token.
 func (s *Server) Mount(e *echo.Echo) {
-	g := e.Group("/dicom-web", s.opts.Auth.Middleware())
-	g.POST("/studies", s.stow)
-	g.POST("/studies/:study", s.stow)
+	g := e.Group("/dicom-web", corsPolicy.Middleware(), s.opts.Auth.Middleware())
+	preflighted := map[string]bool{}
+	route := func(method, path string, h echo.HandlerFunc) {
+		g.Add(method, path, h)
+		if !preflighted[path] {
+			// Answered by corsPolicy's middleware; the route makes the
+			// group's middleware run for OPTIONS on this path.
+			g.OPTIONS(path, notPreflight)
+			preflighted[path] = true
+		}
+	}
+	route(http.MethodPost, "/studies", s.stow)
+	route(http.MethodPost, "/studies/:study", s.stow)
 
-	g.GET("/studies", s.qido(levelStudy))
-	g.GET("/series", s.qido(levelSeries))
-	g.GET("/instances", s.qido(levelInstance))
-	g.GET("/studies/:study/series", s.qido(levelSeries))
-	g.GET("/studies/:study/instances", s.qido(levelInstance))
-	g.GET("/studies/:study/series/:series/instances", s.qido(levelInstance))
+	route(http.MethodGet, "/studies", s.qido(levelStudy))
+	route(http.MethodGet, "/series", s.qido(levelSeries))
+	route(http.MethodGet, "/instances", s.qido(levelInstance))
+	route(http.MethodGet, "/studies/:study/series", s.qido(levelSeries))
+	route(http.MethodGet, "/studies/:study/instances", s.qido(levelInstance))
+	route(http.MethodGet, "/studies/:study/series/:series/instances", s.qido(levelInstance))
 
-	g.GET("/studies/:study", s.retrieve)
-	g.GET("/studies/:study/series/:series", s.retrieve)
-	g.GET("/studies/:study/series/:series/instances/:instance", s.retrieve)
-	g.GET("/studies/:study/metadata", s.metadata)
-	g.GET("/studies/:study/series/:series/metadata", s.metadata)
-	g.GET("/studies/:study/series/:series/instances/:instance/metadata", s.metadata)
-	g.GET("/studies/:study/series/:series/instances/:instance/frames/:frames", s.frames)
-	g.GET("/studies/:study/series/:series/instances/:instance/bulkdata/:tag", s.bulkdata)
+	route(http.MethodGet, "/studies/:study", s.retrieve)
+	route(http.MethodGet, "/studies/:study/series/:series", s.retrieve)
+	route(http.MethodGet, "/studies/:study/series/:series/instances/:instance", s.retrieve)
+	route(http.MethodGet, "/studies/:study/metadata", s.metadata)
+	route(http.MethodGet, "/studies/:study/series/:series/metadata", s.metadata)
+	route(http.MethodGet, "/studies/:study/series/:series/instances/:instance/metadata", s.metadata)
+	route(http.MethodGet, "/studies/:study/series/:series/instances/:instance/frames/:frames", s.frames)
+	route(http.MethodGet, "/studies/:study/series/:series/instances/:instance/bulkdata/:tag", s.bulkdata)
 	for _, kind := range []string{"rendered", "thumbnail"} {
 		h := s.rendered(kind == "thumbnail")
-		g.GET("/studies/:study/"+kind, h)
-		g.GET("/studies/:study/series/:series/"+kind, h)
-		g.GET("/studies/:study/series/:series/instances/:instance/"+kind, h)
-		g.GET("/studies/:study/series/:series/instances/:instance/frames/:frames/"+kind, h)
+		route(http.MethodGet, "/studies/:study/"+kind, h)
+		route(http.MethodGet, "/studies/:study/series/:series/"+kind, h)
+		route(http.MethodGet, "/studies/:study/series/:series/instances/:instance/"+kind, h)
+		route(http.MethodGet, "/studies/:study/series/:series/instances/:instance/frames/:frames/"+kind, h)
 	}
-	g.GET("/wado", s.wadoURI)
+	route(http.MethodGet, "/wado", s.wadoURI)
+}
+
+// notPreflight answers an OPTIONS request that is not a CORS preflight:
+// DICOMweb defines no OPTIONS interaction.
+func notPreflight(c echo.Context) error {
+	return fail(c, http.StatusMethodNotAllowed, "DICOMweb has no OPTIONS interaction")
 }
 
 // fail answers an error as an OperationOutcome, the way every TeleHub API does.
@@ -135,7 +161,7 @@ func fail(c echo.Context, status int, format string, args ...any) error {
 		http.StatusBadRequest: "invalid", http.StatusForbidden: "forbidden", http.StatusNotFound: "not-found",
 		http.StatusNotAcceptable: "not-supported", http.StatusConflict: "conflict",
 		http.StatusRequestEntityTooLarge: "too-costly", http.StatusUnsupportedMediaType: "not-supported",
-		http.StatusGone: "deleted",
+		http.StatusGone: "deleted", http.StatusMethodNotAllowed: "not-supported",
 	}[status]
 	if code == "" {
 		code = "exception"

@@ -96,6 +96,7 @@ import (
 	"github.com/telehub/telehub/audit"
 	"github.com/telehub/telehub/authz"
 	"github.com/telehub/telehub/fhir/search"
+	"github.com/telehub/telehub/internal/cors"
 	"github.com/telehub/telehub/smart"
 	"github.com/telehub/telehub/store"
 )
@@ -266,6 +267,14 @@ func (s *Server) routes() []route {
 	}
 }
 
+// corsPolicy lets SMART apps call the FHIR API from their pages.
+var corsPolicy = cors.Policy{
+	Methods: []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
+	Headers: []string{"Authorization", "Content-Type", "Accept", "If-Match", "If-None-Match", "If-None-Exist",
+		"If-Modified-Since", "Prefer", "X-Purpose-Of-Use"},
+	Expose: []string{"Location", "Content-Location", "ETag", "Last-Modified", "WWW-Authenticate"},
+}
+
 var allMethods = []string{
 	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
 	http.MethodPatch, http.MethodDelete, http.MethodOptions,
@@ -275,7 +284,7 @@ var allMethods = []string{
 // not serve answer 405 and unknown paths 404, both with an OperationOutcome.
 func (s *Server) Mount(e *echo.Echo) {
 	g := e.Group("/fhir")
-	g.Use(cors)
+	g.Use(corsPolicy.Middleware())
 	for _, rt := range s.routes() {
 		paths := []string{rt.path}
 		if rt.path == "" {

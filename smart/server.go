@@ -25,6 +25,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/telehub/telehub/internal/cors"
 	"github.com/telehub/telehub/store"
 )
 
@@ -191,14 +192,26 @@ func (s *Server) Keys() *KeyRing { return s.keys }
 // TokenURL is the token endpoint, the audience client assertions must name.
 func (s *Server) TokenURL() string { return s.paths.token }
 
+// corsPolicy lets browser apps fetch discovery, keys and tokens from their
+// pages.
+var corsPolicy = cors.Policy{
+	Methods: []string{"GET", "POST", "OPTIONS"},
+	Headers: []string{"Authorization", "Content-Type", "Accept"},
+	Expose:  []string{"WWW-Authenticate"},
+}
+
+// noContent answers an OPTIONS request that is not a preflight.
+func noContent(c echo.Context) error { return c.NoContent(http.StatusNoContent) }
+
 // Mount registers the endpoints on e, at the paths of the configured URLs.
 func (s *Server) Mount(e *echo.Echo) {
 	// Endpoints a browser app fetches from its page get CORS.
+	withCORS := corsPolicy.Middleware()
 	fetched := func(path string, methods []string, h echo.HandlerFunc) {
 		for _, m := range methods {
-			e.Add(m, path, h, cors)
+			e.Add(m, path, h, withCORS)
 		}
-		e.OPTIONS(path, preflight, cors)
+		e.OPTIONS(path, noContent, withCORS)
 	}
 	get, post, both := []string{http.MethodGet}, []string{http.MethodPost}, []string{http.MethodGet, http.MethodPost}
 	fetched(pathOf(s.paths.jwks), get, s.handleJWKS)
