@@ -132,16 +132,20 @@ CREATE TABLE IF NOT EXISTS idx_range (
 // of its own, and idx_entries marks it, which a program reading version 3
 // would take for a corrupt blob. A version 3 file has a row for every
 // entry, which searches read the same way, so it is only marked version 4.
-const schemaVersion = 4
+// Version 5 keeps range_shapes from the writer instead of triggers on
+// idx_entries (windows.go): a program of version 4 would write the file
+// without its triggers and leave range_shapes behind its entries, so the
+// triggers of an older file are dropped and the file marked.
+const schemaVersion = 5
 
-// migrate creates the schema in a new file, converts a version 2 or 3 file,
-// and checks the version of any other.
+// migrate creates the schema in a new file, converts a version 2, 3 or 4
+// file, and checks the version of any other.
 func migrate(ctx context.Context, db *sql.DB) error {
 	var version int
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return err
 	}
-	if version != 0 && version != 2 && version != 3 && version != schemaVersion {
+	if version != 0 && version != 2 && version != 3 && version != 4 && version != schemaVersion {
 		return fmt.Errorf("file has schema version %d, this program knows version %d", version, schemaVersion)
 	}
 	if version == schemaVersion {
@@ -152,7 +156,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, schema+wordsSchema+entriesSchema); err != nil {
+	if _, err := tx.ExecContext(ctx, schema+wordsSchema+entriesSchema+dropShapeTriggers); err != nil {
 		return err
 	}
 	if version == 2 {

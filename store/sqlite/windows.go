@@ -1,11 +1,13 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -35,15 +37,16 @@ import (
 //     has one entry, so counting entries counts matches.
 //
 // range_shapes keeps both facts per (param, type), as maxima that only
-// grow: triggers on idx_entries (one row per write of a resource, inserted
-// or updated) fold in each resource's new range entries. Deleting entries
-// never lowers them, so they stay true, at worst looser than the data.
-// The triggers call the Go function range_shapes_of: a program that does
-// not register it cannot write the file (see createRangeShapes).
+// grow: the writer folds in the range entries of the resources each
+// transaction writes, with one upsert per parameter and type the
+// transaction widens (foldShapes, writeShapes), in that transaction.
+// Deleting entries never lowers them, so they stay true, at worst looser
+// than the data. (Triggers on idx_entries did this until layout version 5:
+// a trigger program per resource written cost 2-3% of the CPU of a load,
+// all of it in the serial commit.)
 
-// rangeShapesSchema creates range_shapes, fills it from the entries already
-// stored, and installs the trigger that keeps it up to date, in one
-// transaction: no write slips between the fill and the trigger.
+// rangeShapesSchema creates range_shapes and fills it from the entries
+// already stored, in one transaction.
 const rangeShapesSchema = `
 CREATE TABLE range_shapes (
 	param    TEXT    NOT NULL,
@@ -57,27 +60,24 @@ INSERT INTO range_shapes (param, type, multiple, span, min_span)
 	SELECT s.value ->> 0, r.type, max(s.value ->> 1), max(s.value ->> 2), min(s.value ->> 3)
 	FROM idx_entries e JOIN resources r ON r.rid = e.rid, json_each(range_shapes_of(e.entries)) s
 	GROUP BY 1, 2;
-CREATE TRIGGER range_shapes_of_new_entries AFTER INSERT ON idx_entries BEGIN
-` + foldRangeShapes + `
-END;
-CREATE TRIGGER range_shapes_of_changed_entries AFTER UPDATE OF entries ON idx_entries BEGIN
-` + foldRangeShapes + `
-END;
 `
 
-// foldRangeShapes folds the shapes of the entries of NEW into range_shapes.
-const foldRangeShapes = `
-	INSERT INTO range_shapes (param, type, multiple, span, min_span)
-		SELECT s.value ->> 0, r.type, s.value ->> 1, s.value ->> 2, s.value ->> 3
-		FROM resources r, json_each(range_shapes_of(NEW.entries)) s WHERE r.rid = NEW.rid
-		ON CONFLICT (param, type) DO UPDATE SET multiple = max(multiple, excluded.multiple),
-			span = max(span, excluded.span), min_span = min(min_span, excluded.min_span)
-		WHERE excluded.multiple > range_shapes.multiple OR excluded.span > range_shapes.span
-			OR excluded.min_span < range_shapes.min_span;`
+// dropShapeTriggers removes the triggers that kept range_shapes before
+// layout version 5.
+const dropShapeTriggers = `
+DROP TRIGGER IF EXISTS range_shapes_of_new_entries;
+DROP TRIGGER IF EXISTS range_shapes_of_changed_entries;
+`
 
-// createRangeShapes creates range_shapes unless the file has it. A file
-// that has it can be written only by a program that registers
-// range_shapes_of (this package does, in init).
+// foldShapeSQL widens the shape of a parameter of a type.
+const foldShapeSQL = `
+INSERT INTO range_shapes (param, type, multiple, span, min_span) VALUES (?, ?, ?, ?, ?)
+	ON CONFLICT (param, type) DO UPDATE SET multiple = max(multiple, excluded.multiple),
+		span = max(span, excluded.span), min_span = min(min_span, excluded.min_span)
+	WHERE excluded.multiple > range_shapes.multiple OR excluded.span > range_shapes.span
+		OR excluded.min_span < range_shapes.min_span`
+
+// createRangeShapes creates range_shapes unless the file has it.
 func createRangeShapes(ctx context.Context, db *sql.DB) error {
 	var exists bool
 	err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'range_shapes')`).Scan(&exists)
@@ -95,30 +95,38 @@ func createRangeShapes(ctx context.Context, db *sql.DB) error {
 	return tx.Commit()
 }
 
-// rangeShapesOf is the SQL function range_shapes_of(entries): for each
-// parameter with range entries in an idx_entries blob, the JSON array
-// [param, multiple, span, min_span] (multiple 1 for two entries or more;
-// the largest and smallest high - low), in a JSON array.
-func rangeShapesOf(_ *sqlitedriver.FunctionContext, args []driver.Value) (driver.Value, error) {
-	blob, _ := args[0].([]byte)
-	type shape struct {
-		param         string
-		multiple      bool
-		span, minSpan float64
-	}
-	var shapes []shape
+// paramShape is the shape of one parameter's range entries in a blob.
+type paramShape struct {
+	param string
+	rangeShape
+}
+
+// blobShapes returns, for each parameter with range entries in an
+// idx_entries blob, their shape: multiple for two entries or more, the
+// largest and smallest high - low.
+func blobShapes(blob []byte) ([]paramShape, error) {
+	var shapes []paramShape
 	err := eachEntry(blob, func(e entry) bool {
 		if !isRange(e.kind) {
 			return true
 		}
 		span := e.high - e.low
-		if i := slices.IndexFunc(shapes, func(s shape) bool { return s.param == e.param }); i >= 0 {
+		if i := slices.IndexFunc(shapes, func(s paramShape) bool { return s.param == e.param }); i >= 0 {
 			shapes[i].multiple, shapes[i].span, shapes[i].minSpan = true, max(shapes[i].span, span), min(shapes[i].minSpan, span)
 			return true
 		}
-		shapes = append(shapes, shape{param: e.param, span: span, minSpan: span})
+		shapes = append(shapes, paramShape{param: e.param, rangeShape: rangeShape{span: span, minSpan: span}})
 		return true
 	})
+	return shapes, err
+}
+
+// rangeShapesOf is the SQL function range_shapes_of(entries), which fills
+// range_shapes from a file's entries: blobShapes as a JSON array of
+// [param, multiple, span, min_span].
+func rangeShapesOf(_ *sqlitedriver.FunctionContext, args []driver.Value) (driver.Value, error) {
+	blob, _ := args[0].([]byte)
+	shapes, err := blobShapes(blob)
 	if err != nil {
 		return nil, err
 	}
@@ -134,17 +142,57 @@ func rangeShapesOf(_ *sqlitedriver.FunctionContext, args []driver.Value) (driver
 		} else {
 			b = append(b, ",0,"...)
 		}
-		// JSON has no infinity: an unbounded span is the largest number.
-		b = strconv.AppendFloat(b, min(s.span, math.MaxFloat64), 'g', -1, 64)
+		b = strconv.AppendFloat(b, storedSpan(s.span), 'g', -1, 64)
 		b = append(b, ',')
-		b = strconv.AppendFloat(b, max(min(s.minSpan, math.MaxFloat64), -math.MaxFloat64), 'g', -1, 64)
+		b = strconv.AppendFloat(b, storedSpan(s.minSpan), 'g', -1, 64)
 		b = append(b, ']')
 	}
 	return string(append(b, ']')), nil
 }
 
+// storedSpan is a span as range_shapes holds it: JSON, which filled it
+// first, has no infinity, so an unbounded span is the largest number.
+func storedSpan(span float64) float64 {
+	return max(min(span, math.MaxFloat64), -math.MaxFloat64)
+}
+
 func init() {
 	sqlitedriver.MustRegisterDeterministicScalarFunction("range_shapes_of", 1, rangeShapesOf)
+}
+
+// shapeKey names a parameter of a type in range_shapes.
+type shapeKey struct{ param, typ string }
+
+// foldShapes widens shapes by the range entries of blob, the entries of a
+// resource of type typ.
+func foldShapes(shapes map[shapeKey]rangeShape, typ string, blob []byte) error {
+	found, err := blobShapes(blob)
+	if err != nil {
+		return err
+	}
+	for _, f := range found {
+		k := shapeKey{f.param, typ}
+		if s, ok := shapes[k]; ok {
+			f.multiple, f.span, f.minSpan = f.multiple || s.multiple, max(f.span, s.span), min(f.minSpan, s.minSpan)
+		}
+		shapes[k] = f.rangeShape
+	}
+	return nil
+}
+
+// writeShapes widens range_shapes by shapes, in the writer's transaction,
+// in key order.
+func (w *txWriter) writeShapes(shapes map[shapeKey]rangeShape) error {
+	keys := slices.SortedFunc(maps.Keys(shapes), func(a, b shapeKey) int {
+		return cmp.Or(strings.Compare(a.param, b.param), strings.Compare(a.typ, b.typ))
+	})
+	for _, k := range keys {
+		s := shapes[k]
+		if _, err := w.exec(w.st.foldShape, k.param, k.typ, s.multiple, storedSpan(s.span), storedSpan(s.minSpan)); err != nil {
+			return fmt.Errorf("range shapes: %w", err)
+		}
+	}
+	return nil
 }
 
 // rangeShape is what range_shapes knows of a parameter of a type.

@@ -2,49 +2,112 @@ package sqlite
 
 import (
 	"context"
+	"errors"
+	"math"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/telehub/telehub/store"
 )
 
-// TestRangeShapes checks that range_shapes follows the entries written,
-// inserted or updated in place, and only ever widens.
+// TestRangeShapes checks that range_shapes follows the entries committed,
+// only ever widens, and ignores what a failed commit wrote.
 func TestRangeShapes(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)
-	write := func(version int64, index ...store.IndexEntry) {
+	observation := func(id string, version int64, index ...store.IndexEntry) store.Write {
+		return store.Write{Type: "Observation", ID: id, Version: version, LastUpdated: time.UnixMilli(1), Method: "PUT", Body: []byte(`{}`), Index: index}
+	}
+	write := func(w store.Write) {
 		t.Helper()
-		w := store.Write{Type: "Observation", ID: "o1", Version: version, LastUpdated: time.UnixMilli(1), Method: "PUT", Body: []byte(`{}`), Index: index}
 		if err := s.Commit(ctx, []store.Write{w}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want := func(param string, multiple bool, span float64) {
+	want := func(param string, multiple bool, span, minSpan float64) {
 		t.Helper()
 		got, ok, err := s.rangeShape(ctx, param, "Observation")
-		if err != nil || !ok || got.multiple != multiple || got.span != span {
-			t.Errorf("shape of %s = %+v, %v, %v; want multiple %v, span %g", param, got, ok, err, multiple, span)
+		if err != nil || !ok || got != (rangeShape{multiple: multiple, span: span, minSpan: minSpan}) {
+			t.Errorf("shape of %s = %+v, %v, %v; want multiple %v, span %g, min span %g", param, got, ok, err, multiple, span, minSpan)
 		}
 	}
 	date := func(low, high float64) store.IndexEntry {
 		return store.IndexEntry{Param: "date", Kind: store.KindDate, Low: low, High: high}
 	}
-	write(1, date(10, 11))
-	want("date", false, 1)
-	write(2, date(10, 15))
-	want("date", false, 5)
-	write(3, date(10, 12)) // narrower: the shape stays as wide
-	want("date", false, 5)
-	// An update of the row in place (not what the writer does today) is
-	// folded in too.
-	var blob []byte
-	blob = appendEntry(blob, entryRange, "date", "", 1, 2)
-	blob = appendEntry(blob, entryRange, "date", "", 3, 4)
-	if _, err := s.writer.ExecContext(ctx, `UPDATE idx_entries SET entries = ?`, blob); err != nil {
+	write(observation("o1", 1, date(10, 11)))
+	want("date", false, 1, 1)
+	write(observation("o1", 2, date(10, 15)))
+	want("date", false, 5, 1)
+	write(observation("o1", 3, date(10, 12))) // narrower: the shape stays as wide
+	want("date", false, 5, 1)
+
+	// In a group whose second request fails, only the first one's entries
+	// count; the failed one's would have made date multi-valued and wider.
+	request := func(writes ...store.Write) *commitRequest {
+		return &commitRequest{ctx: ctx, writes: writes, done: make(chan error, 1)}
+	}
+	group := []*commitRequest{
+		request(observation("o2", 1, date(20, 20))),
+		request(observation("o3", 1, date(1, 2), date(0, 100)), observation("o1", 1)),
+	}
+	s.commitGroup(group)
+	if err := <-group[0].done; err != nil {
 		t.Fatal(err)
 	}
-	want("date", true, 5)
+	if err := <-group[1].done; !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a request writing version 1 of an existing resource: %v", err)
+	}
+	want("date", false, 5, 0)
+
+	// Two entries of one resource make the parameter multi-valued, and an
+	// unbounded one stores the largest span.
+	write(observation("o4", 1, date(1, 2), date(math.Inf(-1), 3)))
+	want("date", true, math.MaxFloat64, 0)
+}
+
+// TestRangeShapesOfVersion4 checks that a version 4 file, whose triggers
+// kept range_shapes, loses them when opened, is marked version 5, and that
+// its shapes keep widening.
+func TestRangeShapesOfVersion4(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "telehub.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TRIGGER range_shapes_of_new_entries AFTER INSERT ON idx_entries BEGIN SELECT 1; END`,
+		`CREATE TRIGGER range_shapes_of_changed_entries AFTER UPDATE OF entries ON idx_entries BEGIN SELECT 1; END`,
+		`PRAGMA user_version = 4`,
+	} {
+		if _, err := s.writer.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open a version 4 file: %v", err)
+	}
+	defer s.Close()
+	var version, triggers int
+	if err := s.writer.QueryRowContext(ctx, `SELECT (SELECT user_version FROM pragma_user_version),
+		(SELECT count(*) FROM sqlite_schema WHERE type = 'trigger')`).Scan(&version, &triggers); err != nil {
+		t.Fatal(err)
+	}
+	if version != schemaVersion || triggers != 0 {
+		t.Errorf("after opening a version 4 file: user_version %d, %d triggers; want %d, none", version, triggers, schemaVersion)
+	}
+	w := store.Write{Type: "Observation", ID: "o1", Version: 1, LastUpdated: time.UnixMilli(1), Method: "PUT", Body: []byte(`{}`),
+		Index: []store.IndexEntry{{Param: "date", Kind: store.KindDate, Low: 10, High: 17}}}
+	if err := s.Commit(ctx, []store.Write{w}); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := s.rangeShape(ctx, "date", "Observation"); err != nil || !ok || got.span != 7 {
+		t.Errorf("shape of date after a write: %+v, %v, %v; want span 7", got, ok, err)
+	}
 }
 
 // TestWindowsHold checks that windows built on shapes a write has since

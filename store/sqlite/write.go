@@ -21,6 +21,7 @@ type statements struct {
 	state                                   *sql.Stmt
 	updateResource, deleteText, deleteRange *sql.Stmt
 	deleteWords, readEntries, deleteEntries *sql.Stmt
+	foldShape                               *sql.Stmt
 	// insertText[k], insertRange[k], insertWords[k] and insertEntries[k]
 	// insert 1<<k rows at once.
 	insertText, insertRange, insertWords, insertEntries []*sql.Stmt
@@ -50,6 +51,7 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 		{writer, &st.deleteWords, `DELETE FROM idx_words WHERE rowid = ?`},
 		{writer, &st.readEntries, `SELECT entries FROM idx_entries WHERE rid = ?`},
 		{writer, &st.deleteEntries, `DELETE FROM idx_entries WHERE rid = ?`},
+		{writer, &st.foldShape, foldShapeSQL},
 	} {
 		stmt, err := p.db.PrepareContext(ctx, p.text)
 		if err != nil {
@@ -86,6 +88,7 @@ func (st *statements) close() {
 	all := []*sql.Stmt{
 		st.read, st.vread, st.current, st.state, st.insertVersion, st.insertResource,
 		st.updateResource, st.deleteText, st.deleteRange, st.deleteWords, st.readEntries, st.deleteEntries,
+		st.foldShape,
 	}
 	for _, stmt := range slices.Concat(all, st.insertText, st.insertRange, st.insertWords, st.insertEntries) {
 		if stmt != nil {
@@ -133,9 +136,10 @@ type txWriter struct {
 	pending map[int64]bool // rids with entries in text, ranges, words or entries
 }
 
-// entriesRow is the idx_entries row of one resource.
+// entriesRow is the idx_entries row of one resource, of type typ.
 type entriesRow struct {
 	rid  int64
+	typ  string
 	blob []byte
 }
 
@@ -293,7 +297,7 @@ func (w *txWriter) insertIndex(rid int64, typ string, entries []store.IndexEntry
 		}
 	}
 	if len(blob) > 0 {
-		w.entries = append(w.entries, entriesRow{rid: rid, blob: blob})
+		w.entries = append(w.entries, entriesRow{rid: rid, typ: typ, blob: blob})
 	}
 	if w.pending == nil {
 		w.pending = map[int64]bool{}
@@ -304,8 +308,15 @@ func (w *txWriter) insertIndex(rid int64, typ string, entries []store.IndexEntry
 
 // flushIndex inserts the queued entries sorted by primary key, with
 // multi-row INSERTs: in key order consecutive rows land on the same B-tree
-// pages, and a statement costs SQLite more than a row.
+// pages, and a statement costs SQLite more than a row. It widens
+// range_shapes by the range entries of the resources written.
 func (w *txWriter) flushIndex() error {
+	shapes := make(map[shapeKey]rangeShape)
+	for _, r := range w.entries {
+		if err := foldShapes(shapes, r.typ, r.blob); err != nil {
+			return err
+		}
+	}
 	slices.SortFunc(w.text, compareText)
 	slices.SortFunc(w.ranges, compareRange)
 	var param, typ boxer
@@ -335,7 +346,10 @@ func (w *txWriter) flushIndex() error {
 	if err := w.insertRows(w.st.insertWords, 3, words); err != nil {
 		return err
 	}
-	return w.insertRows(w.st.insertEntries, 2, entries)
+	if err := w.insertRows(w.st.insertEntries, 2, entries); err != nil {
+		return err
+	}
+	return w.writeShapes(shapes)
 }
 
 // boxer converts a string to an interface value once for a run of equal
