@@ -65,7 +65,7 @@ Flags:
 	resources := fs.Int("resources", 0, "total number of resources to load (takes precedence over -patients)")
 	patients := fs.Int("patients", 0, "number of patients, each with their clinical record (default 100 when -resources is not set)")
 	batch := fs.Int("batch", 500, "resources per Bundle")
-	concurrency := fs.Int("concurrency", 4, "Bundles in flight at once")
+	concurrency := fs.Int("concurrency", DefaultConcurrency, "Bundles in flight at once")
 	token := fs.String("token", defaultToken, "bearer `token` sent with every request (optional; default $TELEHUB_TOKEN with telehub load)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

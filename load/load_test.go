@@ -243,7 +243,7 @@ func TestCommand(t *testing.T) {
 		{
 			name:       "load by patients",
 			args:       []string{"-url", base, "-patients", "3"},
-			wantStdout: "(transaction Bundles of 500, 4 workers)",
+			wantStdout: "(transaction Bundles of 500, 8 workers)",
 		},
 		{name: "help", args: []string{"-h"}, wantErr: true, wantStderr: "-resources"},
 		{name: "stray argument", args: []string{"--url", base, "now"}, wantErr: true},
