@@ -154,11 +154,16 @@ func TestMetricsURL(t *testing.T) {
 	}
 }
 
-func TestSelfPeakRSS(t *testing.T) {
+func TestSelfMemory(t *testing.T) {
 	t.Parallel()
-	bytes, source, err := bench.SelfPeakRSS(context.Background())
-	if err != nil || bytes == 0 || source == "" {
-		t.Fatalf("SelfPeakRSS = %d, %q, %v", bytes, source, err)
+	probe := bench.SelfMemory()
+	first, _, err := probe(context.Background())
+	if err != nil || first == 0 {
+		t.Fatalf("SelfMemory = %d, %v", first, err)
+	}
+	second, source, err := probe(context.Background())
+	if err != nil || second < first || !strings.Contains(source, "anonymous") || !strings.Contains(source, "file-backed") {
+		t.Errorf("SelfMemory after %d = %d, %q, %v; want a peak that never falls, and its parts", first, second, source, err)
 	}
 }
 

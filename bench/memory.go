@@ -3,8 +3,8 @@ package bench
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/telehub/telehub/internal/procmem"
 )
 
 // sampleEvery is how often the memory probe is read during a run; only the
@@ -65,32 +67,44 @@ func RemoteRSS(client *http.Client, metricsURL string) MemoryProbe {
 	}
 }
 
-// SelfPeakRSS reports this process's peak resident memory (VmHWM from
-// /proc/self/status) or, where /proc is absent, the memory the Go runtime
-// obtained from the system. An embedded server shares the process with the
-// load generator, so the figure includes both.
-func SelfPeakRSS(context.Context) (uint64, string, error) {
-	if kb, err := vmHWM(); err == nil {
-		return kb * 1024, "peak RSS (VmHWM) of the process, load generator included", nil
+// SelfMemory returns a probe of this process's peak resident memory
+// (VmHWM) or, where /proc is absent, of the memory the Go runtime obtained
+// from the system. An embedded server shares the process with the load
+// generator, so the figure includes both. Its source also names the largest
+// anonymous and file-backed parts sampled so far: a server's mapped
+// database pages are the operating system's cache, not memory the server
+// holds on to.
+func SelfMemory() MemoryProbe {
+	var (
+		mu    sync.Mutex
+		parts procmem.Memory
+	)
+	return func(context.Context) (uint64, string, error) {
+		m, err := procmem.Read(os.Getpid())
+		if err != nil {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			return ms.Sys, "memory obtained by the Go runtime, load generator included", nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		parts.Raise(m)
+		return parts.PeakRSS, fmt.Sprintf("peak RSS (VmHWM) of the process, load generator included; largest sampled: "+
+			"anonymous %.0f MiB (Go runtime %.0f MiB), file-backed %.0f MiB (the binary, mapped database pages)",
+			mib(parts.Anon), mib(parts.GoRuntime), mib(parts.File)), nil
 	}
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.Sys, "memory obtained by the Go runtime, load generator included", nil
 }
 
-func vmHWM() (uint64, error) {
-	f, err := os.Open("/proc/self/status")
+func mib(bytes uint64) float64 { return float64(bytes) / (1 << 20) }
+
+// writeMemory writes the line of a run's server peak memory.
+func writeMemory(w io.Writer, peak uint64, source string, err error) error {
 	if err != nil {
-		return 0, err
+		_, err := fmt.Fprintf(w, "\nserver peak memory: unknown (%v)\n", err)
+		return err
 	}
-	defer f.Close()
-	scanner := bufio.NewScanner(f)
-	for scanner.Scan() {
-		if value, ok := strings.CutPrefix(scanner.Text(), "VmHWM:"); ok {
-			return strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(value), "kB")), 10, 64)
-		}
-	}
-	return 0, errors.New("no VmHWM in /proc/self/status")
+	_, err = fmt.Fprintf(w, "\nserver peak memory: %.1f MiB (%s)\n", mib(peak), source)
+	return err
 }
 
 // memorySampler reads a probe periodically and keeps the largest figure.

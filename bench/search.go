@@ -344,10 +344,5 @@ func (r *SearchResult) WriteTable(w io.Writer) error {
 			fmt.Fprintf(w, "\n%s (%s): %d errors, first: %s", q.Name, q.Query, q.Errors, q.FirstError)
 		}
 	}
-	if r.MemoryErr != nil {
-		_, err := fmt.Fprintf(w, "\nserver peak memory: unknown (%v)\n", r.MemoryErr)
-		return err
-	}
-	_, err := fmt.Fprintf(w, "\nserver peak memory: %.1f MiB (%s)\n", float64(r.PeakMemory)/(1<<20), r.MemorySource)
-	return err
+	return writeMemory(w, r.PeakMemory, r.MemorySource, r.MemoryErr)
 }

@@ -149,7 +149,7 @@ func benchmark(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer) e
 		}
 		defer cleanup()
 		run.URL = srv.baseURL
-		run.Memory = bench.SelfPeakRSS
+		run.Memory = bench.SelfMemory()
 		fmt.Fprintf(stderr, "embedded server (SQLite on a temporary data directory) at %s\n", srv.baseURL)
 	}
 	if cfg.CPUProfile != "" {
@@ -354,7 +354,7 @@ func benchmarkSearch(ctx context.Context, cfg benchSearchConfig, stdout, stderr 
 		}
 		defer shutdown()
 		run.URL = srv.baseURL
-		run.Memory = bench.SelfPeakRSS
+		run.Memory = bench.SelfMemory()
 		fmt.Fprintf(stderr, "embedded server (SQLite in %s) at %s\n", dir, srv.baseURL)
 	}
 	if cfg.CPUProfile != "" {

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/telehub/telehub/internal/procmem"
 )
 
 // Target is one DICOMweb server under test.
@@ -94,8 +96,8 @@ type Result struct {
 	// first fifth of the study was stored, and over the whole study; equal
 	// figures mean memory does not grow with the study's size.
 	LargeStudyMB float64
-	PeakFifth    Memory
-	Peak         Memory
+	PeakFifth    procmem.Memory
+	Peak         procmem.Memory
 }
 
 // Report is the outcome of Run.

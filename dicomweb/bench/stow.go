@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/telehub/telehub/internal/procmem"
 )
 
 // Layout of the STOW phase's studies.
@@ -129,7 +131,7 @@ func (c *client) largePhase(ctx context.Context, s *Synth, cfg Config) error {
 	total := max(1, cfg.LargeMB*1_000_000/s.Size())
 	perRequest := max(1, 32_000_000/s.Size())
 	fifth := total / 5
-	sampler := startSampler(c.target.PID)
+	sampler := procmem.Start(c.target.PID, 20*time.Millisecond)
 	work := make(chan int)
 	go func() {
 		defer close(work)
@@ -169,14 +171,14 @@ func (c *client) largePhase(ctx context.Context, s *Synth, cfg Config) error {
 				sent += b
 				if !fifthMarked && done >= fifth {
 					fifthMarked = true
-					c.res.PeakFifth = sampler.peaks()
+					c.res.PeakFifth = sampler.Peaks()
 				}
 				c.mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	c.res.Peak = sampler.stop()
+	c.res.Peak = sampler.Stop()
 	c.res.LargeStudyMB = float64(sent) / 1e6
 	return ctx.Err()
 }
