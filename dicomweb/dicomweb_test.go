@@ -28,6 +28,7 @@ var behaviours = []struct {
 	{"access", testAccess},
 	{"audit fail-closed", testAuditFailClosed},
 	{"imaging study", testImagingStudy},
+	{"imaging study json", testImagingStudyJSON},
 	{"committed files", testCommittedFiles},
 	{"dcmtk files", testDCMTK},
 	{"blobs", testBlobs},

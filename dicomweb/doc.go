@@ -48,7 +48,13 @@
 // those already committing) into the series the resource lists, and the
 // series are rebuilt from the index only when its instance count then
 // disagrees with the index's (a concurrent STOW on another node not
-// merged yet, or an earlier update that failed).
+// merged yet, or an earlier update that failed). A round never decodes
+// the resource: it keeps each listed instance as the JSON it was stored
+// with, writes the new body by hand, and has the FHIR layer validate an
+// outline of it (the resource without its instances) and index the
+// instances in parts (fhir.UpdateGenerated): it holds a few copies of the
+// resource's bytes and its index entries, never a parsed model of the
+// whole study (studydoc.go).
 //
 // Access follows the ImagingStudy scopes of the caller's token, its patient
 // context and the patients' consent; every store, query and retrieval is
@@ -97,5 +103,8 @@
 //   - The ImagingStudy of a study has the Study Instance UID as its id
 //     (unless one already carried its urn:dicom:uid identifier); TeleHub
 //     manages its identifiers, status, subject, basedOn, endpoint, started,
-//     modality, counts and series, and keeps the other elements.
+//     modality, counts and series, and keeps the other elements. What
+//     others add inside a series or an instance it lists (a laterality, a
+//     title) is kept until that instance is stored again, or the series
+//     are rebuilt from the index.
 package dicomweb

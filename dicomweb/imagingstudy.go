@@ -5,12 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
-	"slices"
-	"strings"
 
 	"github.com/telehub/telehub/fhir"
+	"github.com/telehub/telehub/fhir/model"
 )
 
 // Identifier systems and codes of the resources kept in step.
@@ -87,21 +87,22 @@ func (s *Server) ensureEndpoint(ctx context.Context) (string, error) {
 
 // syncStudy links the study record to its Patient and brings the study's
 // ImagingStudy in step with the index, adding the instances the round's
-// STOWs stored (added), with the links they looked up. Each round reads the ImagingStudy's version, then the
-// study record, and writes with If-Match: the instances added are merged
-// into the series the resource lists, unless its instance count then
-// differs from the index's, in which case the series are rebuilt from the
-// index. Every STOW thus writes its own instances over a version holding
-// those of the STOWs before it, so concurrent STOWs into one study lose
-// none, and a study whose resource missed instances (a failed update) is
-// repaired by its next STOW.
+// STOWs stored (added), with the links they looked up. Each round reads
+// the ImagingStudy's version, then the study record, and writes with
+// If-Match: the instances added are merged into the series the resource
+// lists, unless its instance count then differs from the index's, in which
+// case the series are rebuilt from the index. Every STOW thus writes its
+// own instances over a version holding those of the STOWs before it, so
+// concurrent STOWs into one study lose none, and a study whose resource
+// missed instances (a failed update) is repaired by its next STOW. A round
+// works on the resource's JSON, never on a decoded model of it (see
+// studyDoc).
 func (s *Server) syncStudy(ctx context.Context, study string, links studyLinks, added []*instanceRecord) (id string, err error) {
 	ctx = detach(ctx) // a client hanging up must not leave the study half in step
 	rec, err := s.idx.setLinks(ctx, study, links.patient, "")
 	if err != nil {
 		return "", err
 	}
-	patient, endpoint, basedOn := links.patient, links.endpoint, links.basedOn
 	id = rec.ImagingStudy
 	if id == "" {
 		found, err := s.fhir.Find(ctx, "ImagingStudy", url.Values{"identifier": {systemDICOMUID + "|urn:oid:" + study}}, 1)
@@ -117,63 +118,92 @@ func (s *Server) syncStudy(ctx context.Context, study string, links studyLinks, 
 	// If-Match below keeps concurrent writers lossless anyway (other nodes
 	// too); taking turns only spares them rounds lost to 412s.
 	for range maxConflicts {
-		var current map[string]any
-		var version int64
-		res, err := s.fhir.Read(ctx, "ImagingStudy", id)
-		switch {
-		case err == nil:
-			version = res.VersionID
-			if err := json.Unmarshal(res.Body, &current); err != nil {
-				return id, err
-			}
-		case fhir.StatusOf(err) == http.StatusNotFound || fhir.StatusOf(err) == http.StatusGone:
-			current = map[string]any{}
-		default:
-			return id, err
-		}
-		if rec, err = s.idx.study(ctx, study); err != nil {
-			return id, err
-		}
-		before := withoutMeta(current)
-		updated := setStudyElements(current, id, rec, patient, endpoint, basedOn)
-		merged, err := mergeInstances(updated, added, func(uid string) (Dataset, error) {
-			se, err := s.idx.series(ctx, uid)
-			return se.Attrs, err
-		})
-		if err != nil {
-			return id, err
-		}
-		if merged != rec.Instances {
-			series, instances, err := s.studyContents(ctx, study)
-			if err != nil {
-				return id, err
-			}
-			setSeries(updated, series, instances)
-		}
-		body, err := json.Marshal(updated)
-		if err != nil {
-			return id, err
-		}
-		after := body // the same bytes when TeleHub removed all of meta (see setStudyElements)
-		if _, ok := updated["meta"]; ok {
-			after = withoutMeta(updated)
-		}
-		if version > 0 && bytes.Equal(before, after) {
-			err = nil // the same instances again: no new version
-		} else {
-			_, err = s.fhir.Update(ctx, "ImagingStudy", id, body, version)
-		}
+		written, err := s.studyRound(ctx, study, id, links, added)
 		if st := fhir.StatusOf(err); err != nil && st != http.StatusPreconditionFailed && st != http.StatusConflict {
-			return id, fmt.Errorf("update imaging study: %w", err)
+			return id, err
 		}
 		if err == nil {
-			if rec.ImagingStudy != id {
+			if written.ImagingStudy != id {
 				_, err = s.idx.setLinks(ctx, study, "", id)
 			}
 			return id, err
 		}
 	}
 	return id, fmt.Errorf("imaging study %s: too many concurrent updates", id)
+}
+
+// studyRound is one attempt of syncStudy: it returns the study record it
+// brought the resource in step with, or the update's error (412 when
+// another writer came first).
+func (s *Server) studyRound(ctx context.Context, study, id string, links studyLinks, added []*instanceRecord) (*studyRecord, error) {
+	var stored []byte
+	var version int64
+	res, err := s.fhir.Read(ctx, "ImagingStudy", id)
+	switch {
+	case err == nil:
+		stored, version = res.Body, res.VersionID
+	case fhir.StatusOf(err) == http.StatusNotFound || fhir.StatusOf(err) == http.StatusGone:
+	default:
+		return nil, err
+	}
+	doc, err := readStudyDoc(stored)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := s.idx.study(ctx, study)
+	if err != nil {
+		return nil, err
+	}
+	before := maps.Clone(doc.members)
+	if err := setStudyElements(doc.members, id, rec, links); err != nil {
+		return nil, err
+	}
+	merged, changed, err := doc.merge(added, func(uid string) (Dataset, error) {
+		se, err := s.idx.series(ctx, uid)
+		return se.Attrs, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if merged != rec.Instances {
+		series, instances, err := s.studyContents(ctx, study)
+		if err != nil {
+			return nil, err
+		}
+		if err := doc.rebuild(series, instances); err != nil {
+			return nil, err
+		}
+		changed = true
+	}
+	doc.setCounts()
+	if version > 0 && !changed && sameMembers(before, doc.members) {
+		return rec, nil // the same instances again: no new version
+	}
+	if doc.unchecked {
+		// An element built from the index would not be valid: let the
+		// update validate the whole, and refuse it as such.
+		_, err = s.fhir.Update(ctx, "ImagingStudy", id, doc.appendJSON(nil, true), version)
+	} else {
+		_, err = s.fhir.UpdateGenerated(ctx, "ImagingStudy", id, doc.generated(), version)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update imaging study: %w", err)
+	}
+	return rec, nil
+}
+
+// sameMembers reports whether two versions' members but meta are the same.
+func sameMembers(a, b map[string]json.RawMessage) bool {
+	return maps.EqualFunc(withoutMeta(a), withoutMeta(b), func(x, y json.RawMessage) bool { return bytes.Equal(x, y) })
+}
+
+func withoutMeta(m map[string]json.RawMessage) map[string]json.RawMessage {
+	if _, ok := m["meta"]; !ok {
+		return m
+	}
+	c := maps.Clone(m)
+	delete(c, "meta")
+	return c
 }
 
 func (s *Server) studyContents(ctx context.Context, study string) ([]*seriesRecord, []*instanceRecord, error) {
@@ -186,189 +216,76 @@ func (s *Server) studyContents(ctx context.Context, study string) ([]*seriesReco
 }
 
 // setStudyElements sets the study-level elements TeleHub manages on the
-// current resource, keeping what others added (notes, reasons,
-// interpreters…).
-func setStudyElements(current map[string]any, id string, rec *studyRecord, patient, endpoint, basedOn string) map[string]any {
-	is := current
-	is["resourceType"] = "ImagingStudy"
-	is["id"] = id
-	if meta, ok := is["meta"].(map[string]any); ok {
+// current resource's members, keeping what others added (notes, reasons,
+// interpreters…), and drops meta's versionId and lastUpdated (the update
+// stamps its own).
+func setStudyElements(m map[string]json.RawMessage, id string, rec *studyRecord, links studyLinks) error {
+	var err error
+	set := func(k string, v any) {
+		if err == nil {
+			m[k], err = json.Marshal(v)
+		}
+	}
+	set("resourceType", "ImagingStudy")
+	set("id", id)
+	if raw, ok := m["meta"]; ok {
+		var meta map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &meta); err != nil {
+			return fmt.Errorf("imaging study meta: %w", err)
+		}
 		delete(meta, "versionId")
 		delete(meta, "lastUpdated")
 		if len(meta) == 0 {
-			delete(is, "meta")
+			delete(m, "meta")
+		} else {
+			set("meta", meta)
 		}
 	}
-	studyID := identifier{System: systemDICOMUID, Value: "urn:oid:" + rec.UID}
-	ids := []any{studyID}
+	ids, err := studyIdentifiers(m["identifier"], rec)
+	if err != nil {
+		return err
+	}
+	set("identifier", ids)
+	set("status", "available")
+	set("subject", map[string]string{"reference": "Patient/" + links.patient})
+	set("endpoint", []any{map[string]string{"reference": "Endpoint/" + links.endpoint}})
+	if links.basedOn != "" {
+		set("basedOn", []any{map[string]string{"reference": "ServiceRequest/" + links.basedOn}})
+	}
+	if d := fhirDate(rec.Attrs.First(tagStudyDate)); d != "" {
+		set("started", d) // DICOM times carry no zone, which a FHIR time would need
+	}
+	if desc := rec.Attrs.First(tagStudyDescription); desc != "" {
+		set("description", desc)
+	}
+	var modalities []any
+	for _, code := range rec.Modalities {
+		modalities = append(modalities, map[string]string{"system": systemDCM, "code": code})
+	}
+	if modalities != nil {
+		set("modality", modalities)
+	}
+	return err
+}
+
+// studyIdentifiers are the study's identifiers (its UID, its accession
+// number) followed by the others the resource has.
+func studyIdentifiers(old json.RawMessage, rec *studyRecord) ([]any, error) {
+	ids := []any{identifier{System: systemDICOMUID, Value: "urn:oid:" + rec.UID}}
 	if acc := rec.Attrs.First(tagAccessionNumber); acc != "" {
 		ids = append(ids, map[string]any{"type": map[string]any{"coding": []map[string]string{{"system": systemV20203, "code": "ACSN"}}}, "value": acc})
 	}
-	if old, ok := is["identifier"].([]any); ok {
-		for _, o := range old {
-			if m, ok := o.(map[string]any); ok && (m["system"] == systemDICOMUID || isAccession(m)) {
-				continue
-			}
-			ids = append(ids, o)
+	for o := range model.Items(old) {
+		var m map[string]any
+		if err := json.Unmarshal(o, &m); err != nil {
+			return nil, fmt.Errorf("imaging study identifier: %w", err)
 		}
-	}
-	is["identifier"] = ids
-	is["status"] = "available"
-	is["subject"] = map[string]string{"reference": "Patient/" + patient}
-	is["endpoint"] = []any{map[string]string{"reference": "Endpoint/" + endpoint}}
-	if basedOn != "" {
-		is["basedOn"] = []any{map[string]string{"reference": "ServiceRequest/" + basedOn}}
-	}
-	if d := fhirDate(rec.Attrs.First(tagStudyDate)); d != "" {
-		is["started"] = d // DICOM times carry no zone, which a FHIR time would need
-	}
-	if desc := rec.Attrs.First(tagStudyDescription); desc != "" {
-		is["description"] = desc
-	}
-	var modalities []any
-	for _, m := range rec.Modalities {
-		modalities = append(modalities, map[string]string{"system": systemDCM, "code": m})
-	}
-	if modalities != nil {
-		is["modality"] = modalities
-	}
-	return is
-}
-
-// setSeries replaces the series of the resource by those of the index.
-func setSeries(is map[string]any, series []*seriesRecord, instances []*instanceRecord) {
-	byseries := map[string][]*instanceRecord{}
-	for _, in := range instances {
-		byseries[in.Series] = append(byseries[in.Series], in)
-	}
-	var out []any
-	slices.SortFunc(series, func(a, b *seriesRecord) int {
-		return cmpNumbers(a.Attrs.First(tagSeriesNumber), b.Attrs.First(tagSeriesNumber), a.UID, b.UID)
-	})
-	for _, se := range series {
-		ins := byseries[se.UID]
-		if len(ins) == 0 {
+		if m["system"] == systemDICOMUID || isAccession(m) {
 			continue
 		}
-		slices.SortFunc(ins, func(a, b *instanceRecord) int {
-			return cmpNumbers(a.Attrs.First(tagInstanceNumber), b.Attrs.First(tagInstanceNumber), a.UID, b.UID)
-		})
-		item := seriesItem(se.UID, se.Attrs)
-		list := make([]any, 0, len(ins))
-		for _, in := range ins {
-			list = append(list, instanceItem(in))
-		}
-		item["instance"] = list
-		item["numberOfInstances"] = len(list)
-		out = append(out, item)
+		ids = append(ids, json.RawMessage(o))
 	}
-	is["series"] = out
-	is["numberOfSeries"] = len(out)
-	is["numberOfInstances"] = len(instances)
-}
-
-// seriesItem is an ImagingStudy.series element, without its instances.
-func seriesItem(uid string, attrs Dataset) map[string]any {
-	modality := attrs.First(tagModality)
-	if modality == "" {
-		modality = "OT"
-	}
-	item := map[string]any{"uid": uid, "modality": map[string]string{"system": systemDCM, "code": modality}}
-	if n := atoi(attrs.First(tagSeriesNumber)); n >= 0 && attrs.First(tagSeriesNumber) != "" {
-		item["number"] = n
-	}
-	if d := attrs.First(tagSeriesDescription); d != "" {
-		item["description"] = d
-	}
-	if b := attrs.First(tagBodyPartExamined); b != "" {
-		item["bodySite"] = map[string]string{"display": b}
-	}
-	return item
-}
-
-// instanceItem is an ImagingStudy.series.instance element.
-func instanceItem(in *instanceRecord) map[string]any {
-	inst := map[string]any{"uid": in.UID, "sopClass": map[string]string{"system": "urn:ietf:rfc:3986", "code": "urn:oid:" + in.SOPClass}}
-	if n := in.Attrs.First(tagInstanceNumber); n != "" && atoi(n) >= 0 {
-		inst["number"] = atoi(n)
-	}
-	return inst
-}
-
-// mergeInstances adds instances to the series the resource lists
-// (replacing those of the same UID), in the order setSeries gives, and
-// returns how many instances it then lists. A series it does not list yet
-// is described by seriesAttrs (the series record's attributes).
-func mergeInstances(is map[string]any, added []*instanceRecord, seriesAttrs func(uid string) (Dataset, error)) (int, error) {
-	list, _ := is["series"].([]any)
-	byUID := map[string]map[string]any{}
-	for _, item := range list {
-		if m, ok := item.(map[string]any); ok {
-			if uid, _ := m["uid"].(string); uid != "" {
-				byUID[uid] = m
-			}
-		}
-	}
-	for _, in := range added {
-		se := byUID[in.Series]
-		if se == nil {
-			attrs, err := seriesAttrs(in.Series)
-			if err != nil {
-				return 0, err
-			}
-			se = seriesItem(in.Series, attrs)
-			byUID[in.Series] = se
-			list = append(list, se)
-		}
-		insts, _ := se["instance"].([]any)
-		item, replaced := instanceItem(in), false
-		for i, o := range insts {
-			if m, ok := o.(map[string]any); ok && m["uid"] == in.UID {
-				insts[i], replaced = item, true
-				break
-			}
-		}
-		if !replaced {
-			insts = append(insts, item)
-		}
-		se["instance"] = insts
-	}
-	byNumber := func(a, b any) int {
-		ma, _ := a.(map[string]any)
-		mb, _ := b.(map[string]any)
-		ua, _ := ma["uid"].(string)
-		ub, _ := mb["uid"].(string)
-		if c := numberOf(ma["number"]) - numberOf(mb["number"]); c != 0 {
-			return c
-		}
-		return strings.Compare(ua, ub)
-	}
-	total := 0
-	for _, item := range list {
-		if m, ok := item.(map[string]any); ok {
-			insts, _ := m["instance"].([]any)
-			slices.SortStableFunc(insts, byNumber)
-			m["numberOfInstances"] = len(insts)
-			total += len(insts)
-		}
-	}
-	slices.SortStableFunc(list, byNumber)
-	is["series"] = list
-	is["numberOfSeries"] = len(list)
-	is["numberOfInstances"] = total
-	return total, nil
-}
-
-// numberOf reads a number of a decoded resource (float64) or of one built
-// here (int); 0 when absent.
-func numberOf(v any) int {
-	switch n := v.(type) {
-	case int:
-		return n
-	case float64:
-		return int(n)
-	}
-	return 0
+	return ids, nil
 }
 
 func isAccession(m map[string]any) bool {
@@ -384,20 +301,5 @@ func isAccession(m map[string]any) bool {
 
 // cmpNumbers orders by a numeric DICOM value (IS), then by UID.
 func cmpNumbers(a, b, uidA, uidB string) int {
-	if c := atoi(a) - atoi(b); c != 0 {
-		return c
-	}
-	return strings.Compare(uidA, uidB)
-}
-
-// withoutMeta is the resource's JSON without meta, to compare contents.
-func withoutMeta(r map[string]any) []byte {
-	c := make(map[string]any, len(r))
-	for k, v := range r {
-		if k != "meta" {
-			c[k] = v
-		}
-	}
-	b, _ := json.Marshal(c)
-	return b
+	return cmpOrdered(atoi(a), atoi(b), uidA, uidB)
 }

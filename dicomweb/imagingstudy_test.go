@@ -1,10 +1,13 @@
 package dicomweb
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/url"
 	"testing"
+
+	"github.com/telehub/telehub/fhir/model"
 )
 
 // testImagingStudy: the ImagingStudy mirrors the study, linked to its
@@ -121,5 +124,78 @@ func testImagingStudy(t *testing.T, b backend) {
 	}
 	if n, _ := ev.fhir.Find(ctx, "ImagingStudy", url.Values{"patient": {got[0].ID}}, 5); len(n) != 2 {
 		t.Errorf("%d ImagingStudies of the provisional patient, want 2", len(n))
+	}
+}
+
+// testImagingStudyJSON: the ImagingStudy a round writes by hand is the
+// resource the FHIR model reads (valid R4, canonical), keeps what a client
+// added around the elements TeleHub manages, is found by its instances,
+// and does not change when the same instances come again.
+func testImagingStudyJSON(t *testing.T, b backend) {
+	ev := newEnv(t, b)
+	ctx := context.Background()
+	mk := func(series, sop, seriesNo, no string) []byte {
+		return instance(t, spec{study: "30.1", series: series, sop: sop, seriesNumber: seriesNo, instanceNo: no, modality: "CT"})
+	}
+	if status, res := ev.stow("admin", "/studies", mk("30.1.2", "30.1.2.1", "2", "1"), mk("30.1.1", "30.1.1.2", "1", "2"),
+		mk("30.1.1", "30.1.1.1", "1", "1")); status != 200 {
+		t.Fatalf("STOW: %d %s", status, mustJSON(t, res))
+	}
+	// A client adds a note, an identifier of its own, a series' laterality
+	// and an instance's title.
+	is := imagingStudyOf(t, ev, "30.1")
+	is["note"] = []any{map[string]any{"text": "compare with <2023> & prior"}}
+	is["identifier"] = append(is["identifier"].([]any), map[string]any{"system": "urn:example:ris", "value": "RIS-5"})
+	first := is["series"].([]any)[0].(map[string]any)
+	first["laterality"] = map[string]any{"system": systemDCM, "code": "L"}
+	first["instance"].([]any)[0].(map[string]any)["title"] = "Scout"
+	body, _ := json.Marshal(is)
+	if _, err := ev.fhir.Update(ctx, "ImagingStudy", "30.1", body, 0); err != nil {
+		t.Fatal(err)
+	}
+	second := [][]byte{mk("30.1.1", "30.1.1.3", "1", "3"), mk("30.1.3", "30.1.3.1", "3", "1")}
+	if status, res := ev.stow("admin", "/studies", second...); status != 200 {
+		t.Fatalf("STOW: %d %s", status, mustJSON(t, res))
+	}
+
+	res, err := ev.fhir.Read(ctx, "ImagingStudy", "30.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := model.Parse(res.Body)
+	if err != nil {
+		t.Fatalf("ImagingStudy is not valid R4: %v\n%s", err, res.Body)
+	}
+	r.SetMeta(res.VersionID, res.LastUpdated)
+	if canonical, _ := r.Marshal(); !bytes.Equal(canonical, res.Body) {
+		t.Errorf("ImagingStudy is not canonical:\n%s\nwant\n%s", res.Body, canonical)
+	}
+	is = imagingStudyOf(t, ev, "30.1")
+	want := "30.1.1:30.1.1.1,30.1.1.2,30.1.1.3;30.1.2:30.1.2.1;30.1.3:30.1.3.1"
+	if got := listing(is); got != want || is["numberOfInstances"] != float64(5) || is["numberOfSeries"] != float64(3) {
+		t.Errorf("ImagingStudy lists %s (%v instances, %v series), want %s", got, is["numberOfInstances"], is["numberOfSeries"], want)
+	}
+	for _, kept := range []string{`"text":"compare with \u003c2023\u003e \u0026 prior"`, `"value":"RIS-5"`, `"laterality":{"code":"L"`, `"title":"Scout"`} {
+		if !bytes.Contains(res.Body, []byte(kept)) {
+			t.Errorf("the client's %s is lost: %s", kept, res.Body)
+		}
+	}
+	for _, q := range []url.Values{{"instance": {"30.1.1.3"}}, {"series": {"30.1.3"}}, {"dicom-class": {"urn:oid:" + testSOPClass}},
+		{"identifier": {"urn:example:ris|RIS-5"}}, {"_content": {"scout"}}} {
+		if found, err := ev.fhir.Find(ctx, "ImagingStudy", q, 2); err != nil || len(found) != 1 {
+			t.Errorf("ImagingStudy?%s: %v (%d found)", q.Encode(), err, len(found))
+		}
+	}
+
+	// The same instances again: no new version.
+	if status, res := ev.stow("admin", "/studies", second...); status != 200 {
+		t.Fatalf("STOW again: %d %s", status, mustJSON(t, res))
+	}
+	again, err := ev.fhir.Read(ctx, "ImagingStudy", "30.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.VersionID != res.VersionID {
+		t.Errorf("the same instances again: version %d, want %d", again.VersionID, res.VersionID)
 	}
 }

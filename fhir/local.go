@@ -15,7 +15,10 @@ import (
 // updates) write and read FHIR resources through the same validation, index
 // extraction, version checks and commit as the REST interactions, without
 // HTTP. These calls are trusted: authorization is the caller's business.
-// Errors a client could have caused are *Error values (see StatusOf).
+// Errors a client could have caused are *Error values (see StatusOf). A
+// resource whose bulk a component generates (an ImagingStudy listing
+// thousands of instances) goes through UpdateGenerated, which validates an
+// outline of it and indexes the bulk in parts (generated.go).
 
 // Error is an error of the in-process API with the HTTP status the same
 // REST interaction would have answered.

@@ -7,7 +7,11 @@
 // Writes go through two steps that single interactions and transaction
 // Bundles share: a change is resolved and built (parse once, Marshal once,
 // extract the search index once) into store.Writes, then committed. Reads
-// serve the stored canonical JSON without parsing it.
+// serve the stored canonical JSON without parsing it. A resource another
+// component generates, with a bulk that grows with its data (an
+// ImagingStudy's instances), can be written through UpdateGenerated: an
+// outline of it is parsed and validated, the bulk indexed in parts
+// (generated.go).
 //
 // Choices the specification leaves open:
 //   - An unknown resource type in the URL path is 404; in a body or a

@@ -37,6 +37,8 @@ type call struct {
 	fhirPatch   bool
 	ifMatch     string
 	ifNoneExist string
+	// generated is set for UpdateGenerated: body is its outline.
+	generated *Generated
 }
 
 // change is a call resolved against the store (which resource, which
@@ -316,6 +318,9 @@ func (s *Server) build(ch *change, now time.Time) error {
 		}
 		return s.buildResource(ch, cl.body, now, http.StatusBadRequest)
 	case http.MethodPut:
+		if cl.generated != nil {
+			return s.buildGenerated(ch, now)
+		}
 		return s.buildResource(ch, cl.body, now, http.StatusBadRequest)
 	case http.MethodPatch:
 		patched, err := applyPatch(ch.current.Body, cl.body, cl.fhirPatch)

@@ -3,6 +3,7 @@ package model
 import (
 	"bytes"
 	"encoding/json"
+	"iter"
 	"slices"
 	"strconv"
 	"time"
@@ -37,11 +38,25 @@ var (
 
 // canonical builds the canonical JSON from the client's body.
 func (r *Resource) canonical() []byte {
-	top := objectMembers(r.body)
-	out := make([]byte, 0, len(r.body)+96)
+	return canonicalJSON(r.typ, r.ID(), r.body, r.stamp)
+}
+
+// Stamp returns the canonical JSON of a body the server built itself, with
+// id and meta.versionId and lastUpdated set, without parsing it: body must
+// be a compact JSON object that holds a valid resource of typ (the caller
+// proves it, e.g. by parsing an outline of it; see fhir.Generated).
+func Stamp(typ, id string, body []byte, versionID int64, lastUpdated time.Time) []byte {
+	return canonicalJSON(typ, id, body, &versionMeta{versionID: versionID, lastUpdated: lastUpdated.UTC().Truncate(time.Millisecond)})
+}
+
+// canonicalJSON is body, compact, with resourceType, id and meta first,
+// meta stamped when stamp is not nil.
+func canonicalJSON(typ, id string, body []byte, stamp *versionMeta) []byte {
+	top := objectMembers(body)
+	out := make([]byte, 0, len(body)+96)
 	out = append(out, `{"resourceType":`...)
-	out = strconv.AppendQuote(out, r.typ)
-	if id := r.ID(); id != "" {
+	out = strconv.AppendQuote(out, typ)
+	if id != "" {
 		out = append(out, `,"id":`...)
 		out = appendJSONString(out, id)
 	}
@@ -51,7 +66,7 @@ func (r *Resource) canonical() []byte {
 			clientMeta = m.value
 		}
 	}
-	if meta := r.metaJSON(clientMeta); meta != nil {
+	if meta := metaJSON(clientMeta, stamp); meta != nil {
 		out = append(out, `,"meta":`...)
 		out = append(out, meta...)
 	}
@@ -60,16 +75,16 @@ func (r *Resource) canonical() []byte {
 }
 
 // metaJSON returns the meta to write: the client's, with versionId and
-// lastUpdated first and replaced by the stamped ones when SetMeta was
-// called. It returns nil when there is no meta at all.
-func (r *Resource) metaJSON(client []byte) []byte {
-	if r.stamp == nil {
+// lastUpdated first and replaced by the stamped ones when there is a
+// stamp. It returns nil when there is no meta at all.
+func metaJSON(client []byte, stamp *versionMeta) []byte {
+	if stamp == nil {
 		return client
 	}
 	out := []byte(`{"versionId":"`)
-	out = strconv.AppendInt(out, r.stamp.versionID, 10)
+	out = strconv.AppendInt(out, stamp.versionID, 10)
 	out = append(out, `","lastUpdated":"`...)
-	out = r.stamp.lastUpdated.AppendFormat(out, "2006-01-02T15:04:05.000")
+	out = stamp.lastUpdated.AppendFormat(out, "2006-01-02T15:04:05.000")
 	out = append(out, `Z"`...)
 	out = appendMembersExcept(out, objectMembers(client), keyVersionID, keyLastUpdated)
 	return append(out, '}')
@@ -98,25 +113,58 @@ func appendJSONString(out []byte, s string) []byte {
 	return append(out, b...)
 }
 
-// objectMembers splits a compact JSON object into its members. The object
-// is known to be valid (Parse checked it); nil or an empty object yields
-// no members.
-func objectMembers(obj []byte) []member {
-	if len(obj) < 2 {
-		return nil
-	}
-	var members []member
-	pos := 1 // after {
-	for pos < len(obj) && obj[pos] != '}' {
-		nameEnd := skipJSONString(obj, pos)
-		name := obj[pos+1 : nameEnd-1]
-		valueStart := nameEnd + 1 // after :
-		valueEnd := skipJSONValue(obj, valueStart)
-		members = append(members, member{name: name, value: obj[valueStart:valueEnd]})
-		pos = valueEnd
-		if pos < len(obj) && obj[pos] == ',' {
-			pos++
+// Members yields the members of a compact JSON object, such as a stored
+// resource's canonical JSON, without decoding it: each name (as written,
+// without the quotes) and value are sub-slices of obj. obj must be valid;
+// nil or an empty object yields no members.
+func Members(obj []byte) iter.Seq2[[]byte, []byte] {
+	return func(yield func(name, value []byte) bool) {
+		if len(obj) < 2 {
+			return
 		}
+		pos := 1 // after {
+		for pos < len(obj) && obj[pos] != '}' {
+			nameEnd := skipJSONString(obj, pos)
+			valueStart := nameEnd + 1 // after :
+			valueEnd := skipJSONValue(obj, valueStart)
+			if !yield(obj[pos+1:nameEnd-1], obj[valueStart:valueEnd]) {
+				return
+			}
+			pos = valueEnd
+			if pos < len(obj) && obj[pos] == ',' {
+				pos++
+			}
+		}
+	}
+}
+
+// Items yields the items of a compact JSON array, as Members does the
+// members of an object.
+func Items(arr []byte) iter.Seq[[]byte] {
+	return func(yield func(value []byte) bool) {
+		if len(arr) < 2 {
+			return
+		}
+		pos := 1 // after [
+		for pos < len(arr) && arr[pos] != ']' {
+			end := skipJSONValue(arr, pos)
+			if !yield(arr[pos:end]) {
+				return
+			}
+			pos = end
+			if pos < len(arr) && arr[pos] == ',' {
+				pos++
+			}
+		}
+	}
+}
+
+// objectMembers splits a compact JSON object into its members (see
+// Members).
+func objectMembers(obj []byte) []member {
+	var members []member
+	for name, value := range Members(obj) {
+		members = append(members, member{name: name, value: value})
 	}
 	return members
 }

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -93,5 +94,29 @@ func TestCanonicalJSON(t *testing.T) {
 				t.Errorf("the canonical form does not parse: %v", err)
 			}
 		})
+	}
+}
+
+// TestMembersAndItems: canonical JSON is walked member by member and item
+// by item, values as written, nested ones whole.
+func TestMembersAndItems(t *testing.T) {
+	obj := []byte(`{"a":1,"b":"x,}\"]","c":{"d":[1,{"e":null}]},"f":[true,"g",[],{}],"h":-2.5e3}`)
+	var got []string
+	for name, value := range Members(obj) {
+		got = append(got, string(name)+"="+string(value))
+	}
+	want := []string{`a=1`, `b="x,}\"]"`, `c={"d":[1,{"e":null}]}`, `f=[true,"g",[],{}]`, `h=-2.5e3`}
+	if !slices.Equal(got, want) {
+		t.Errorf("Members: %q, want %q", got, want)
+	}
+	got = got[:0]
+	for item := range Items([]byte(`[true,"g",[],{"i":[2]},-1]`)) {
+		got = append(got, string(item))
+	}
+	if want := []string{`true`, `"g"`, `[]`, `{"i":[2]}`, `-1`}; !slices.Equal(got, want) {
+		t.Errorf("Items: %q, want %q", got, want)
+	}
+	for range Items([]byte(`[]`)) {
+		t.Error("Items of an empty array yielded an item")
 	}
 }

@@ -227,7 +227,11 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
-	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", writerCacheMin>>10)) // the writer's grows with the file
+	cache := writerCacheMin // the writer's grows with the file
+	if readOnly {
+		cache = readerCache
+	}
+	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cache>>10))
 	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walBackstopPages))
 	q.Add("_pragma", "journal_size_limit(67108864)")

@@ -8,7 +8,8 @@ import (
 func TestWriterCacheFollowsTheFile(t *testing.T) {
 	for _, c := range []struct{ size, want int64 }{
 		{0, writerCacheMin},
-		{500 << 20, writerCacheMin},
+		{32 << 20, writerCacheMin},
+		{500 << 20, 500 << 15},
 		{2 << 30, 64 << 20},
 		{8 << 30, writerCacheMax},
 		{100 << 30, writerCacheMax},

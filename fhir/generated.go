@@ -1,0 +1,87 @@
+package fhir
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"iter"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/telehub/telehub/fhir/model"
+	"github.com/telehub/telehub/store"
+)
+
+// Generated is a resource a TeleHub component builds itself from data it
+// holds, and whose bulk grows with that data: an ImagingStudy lists every
+// instance of its study. An update through Update parses, validates and
+// indexes the whole body, and those costs (memory above all: the parsed
+// model of a study of thousands of instances holds megabytes) would grow
+// with the data at every version. UpdateGenerated parses and validates the
+// outline only, and indexes the bulk a part at a time, so that a version
+// costs the body's bytes and its index entries, not a parse of the whole.
+//
+// The caller vouches for what is not parsed: Body is the Outline with the
+// bulk put back, compact JSON, and the bulk's elements are valid (built
+// from checked values, or kept from versions validated before).
+type Generated struct {
+	// Outline is the resource without its bulk: parsed, validated and
+	// indexed as the body of an update is.
+	Outline []byte
+	// Body is the whole resource, compact; it is stored with the id and
+	// meta the update gives it.
+	Body []byte
+	// Bulk yields the bulk again in parts, each a JSON object of the same
+	// resource type holding some of it where Body holds it (an
+	// ImagingStudy whose one series lists some instances), for its index
+	// entries, each time it is ranged over (a write that lost a race to
+	// another writer is built again). A part may reuse the previous part's
+	// bytes.
+	Bulk iter.Seq[[]byte]
+}
+
+// UpdateGenerated stores g as the new version of typ/id, as Update does
+// (version, If-Match, history, change events), validating and indexing it
+// as Generated says.
+func (s *Server) UpdateGenerated(ctx context.Context, typ, id string, g Generated, ifMatch int64) (*store.Resource, error) {
+	return s.change(ctx, &call{method: http.MethodPut, typ: typ, id: id, body: g.Outline, generated: &g}, ifMatch)
+}
+
+// buildGenerated makes the write of a Generated update: the outline's,
+// with the whole body, and the index entries of the outline and of every
+// part of the bulk, without repeats (the store keeps an entry once).
+func (s *Server) buildGenerated(ch *change, now time.Time) error {
+	g := ch.call.generated
+	if err := s.buildResource(ch, g.Outline, now, http.StatusBadRequest); err != nil {
+		return err
+	}
+	w := &ch.writes[0]
+	w.Body = model.Stamp(w.Type, w.ID, g.Body, w.Version, w.LastUpdated)
+	if len(s.custom.forType(w.Type)) > 0 {
+		// Custom parameters are evaluated on the whole resource: their
+		// expressions may reach into the bulk.
+		index, err := s.indexEntries(w.Type, w.Body)
+		if err != nil {
+			return fmt.Errorf("fhir: build %s/%s: %w", w.Type, w.ID, err)
+		}
+		w.Index = index
+		return nil
+	}
+	for part := range g.Bulk {
+		entries, err := s.extract.Extract(w.Type, part)
+		if err != nil {
+			return fmt.Errorf("fhir: build %s/%s: bulk: %w", w.Type, w.ID, err)
+		}
+		w.Index = append(w.Index, entries...)
+	}
+	slices.SortFunc(w.Index, compareEntries)
+	w.Index = slices.Compact(w.Index)
+	return nil
+}
+
+func compareEntries(a, b store.IndexEntry) int {
+	return cmp.Or(strings.Compare(a.Param, b.Param), strings.Compare(string(a.Kind), string(b.Kind)),
+		strings.Compare(a.Text, b.Text), cmp.Compare(a.Low, b.Low), cmp.Compare(a.High, b.High))
+}
