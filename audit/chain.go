@@ -34,7 +34,14 @@ const (
 const resourceType = "AuditEvent"
 
 // EventID is the id of the chained event at sequence seq.
-func EventID(seq int64) string { return "audit-" + strconv.FormatInt(seq, 10) }
+func EventID(seq int64) string {
+	var id [32]byte
+	return string(appendEventID(id[:0], seq))
+}
+
+func appendEventID(dst []byte, seq int64) []byte {
+	return strconv.AppendInt(append(dst, "audit-"...), seq, 10)
+}
 
 // IsReservedID reports whether id is of the form the chain's events take:
 // the REST layer must refuse it to a client creating an AuditEvent by PUT,
@@ -62,11 +69,21 @@ type head struct {
 // members after resourceType, starting with a comma). It returns the body
 // and the new link.
 func chainedBody(prev link, seq int64, at time.Time, content []byte) ([]byte, link) {
-	// The envelope up to the hash extension's place; the hash covers it,
-	// then "]" and content, and the stored body has the extension between.
-	var head [320]byte
-	envelope := append(head[:0], `{"resourceType":"AuditEvent","id":"`...)
-	envelope = append(envelope, EventID(seq)...)
+	var scratch [envelopeSize]byte
+	envelope, next := chainEnvelope(scratch[:0], prev, seq, at, content)
+	out := make([]byte, 0, chainedBodyLen(envelope, content))
+	return appendChainedBody(out, envelope, next, content), next
+}
+
+// envelopeSize is room enough for an envelope: callers keep it on the stack.
+const envelopeSize = 320
+
+// chainEnvelope appends to dst the envelope of the event at seq after prev,
+// up to the hash extension's place, and hashes the event: the hash covers
+// prev's hash, the envelope, then "]" and content; the stored body has the
+// hash extension between (appendChainedBody).
+func chainEnvelope(dst []byte, prev link, seq int64, at time.Time, content []byte) ([]byte, link) {
+	envelope := appendEventID(append(dst, `{"resourceType":"AuditEvent","id":"`...), seq)
 	envelope = append(envelope, `","meta":{"versionId":"1","lastUpdated":"`...)
 	envelope = at.UTC().AppendFormat(envelope, "2006-01-02T15:04:05.000")
 	envelope = append(envelope, `Z"},"extension":[{"url":"`+SequenceURL+`","valueDecimal":`...)
@@ -80,14 +97,21 @@ func chainedBody(prev link, seq int64, at time.Time, content []byte) ([]byte, li
 	h.Write(content)
 	next := link{seq: seq}
 	h.Sum(next.hash[:0])
+	return envelope, next
+}
 
-	ext := hashMember(next.hash)
-	out := make([]byte, 0, len(envelope)+len(ext)+1+len(content))
-	out = append(out, envelope...)
-	out = append(out, ext...)
-	out = append(out, ']')
-	out = append(out, content...)
-	return out, next
+// chainedBodyLen is the length of the body appendChainedBody appends.
+func chainedBodyLen(envelope, content []byte) int {
+	return len(envelope) + hashMemberLen + 1 + len(content)
+}
+
+// appendChainedBody appends the stored body: envelope, the hash extension
+// of next, "]", content.
+func appendChainedBody(dst, envelope []byte, next link, content []byte) []byte {
+	dst = append(dst, envelope...)
+	dst = appendHashMember(dst, next.hash)
+	dst = append(dst, ']')
+	return append(dst, content...)
 }
 
 func chainHash(prev [sha256.Size]byte, withoutHash []byte) [sha256.Size]byte {
@@ -101,7 +125,18 @@ func chainHash(prev [sha256.Size]byte, withoutHash []byte) [sha256.Size]byte {
 
 // hashMember is the hash extension as it appears in the extension array.
 func hashMember(hash [sha256.Size]byte) []byte {
-	return []byte(`,{"url":"` + HashURL + `","valueBase64Binary":"` + base64.StdEncoding.EncodeToString(hash[:]) + `"}`)
+	return appendHashMember(make([]byte, 0, hashMemberLen), hash)
+}
+
+const (
+	hashMemberPrefix = `,{"url":"` + HashURL + `","valueBase64Binary":"`
+	hashMemberLen    = len(hashMemberPrefix) + (sha256.Size+2)/3*4 + len(`"}`)
+)
+
+func appendHashMember(dst []byte, hash [sha256.Size]byte) []byte {
+	dst = append(dst, hashMemberPrefix...)
+	dst = base64.StdEncoding.AppendEncode(dst, hash[:])
+	return append(dst, `"}`...)
 }
 
 // errBadChainBody: a stored event's chain extensions are not what the

@@ -105,6 +105,10 @@
 // to wait for. With deferred syncs there is nothing to group, so Record
 // chains and appends its event itself under a lock, instead of handing it
 // to the writer goroutine: that saves two goroutine switches per event.
+// Either way the event's stored JSON (envelope, chain extensions, content)
+// is written straight into its frame in the batch's buffer, and Record
+// serialises and indexes the event into pooled buffers: recording a read
+// allocates the event's few strings, not copies of its JSON.
 //
 // A full block is sealed in the background while the next one fills: its
 // log is synced and kept as the block's event file (its frames are never

@@ -221,6 +221,15 @@ func (w *jsonWriter) detail(d detail) {
 
 const hex = "0123456789abcdef"
 
+// plainJSON tells the ASCII bytes a JSON string holds as they are: one
+// lookup per byte of the event's strings rather than three comparisons.
+var plainJSON = func() (plain [utf8.RuneSelf]bool) {
+	for c := range plain {
+		plain[c] = c >= 0x20 && c != '"' && c != '\\'
+	}
+	return plain
+}()
+
 // appendJSONString appends s as a JSON string the way encoding/json does
 // without HTML escaping: quotes, backslashes and control characters
 // escaped, invalid UTF-8 replaced by U+FFFD, and U+2028 and U+2029
@@ -230,7 +239,7 @@ func appendJSONString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if plainJSON[c] {
 				i++
 				continue
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"net/netip"
 	"time"
 )
 
@@ -105,6 +106,8 @@ type auditEvent struct {
 
 	// recordedAt is Recorded as a time, for the index (not serialised).
 	recordedAt time.Time
+	// parts is where the builders put what the event points to.
+	parts *eventParts
 }
 
 type coding struct {
@@ -196,49 +199,77 @@ var (
 // search-type, search-system, create, update, delete).
 func restfulSubtype(code string) coding { return coding{System: systemRESTful, Code: code} }
 
+// eventParts holds what an event's slices and pointers point to,
+// allocated together: an event is built once per audited request.
+type eventParts struct {
+	subtype  [1]coding
+	agents   [3]agentJSON
+	userRole concept
+	user     reference
+	client   reference
+	clientID identifier
+	network  network
+	entities [2]entity
+	patient  reference
+	target   reference
+}
+
 // newEvent starts an event recorded now.
 func newEvent(typ coding, subtype coding, action string, outcome Outcome, who Agent, userRole concept) auditEvent {
 	now := time.Now().UTC().Truncate(time.Millisecond)
+	parts := &eventParts{subtype: [1]coding{subtype}, userRole: userRole}
 	return auditEvent{
 		ResourceType: "AuditEvent",
 		Type:         typ,
-		Subtype:      []coding{subtype},
+		Subtype:      parts.subtype[:],
 		Action:       action,
 		Recorded:     now.Format("2006-01-02T15:04:05.000Z"),
 		recordedAt:   now,
 		Outcome:      outcome,
-		Agent:        agents(who, userRole),
+		Agent:        agents(parts, who),
 		Source:       serverSource,
+		parts:        parts,
 	}
 }
 
 // agents lists the user (when known), the client application (the Source
-// Role ID, BALP's pattern even when data flows to the client) and the server.
-func agents(who Agent, userRole concept) []agentJSON {
-	var out []agentJSON
+// Role ID, BALP's pattern even when data flows to the client) and the
+// server, in parts.
+func agents(parts *eventParts, who Agent) []agentJSON {
+	out := parts.agents[:0]
 	hasUser := who.User != "" || who.UserName != ""
 	if hasUser {
-		a := agentJSON{Type: &userRole, Name: who.UserName, Requestor: true}
+		a := agentJSON{Type: &parts.userRole, Name: who.UserName, Requestor: true}
 		if who.User != "" {
-			a.Who = &reference{Reference: who.User}
+			parts.user = reference{Reference: who.User}
+			a.Who = &parts.user
 		}
 		out = append(out, a)
 	}
 	if who.Client != "" || who.Address != "" || !hasUser {
 		a := agentJSON{Type: &roleSource, Requestor: !hasUser}
 		if who.Client != "" {
-			a.Who = &reference{Identifier: &identifier{System: ClientIDSystem, Value: who.Client}}
+			parts.clientID = identifier{System: ClientIDSystem, Value: who.Client}
+			parts.client = reference{Identifier: &parts.clientID}
+			a.Who = &parts.client
 		}
 		if who.Address != "" {
-			a.Network = &network{Address: who.Address, Type: networkType(who.Address)}
+			parts.network = network{Address: who.Address, Type: networkType(who.Address)}
+			a.Network = &parts.network
 		}
 		out = append(out, a)
 	}
-	return append(out, agentJSON{Type: &roleDestination, Who: &reference{Display: "TeleHub"}, Requestor: false})
+	return append(out, agentJSON{Type: &roleDestination, Who: &serverReference, Requestor: false})
 }
+
+// serverReference is the server as an agent.
+var serverReference = reference{Display: "TeleHub"}
 
 // networkType codes an address as an IP address ("2") or a machine name ("1").
 func networkType(address string) string {
+	if _, err := netip.ParseAddr(address); err == nil {
+		return "2" // the common case, without a port: nothing to split
+	}
 	host := address
 	if h, _, err := net.SplitHostPort(address); err == nil {
 		host = h
@@ -249,21 +280,31 @@ func networkType(address string) string {
 	return "1"
 }
 
-func patientEntity(patient string) entity {
-	return entity{What: &reference{Reference: patient}, Type: &entityPerson, Role: &roleEntPatient}
+func patientEntity(patient *reference) entity {
+	return entity{What: patient, Type: &entityPerson, Role: &roleEntPatient}
 }
 
 func withPatient(e *auditEvent, patient string) {
 	if patient != "" {
-		e.Entity = append(e.Entity, patientEntity(patient))
+		e.Entity = append(e.Entity, patientEntity(&reference{Reference: patient}))
 	}
 }
 
 func restful(code, action string, who Agent, what Target, patient string, outcome Outcome, userRole concept) Event {
 	e := newEvent(typeREST, restfulSubtype(code), action, outcome, who, userRole)
-	withPatient(&e, patient)
+	// One allocation for the entities and their references.
+	parts := &struct {
+		list              [2]entity
+		patient, targeted reference
+	}{}
+	e.Entity = parts.list[:0]
+	if patient != "" {
+		parts.patient = reference{Reference: patient}
+		e.Entity = append(e.Entity, patientEntity(&parts.patient))
+	}
 	if what.Type != "" {
-		e.Entity = append(e.Entity, entity{What: &reference{Reference: what.reference()}, Type: &entitySystem, Role: &roleEntResource})
+		parts.targeted = reference{Reference: what.reference()}
+		e.Entity = append(e.Entity, entity{What: &parts.targeted, Type: &entitySystem, Role: &roleEntResource})
 	}
 	return Event{resource: e}
 }

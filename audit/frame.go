@@ -32,15 +32,27 @@ func encodeFrame(content []byte, index []store.IndexEntry) []byte {
 
 // appendFrame appends the frame of one event to buf.
 func appendFrame(buf, content []byte, index []store.IndexEntry) []byte {
-	size := binary.MaxVarintLen64 * (2 + 3*len(index))
-	size += len(content)
+	start := len(buf)
+	buf = beginFrame(buf, len(content), index)
+	buf = append(buf, content...)
+	return endFrame(buf, start, index)
+}
+
+// beginFrame appends to buf a frame's header (filled by endFrame) and the
+// length of its content, which the caller appends next.
+func beginFrame(buf []byte, contentLen int, index []store.IndexEntry) []byte {
+	size := binary.MaxVarintLen64*(2+3*len(index)) + contentLen
 	for _, e := range index {
 		size += len(e.Param) + len(e.Kind) + len(e.Text) + 16
 	}
-	start := len(buf)
 	buf = slices.Grow(buf, frameHeader+size)
 	buf = append(buf, make([]byte, frameHeader)...)
-	buf = appendBytes(buf, content)
+	return binary.AppendUvarint(buf, uint64(contentLen))
+}
+
+// endFrame appends the index entries of the frame begun at start, after
+// its content, and fills its header.
+func endFrame(buf []byte, start int, index []store.IndexEntry) []byte {
 	buf = binary.AppendUvarint(buf, uint64(len(index)))
 	for _, e := range index {
 		buf = appendBytes(buf, []byte(e.Param))

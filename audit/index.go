@@ -136,8 +136,23 @@ func (x *indexBuilder) reference(param string, r *reference) {
 		}
 	}
 	if r.Identifier != nil {
-		x.token(param+search.SuffixIdentifier, r.Identifier.System, r.Identifier.Value)
+		x.token(identifierParam(param), r.Identifier.System, r.Identifier.Value)
 	}
+}
+
+// identifierParams are the ":identifier" forms of the reference
+// parameters, made once rather than per event.
+var identifierParams = map[string]string{
+	"agent":   "agent" + search.SuffixIdentifier,
+	"entity":  "entity" + search.SuffixIdentifier,
+	"patient": "patient" + search.SuffixIdentifier,
+}
+
+func identifierParam(param string) string {
+	if p, ok := identifierParams[param]; ok {
+		return p
+	}
+	return param + search.SuffixIdentifier
 }
 
 func referenceText(ref string) string {
@@ -159,10 +174,14 @@ func isPatient(r *reference) bool {
 // Index returns the search index entries the Recorder stores with the
 // event (besides SequenceParam): what searches widened by LeanQuery need
 // to find it by the Searchable parameters.
-func (e Event) Index() ([]store.IndexEntry, error) { return e.resource.index() }
+func (e Event) Index() ([]store.IndexEntry, error) {
+	return e.resource.appendIndex(make([]store.IndexEntry, 0, 12)), nil
+}
 
-func (e *auditEvent) index() ([]store.IndexEntry, error) {
-	x := &indexBuilder{entries: make([]store.IndexEntry, 0, 12)}
+// appendIndex appends the event's index entries to dst, which must hold
+// no entries of the event already.
+func (e *auditEvent) appendIndex(dst []store.IndexEntry) []store.IndexEntry {
+	x := &indexBuilder{entries: dst}
 	kind, known := kindOf(e)
 	if known {
 		x.text(KindParam, store.KindToken, kind)
@@ -191,5 +210,5 @@ func (e *auditEvent) index() ([]store.IndexEntry, error) {
 		}
 		x.coding("type", e.Type)
 	}
-	return x.entries, nil
+	return x.entries
 }

@@ -53,10 +53,23 @@ func widensToken(param, system string) bool {
 	return system != "" && slices.Contains(tokenSystems[param], system)
 }
 
+// referenceTargetSets are referenceTargets as sets: entity may reference
+// any type, and every event asks (widensReference).
+var referenceTargetSets = sync.OnceValue(func() map[string]map[string]bool {
+	sets := map[string]map[string]bool{}
+	for param, types := range referenceTargets() {
+		sets[param] = map[string]bool{}
+		for _, typ := range types {
+			sets[param][typ] = true
+		}
+	}
+	return sets
+})
+
 // widensReference reports whether a reference to typ is indexed under
 // param without its bare id.
 func widensReference(param, typ string) bool {
-	return slices.Contains(referenceTargets()[param], typ)
+	return referenceTargetSets()[param][typ]
 }
 
 // qualifiedForms returns the forms a search for c's bare value must also

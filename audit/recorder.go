@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -169,16 +170,13 @@ func NewRecorder(st store.Store, opts Options) (*Recorder, error) {
 // event is serialised and indexed here, on the caller's goroutine, so that
 // the single writer only chains and commits.
 func (r *Recorder) Record(ctx context.Context, e Event) error {
-	buf := jsonBuffers.Get().(*[]byte)
-	body := e.resource.appendJSON((*buf)[:0])
+	buf := recordBuffers.Get().(*recordBuffer)
+	body := e.resource.appendJSON(buf.json[:0])
+	index := e.resource.appendIndex(buf.index[:0])
 	defer func() {
-		*buf = body[:0]
-		jsonBuffers.Put(buf)
+		buf.json, buf.index = body[:0], index[:0]
+		recordBuffers.Put(buf)
 	}()
-	index, err := e.Index()
-	if err != nil {
-		return fmt.Errorf("audit: index event: %w", err)
-	}
 	prefix := []byte(`{"resourceType":"AuditEvent"`)
 	if !bytes.HasPrefix(body, prefix) {
 		return fmt.Errorf("audit: event JSON does not start with its resourceType")
@@ -188,17 +186,17 @@ func (r *Recorder) Record(ctx context.Context, e Event) error {
 		return r.appendInPlace(ctx, content, index)
 	}
 	if r.journal != nil {
-		// The frame is all the journal keeps: the buffer goes back to the pool.
+		// The frame is all the journal keeps: the buffers go back to the pool.
 		p := &pending{frame: encodeFrame(content, index), done: make(chan error, 1)}
 		return r.journal.append(ctx, p)
 	}
-	// The writer keeps the content after Record returns (when ctx ends first).
-	p := &pending{content: bytes.Clone(content), index: index, done: make(chan error, 1)}
+	// The writer keeps the event after Record returns (when ctx ends first).
+	p := &pending{content: bytes.Clone(content), index: slices.Clone(index), done: make(chan error, 1)}
 	return handOff(ctx, r.requests, r.quit, p)
 }
 
 // appendInPlace chains the event after the trail's tail and appends it
-// (chainedBody copies content into the stored body).
+// (the trail copies content into the event's frame).
 func (r *Recorder) appendInPlace(ctx context.Context, content []byte, index []store.IndexEntry) error {
 	r.inPlaceMu.Lock()
 	defer r.inPlaceMu.Unlock()
@@ -241,8 +239,14 @@ func (r *Recorder) Sync(ctx context.Context) error {
 	return r.indexer.sync(ctx)
 }
 
-// jsonBuffers recycles the buffers events are serialised into.
-var jsonBuffers = sync.Pool{New: func() any { return new([]byte) }}
+// recordBuffer is what Record serialises and indexes an event into.
+type recordBuffer struct {
+	json  []byte
+	index []store.IndexEntry
+}
+
+// recordBuffers recycles them: Record runs once per audited request.
+var recordBuffers = sync.Pool{New: func() any { return new(recordBuffer) }}
 
 // Close stops the writer once the batch in progress is written; later
 // Records return ErrClosed. With a journal, it then indexes what the
@@ -315,6 +319,9 @@ type writer struct {
 // persist appends batch to the chain and advances the head. It returns
 // how many events of batch (a prefix) are committed, also on error.
 func (w *writer) persist(ctx context.Context, batch []*pending) (int, error) {
+	if w.opts.Trail != nil {
+		return w.persistTrail(ctx, batch)
+	}
 	remaining := batch
 	committed := func() int { return len(batch) - len(remaining) }
 	for conflicts := 0; len(remaining) > 0; {
@@ -342,14 +349,36 @@ func (w *writer) persist(ctx context.Context, batch []*pending) (int, error) {
 			return committed(), fmt.Errorf("audit: append to chain: %w", err)
 		}
 	}
-	if w.opts.Trail != nil && time.Since(w.headSaved) < trailHeadInterval {
-		return committed(), nil // saved again within the interval, and on close (closeTrail)
+	return committed(), w.advanceHead(ctx)
+}
+
+// persistTrail chains batch and appends it to the trail, whose single
+// writer this is: no other node takes its sequence numbers. The head
+// record is saved at most once per trailHeadInterval.
+func (w *writer) persistTrail(ctx context.Context, batch []*pending) (int, error) {
+	if !w.loaded {
+		if err := w.loadTail(ctx); err != nil {
+			return 0, err
+		}
 	}
+	tail, err := w.opts.Trail.appendChain(w.tail, time.Now().UTC().Truncate(time.Millisecond), batch)
+	if err != nil {
+		return 0, fmt.Errorf("audit: append to chain: %w", err)
+	}
+	w.tail = tail
+	if time.Since(w.headSaved) < trailHeadInterval {
+		return len(batch), nil // saved again within the interval, and on close (closeTrail)
+	}
+	return len(batch), w.advanceHead(ctx)
+}
+
+// advanceHead saves the head record at the tail.
+func (w *writer) advanceHead(ctx context.Context) error {
 	if err := w.saveHead(ctx); err != nil {
-		return committed(), err
+		return err
 	}
 	w.headSaved = time.Now()
-	return committed(), nil
+	return nil
 }
 
 // trailHeadInterval is how often, at most, a recorder appending to a
@@ -391,16 +420,6 @@ func (w *writer) chain(events []*pending) ([]store.Write, []link) {
 // commit writes in one transaction when the store has them, else one by
 // one; it returns how many writes were committed.
 func (w *writer) commit(ctx context.Context, writes []store.Write) (int, error) {
-	if w.opts.Trail != nil {
-		events := make([]TrailEvent, len(writes))
-		for i, wr := range writes {
-			events[i] = TrailEvent{ID: wr.ID, LastUpdated: wr.LastUpdated, Body: wr.Body, Index: wr.Index}
-		}
-		if err := w.opts.Trail.Append(events); err != nil {
-			return 0, err
-		}
-		return len(writes), nil
-	}
 	if w.st.SupportsTransactions() {
 		if err := w.st.Commit(ctx, writes); err != nil {
 			return 0, err

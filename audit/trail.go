@@ -43,9 +43,11 @@ type Trail struct {
 	sealers sync.WaitGroup
 	quit    chan struct{}
 	sealErr atomic.Pointer[error] // the last failed seal's error
-	// Scratch buffers of Append.
-	frameBuf []byte
-	indexBuf []store.IndexEntry
+	// Scratch buffers of appendOpen and appendChain, under mu.
+	frameBuf    []byte
+	indexBuf    []store.IndexEntry
+	batchBuf    []trailEntry
+	envelopeBuf []byte
 }
 
 // TrailEvent is one event to append: a stored AuditEvent version 1.
@@ -249,17 +251,65 @@ func trailIdentity(index []store.IndexEntry) (id string, updated int64) {
 // nothing of events is searchable (and a partly written frame is cut off
 // at the next start).
 func (t *Trail) Append(events []TrailEvent) error {
+	return t.append(len(events), func(buf []byte, index []store.IndexEntry, i int) ([]byte, []store.IndexEntry, trailEntry) {
+		e := events[i]
+		from := len(index)
+		index = appendIdentity(append(index, e.Index...), e.ID, e.LastUpdated)
+		return appendFrame(buf, e.Body, index[from:]), index, trailEntry{id: e.ID, updated: e.LastUpdated.UnixMilli()}
+	})
+}
+
+// appendChain chains events after prev, each recorded at at, and appends
+// them as Append does. Each event's stored body is built in place in its
+// frame: the envelope and the chain extensions, then its content (see
+// chainedBody). It returns the new tail of the chain; on error, what was
+// appended is uncertain.
+func (t *Trail) appendChain(prev link, at time.Time, events []*pending) (link, error) {
+	updated := at.UnixMilli()
+	err := t.append(len(events), func(buf []byte, index []store.IndexEntry, i int) ([]byte, []store.IndexEntry, trailEntry) {
+		p := events[i]
+		seq := prev.seq + 1
+		envelope, next := chainEnvelope(t.envelopeBuf[:0], prev, seq, at, p.content)
+		t.envelopeBuf = envelope
+		id := EventID(seq)
+		from := len(index)
+		index = appendIdentity(append(append(index, p.index...), sequenceEntry(seq)), id, at)
+		start := len(buf)
+		buf = beginFrame(buf, chainedBodyLen(envelope, p.content), index[from:])
+		buf = appendChainedBody(buf, envelope, next, p.content)
+		prev = next
+		return endFrame(buf, start, index[from:]), index, trailEntry{id: id, updated: updated}
+	})
+	return prev, err
+}
+
+// trailEntry is an event of a batch being appended: its id, lastUpdated
+// (Unix milliseconds), and where its frame and its index entries end in
+// the batch's buffers.
+type trailEntry struct {
+	id         string
+	updated    int64
+	end        int64 // in the log
+	entriesEnd int
+}
+
+// frameEncoder appends event i's frame to buf and its index entries (its
+// id and lastUpdated among them, which the log keeps as entries) to index.
+type frameEncoder func(buf []byte, index []store.IndexEntry, i int) ([]byte, []store.IndexEntry, trailEntry)
+
+// append writes n events, encoded by encode, block by block.
+func (t *Trail) append(n int, encode frameEncoder) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
 		return ErrClosed
 	}
-	for len(events) > 0 {
-		n := min(len(events), t.opts.BlockSize-t.open.count())
-		if err := t.appendOpen(events[:n]); err != nil {
+	for done := 0; done < n; {
+		k := min(n-done, t.opts.BlockSize-t.open.count())
+		if err := t.appendOpen(done, k, encode); err != nil {
 			return err
 		}
-		events = events[n:]
+		done += k
 		if t.open.count() >= t.opts.BlockSize {
 			if err := t.rotate(); err != nil {
 				return err
@@ -269,36 +319,36 @@ func (t *Trail) Append(events []TrailEvent) error {
 	return nil
 }
 
-func (t *Trail) appendOpen(events []TrailEvent) error {
+// appendOpen writes events from to from+n-1 to the open block's log in one
+// write, then indexes them.
+func (t *Trail) appendOpen(from, n int, encode frameEncoder) error {
 	b := t.open
 	start := b.frames[len(b.frames)-1]
-	buf := t.frameBuf[:0]
-	ends := make([]int64, len(events))
-	for i, e := range events {
-		buf = appendFrame(buf, e.Body, t.withIdentity(e))
-		ends[i] = start + int64(len(buf))
+	buf, index, batch := t.frameBuf[:0], t.indexBuf[:0], t.batchBuf[:0]
+	for i := range n {
+		var e trailEntry
+		buf, index, e = encode(buf, index, from+i)
+		e.end, e.entriesEnd = start+int64(len(buf)), len(index)
+		batch = append(batch, e)
 	}
-	t.frameBuf = buf
+	t.frameBuf, t.indexBuf, t.batchBuf = buf, index, batch
 	if _, err := b.log.WriteAt(buf, start); err != nil {
 		return fmt.Errorf("audit: trail log: %w", err)
 	}
 	if err := t.syncLog(); err != nil {
 		return err
 	}
-	for i, e := range events {
-		b.add(e.ID, e.LastUpdated.UnixMilli(), t.withIdentity(e), ends[i])
+	entries := 0
+	for _, e := range batch {
+		b.add(e.id, e.updated, index[entries:e.entriesEnd], e.end)
+		entries = e.entriesEnd
 	}
 	return nil
 }
 
-// withIdentity returns e's index entries and those of its id and
-// lastUpdated, which the log keeps as entries, in a buffer reused by the
-// next call.
-func (t *Trail) withIdentity(e TrailEvent) []store.IndexEntry {
-	index := append(t.indexBuf[:0], e.Index...)
-	index = append(index, store.IndexEntry{Param: store.ParamID, Kind: store.KindToken, Text: e.ID}, lastUpdatedEntry(e.LastUpdated))
-	t.indexBuf = index
-	return index
+// appendIdentity appends the entries of an event's id and lastUpdated.
+func appendIdentity(index []store.IndexEntry, id string, updated time.Time) []store.IndexEntry {
+	return append(index, store.IndexEntry{Param: store.ParamID, Kind: store.KindToken, Text: id}, lastUpdatedEntry(updated))
 }
 
 // syncLog syncs the log now, or schedules it when syncs are deferred.
@@ -338,8 +388,7 @@ func lastUpdatedEntry(t time.Time) store.IndexEntry {
 // searched in memory, as the open block was.
 func (t *Trail) rotate() error {
 	full := t.open
-	next := full.start + uint64(full.count())
-	f, err := createLog(t.dir, next)
+	f, err := createLog(t.dir, full.start+uint64(full.count()))
 	if err != nil {
 		return err
 	}
@@ -347,7 +396,7 @@ func (t *Trail) rotate() error {
 		f.Close()
 		return fmt.Errorf("audit: trail: %w", err)
 	}
-	t.open = newOpenBlock(next, f)
+	t.open = nextOpenBlock(full, f)
 	t.logMu.Lock()
 	t.log.Store(f)
 	t.logMu.Unlock()

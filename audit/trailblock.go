@@ -52,11 +52,35 @@ type openBlock struct {
 	ids     []string
 	texts   map[string]map[string][]uint32 // param → text → events
 	ranges  map[string][]rangeEntry
+	// singles holds the postings of one event (most values: ids, targets)
+	// a chunk at a time, each capped at its length: the first append to
+	// one moves it out, so the chunk is never written twice.
+	singles []uint32
 }
+
+// singlesChunk is how many one-event postings are allocated together.
+const singlesChunk = 4096
 
 func newOpenBlock(start uint64, log *os.File) *openBlock {
 	return &openBlock{start: start, log: log, frames: []int64{0},
 		texts: map[string]map[string][]uint32{}, ranges: map[string][]rangeEntry{}}
+}
+
+// nextOpenBlock is the block after full: its maps sized as full's were,
+// so that they do not grow (and rehash) as it fills.
+func nextOpenBlock(full *openBlock, log *os.File) *openBlock {
+	b := newOpenBlock(full.start+uint64(full.count()), log)
+	n := full.count()
+	b.frames = make([]int64, 1, n+1)
+	b.updated = make([]int64, 0, n)
+	b.ids = make([]string, 0, n)
+	for param, values := range full.texts {
+		b.texts[param] = make(map[string][]uint32, len(values))
+	}
+	for param, entries := range full.ranges {
+		b.ranges[param] = make([]rangeEntry, 0, len(entries))
+	}
+	return b
 }
 
 func (b *openBlock) first() uint64 { return b.start }
@@ -78,11 +102,23 @@ func (b *openBlock) add(id string, updated int64, index []store.IndexEntry, end 
 			values = map[string][]uint32{}
 			b.texts[e.Param] = values
 		}
-		ords := values[e.Text]
-		if n := len(ords); n == 0 || ords[n-1] != ord { // an event may repeat a value
+		switch ords := values[e.Text]; {
+		case len(ords) == 0:
+			values[e.Text] = b.single(ord)
+		case ords[len(ords)-1] != ord: // an event may repeat a value
 			values[e.Text] = append(ords, ord)
 		}
 	}
+}
+
+// single returns a posting of ord alone, from the current chunk.
+func (b *openBlock) single(ord uint32) []uint32 {
+	if len(b.singles) == cap(b.singles) {
+		b.singles = make([]uint32, 0, singlesChunk)
+	}
+	b.singles = append(b.singles, ord)
+	n := len(b.singles)
+	return b.singles[n-1 : n : n]
 }
 
 func (b *openBlock) lookup(param, text string) []uint32 { return b.texts[param][text] }

@@ -147,19 +147,16 @@ func (s *jsonScan) skip() bool {
 	s.space()
 	depth := 0
 	for s.i < len(s.b) {
-		switch c := s.b[s.i]; c {
+		switch s.b[s.i] {
 		case '"':
-			s.i++
-			for s.i < len(s.b) && s.b[s.i] != '"' {
-				if s.b[s.i] == '\\' {
-					s.i++
-				}
-				s.i++
-			}
-			if s.i >= len(s.b) {
+			end := stringEnd(s.b, s.i)
+			if end < 0 {
 				return false
 			}
-			s.i++
+			s.i = end
+			if depth == 0 {
+				return true
+			}
 		case '{', '[':
 			depth++
 			s.i++
@@ -169,6 +166,9 @@ func (s *jsonScan) skip() bool {
 			}
 			depth--
 			s.i++
+			if depth == 0 {
+				return true
+			}
 		case ',':
 			if depth == 0 {
 				return true
@@ -176,9 +176,6 @@ func (s *jsonScan) skip() bool {
 			s.i++
 		default:
 			s.i++
-		}
-		if depth == 0 && s.i > 0 && (s.b[s.i-1] == '"' || s.b[s.i-1] == '}' || s.b[s.i-1] == ']') {
-			return true
 		}
 	}
 	return depth == 0

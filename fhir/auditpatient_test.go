@@ -23,6 +23,7 @@ func TestScanPatientRefs(t *testing.T) {
 		`[]`,
 		`not json`,
 		`{"resourceType":"Observation","valueString":"\\","subject":{"reference":"Patient/p9"}}`,
+		`{"resourceType":"Observation","valueString":"a\\\"b\\\\","subject":{"reference":"Patient/p10"}}`,
 	}
 	for _, body := range bodies {
 		want := ""

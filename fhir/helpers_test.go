@@ -32,13 +32,21 @@ type testServer struct {
 
 func newTestServer(t testing.TB, opts Options) *testServer {
 	t.Helper()
+	st, _ := openTrailStore(t, audit.TrailOptions{})
+	return newTestServerOn(t, st, opts)
+}
+
+// openTrailStore opens an SQLite store with the audit trail beside it, as
+// the embedded deployment keeps them, closed when the test ends.
+func openTrailStore(t testing.TB, trailOpts audit.TrailOptions) (store.Store, *audit.Trail) {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	data, err := sqlite.Open(ctx, filepath.Join(dir, "fhir.db"))
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
-	trail, err := audit.OpenTrail(filepath.Join(dir, "audit-trail"), audit.TrailOptions{})
+	trail, err := audit.OpenTrail(filepath.Join(dir, "audit-trail"), trailOpts)
 	if err != nil {
 		t.Fatalf("open audit trail: %v", err)
 	}
@@ -50,7 +58,7 @@ func newTestServer(t testing.TB, opts Options) *testServer {
 	if err != nil {
 		t.Fatalf("open store with the audit trail: %v", err)
 	}
-	return newTestServerOn(t, st, opts)
+	return st, trail
 }
 
 // newTestServerOn is a Server on st, mounted on echo.

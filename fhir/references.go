@@ -145,17 +145,26 @@ func referenceValues(body []byte) []span {
 }
 
 // stringEnd returns the offset just past the JSON string that starts at
-// body[start] (a quote), or -1 when it is not terminated.
+// body[start] (a quote), or -1 when it is not terminated. It searches for
+// each quote rather than stepping by byte (strings are most of a
+// resource's bytes, and the audit of every read scans one), and takes the
+// first one not escaped: preceded by an even number of backslashes.
 func stringEnd(body []byte, start int) int {
-	for i := start + 1; i < len(body); i++ {
-		switch body[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
+	for i := start + 1; ; {
+		j := bytes.IndexByte(body[i:], '"')
+		if j < 0 {
+			return -1
 		}
+		quote := i + j
+		backslashes := 0
+		for k := quote - 1; k > start && body[k] == '\\'; k-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
+			return quote + 1
+		}
+		i = quote + 1
 	}
-	return -1
 }
 
 // skipSpace returns the offset of the first non-whitespace byte from i.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/telehub/telehub/audit"
 	"github.com/telehub/telehub/bench"
+	"github.com/telehub/telehub/internal/cputime"
 )
 
 // The cost of security: `telehub bench --security` reads the same way from
@@ -204,3 +205,7 @@ func (c *cpuSampler) at(t time.Time) (time.Duration, bool) {
 	}
 	return found.cpu, ok
 }
+
+// processCPU is the CPU time (user and system) the process has used so
+// far, and false where the system does not tell it.
+var processCPU = cputime.Process
