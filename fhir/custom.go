@@ -23,14 +23,15 @@ import (
 // (search.DefaultRegistry) is read-only, so the custom parameters live
 // beside it in a layer of their own: writes add their index entries to the
 // registry's, and searches parse their criteria before handing the rest to
-// the registry. The kinds served are token, string, reference, uri, date and
-// number; a parameter of another kind, or whose code the specification
-// already defines for a base, is not registered (and logged).
+// the registry. The kinds served are token, string, reference, uri, date,
+// number and quantity; a parameter of another kind (composite, special), or
+// whose code the specification already defines for a base, is not
+// registered (and logged).
 
 // customKinds are the kinds of custom parameter this layer indexes and parses.
 var customKinds = map[store.Kind]bool{
 	store.KindToken: true, store.KindString: true, store.KindReference: true,
-	store.KindURI: true, store.KindDate: true, store.KindNumber: true,
+	store.KindURI: true, store.KindDate: true, store.KindNumber: true, store.KindQuantity: true,
 }
 
 // customParam is one active custom parameter.
@@ -331,6 +332,8 @@ func (s *Server) customEntries(p *customParam, it fhirpath.Item) []store.IndexEn
 			return nil
 		}
 		return []store.IndexEntry{{Param: p.code, Kind: p.kind, Low: low, High: high}}
+	case store.KindQuantity:
+		return search.QuantityEntries(p.code, it.Value, it.Type)
 	}
 	return nil
 }
@@ -438,6 +441,12 @@ func customClause(p *customParam, modifier, value string) (store.Clause, error) 
 				return clause, fmt.Errorf("%s: invalid %s %q", p.code, p.kind, raw)
 			}
 			cond = store.Condition{Param: p.code, Op: op, Low: low, High: high}
+		case p.kind == store.KindQuantity:
+			q, err := search.QuantityCondition(p.code, v)
+			if err != nil {
+				return clause, err
+			}
+			cond = q
 		}
 		clause.Any = append(clause.Any, cond)
 	}

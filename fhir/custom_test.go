@@ -62,6 +62,10 @@ func testCustomSearchParameter(t *testing.T, ts *testServer) {
 	ts.put("Patient", "m1", fmt.Sprintf(married, "m1", "M", "Bobby"))
 	ts.put("Patient", "s1", fmt.Sprintf(married, "s1", "S", "Zed"))
 	ts.put("Observation", "o1", `{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},"issued":"2024-03-01T10:00:00Z"}`)
+	pressure := `{"resourceType":"Observation","id":"%s","status":"final","code":{"text":"blood pressure"},"component":[{"code":{"text":"diastolic"},` +
+		`"valueQuantity":{"value":%s,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}}]}`
+	ts.put("Observation", "bp85", fmt.Sprintf(pressure, "bp85", "85"))
+	ts.put("Observation", "bp95", fmt.Sprintf(pressure, "bp95", "95.0"))
 
 	// Before the SearchParameter: unknown, ignored (400 when strict).
 	ts.do(http.MethodGet, "/fhir/Patient?marital=M", "", "Prefer", "handling=strict").mustStatus(t, http.StatusBadRequest)
@@ -70,6 +74,8 @@ func testCustomSearchParameter(t *testing.T, ts *testServer) {
 	ts.put("SearchParameter", "nickname", searchParameter("nickname", "nickname", "string", "Patient", "Patient.name.where(use='nickname').given", "active"))
 	ts.put("SearchParameter", "issued", searchParameter("issued", "issued", "date", "Observation", "Observation.issued", "active"))
 	ts.put("SearchParameter", "combo", searchParameter("combo", "combo", "composite", "Patient", "Patient", "active"))
+	ts.put("SearchParameter", "component-pressure", searchParameter("component-pressure", "component-pressure", "quantity", "Observation",
+		"Observation.component.value.ofType(Quantity)", "active"))
 
 	// Known now, but the resources written before are not indexed yet.
 	r := ts.do(http.MethodGet, "/fhir/Patient?marital=M", "", "Prefer", "handling=strict").mustStatus(t, http.StatusOK)
@@ -100,6 +106,12 @@ func testCustomSearchParameter(t *testing.T, ts *testServer) {
 		{"Observation?issued=gt2024-04", ""},
 		{"Observation?issued=lt2024-04", "Observation/o1"},
 		{"Patient?_sort=family&marital=M", "Patient/m1,Patient/m2"},
+		{"Observation?component-pressure=gt90", "Observation/bp95"},
+		{"Observation?component-pressure=85|http://unitsofmeasure.org|mm[Hg]", "Observation/bp85"},
+		{"Observation?component-pressure=le90||mm[Hg]", "Observation/bp85"},
+		{"Observation?component-pressure=95|http://unitsofmeasure.org|mm[Hg]", "Observation/bp95"},
+		{"Observation?component-pressure=ge80,lt10", "Observation/bp85,Observation/bp95"},
+		{"Observation?component-pressure:missing=true", "Observation/o1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {

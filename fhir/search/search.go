@@ -166,3 +166,17 @@ func DateRange(v string) (low, high float64, err error) {
 	}
 	return 0, 0, fmt.Errorf("invalid date %q", v)
 }
+
+// QuantityEntries are the index entries of a Quantity, Money, Range or plain
+// number of FHIR type typ under parameter code, as the specification's
+// quantity parameters have them (custom SearchParameters use it).
+func QuantityEntries(code string, data any, typ string) []store.IndexEntry {
+	return quantityEntries(code, Value{Data: data, Type: typ}, nil)
+}
+
+// QuantityCondition parses the value of a quantity search
+// ("[prefix]number[|system|code]") on parameter code, as for the
+// specification's quantity parameters (custom SearchParameters use it).
+func QuantityCondition(code, value string) (store.Condition, error) {
+	return quantityCondition(&Param{Code: code, Kind: store.KindQuantity}, value)
+}
