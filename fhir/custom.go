@@ -24,7 +24,10 @@ import (
 // beside it in a layer of their own: writes add their index entries to the
 // registry's, and searches parse their criteria before handing the rest to
 // the registry. The kinds served are token, string, reference, uri, date,
-// number and quantity; a parameter of another kind (composite, special), or
+// number, quantity and composite (two components, the first a token, each
+// defined by a parameter of the specification's for the base and selected
+// by an element name or a value choice, as the specification's composites
+// are indexed); a special parameter, a composite of another shape, or one
 // whose code the specification already defines for a base, is not
 // registered (and logged).
 
@@ -32,6 +35,7 @@ import (
 var customKinds = map[store.Kind]bool{
 	store.KindToken: true, store.KindString: true, store.KindReference: true,
 	store.KindURI: true, store.KindDate: true, store.KindNumber: true, store.KindQuantity: true,
+	store.KindComposite: true,
 }
 
 // customParam is one active custom parameter.
@@ -42,6 +46,9 @@ type customParam struct {
 	kind   store.Kind
 	bases  []string
 	expr   *fhirpath.Expression
+	// composite is the parameter as the search package indexes and parses
+	// composites, for each base; nil for other kinds.
+	composite map[string]*search.Param
 }
 
 // customParams holds the custom parameters of one Server by base type and
@@ -124,6 +131,10 @@ type searchParameterJSON struct {
 	Base       []string `json:"base"`
 	Type       string   `json:"type"`
 	Expression string   `json:"expression"`
+	Component  []struct {
+		Definition string `json:"definition"`
+		Expression string `json:"expression"`
+	} `json:"component"`
 }
 
 // customFrom reads a stored SearchParameter; nil (and the reason) when it
@@ -153,7 +164,39 @@ func (s *Server) customFrom(id string, body []byte) (*customParam, error) {
 	if err != nil {
 		return nil, fmt.Errorf("expression: %w", err)
 	}
-	return &customParam{source: id, url: sp.URL, code: sp.Code, kind: store.Kind(sp.Type), bases: sp.Base, expr: expr}, nil
+	p := &customParam{source: id, url: sp.URL, code: sp.Code, kind: store.Kind(sp.Type), bases: sp.Base, expr: expr}
+	if p.kind == store.KindComposite {
+		if p.composite, err = s.customComposite(sp); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// customComposite makes the search package's form of a composite
+// SearchParameter for each of its bases.
+func (s *Server) customComposite(sp searchParameterJSON) (map[string]*search.Param, error) {
+	if len(sp.Component) != 2 {
+		return nil, fmt.Errorf("a composite of %d components is not served (two are)", len(sp.Component))
+	}
+	out := map[string]*search.Param{}
+	for _, base := range sp.Base {
+		p := &search.Param{Type: base, Code: sp.Code, Kind: store.KindComposite, URL: sp.URL, Expression: sp.Expression}
+		for i, c := range sp.Component {
+			def, ok := s.registry.LookupURL(base, c.Definition)
+			switch {
+			case !ok:
+				return nil, fmt.Errorf("component %q is not a search parameter of %s", c.Definition, base)
+			case i == 0 && def.Kind != store.KindToken:
+				return nil, fmt.Errorf("the first component %q is a %s, not a token", c.Definition, def.Kind)
+			case !search.ComponentExpressionIndexed(c.Expression):
+				return nil, fmt.Errorf("component expression %q is not an element name or a value choice", c.Expression)
+			}
+			p.Components = append(p.Components, search.Component{Code: def.Code, Expression: c.Expression})
+		}
+		out[base] = p
+	}
+	return out, nil
 }
 
 // noteWrites tells what caches derived data of committed writes: the
@@ -250,14 +293,14 @@ func (s *Server) indexEntries(typ string, body []byte) ([]store.IndexEntry, erro
 			continue // as for the specification's parameters: not findable by it
 		}
 		for _, it := range items {
-			entries = append(entries, s.customEntries(p, it)...)
+			entries = append(entries, s.customEntries(p, typ, it)...)
 		}
 	}
 	return entries, nil
 }
 
 // customEntries normalises one value as the store expects it (see store.IndexEntry).
-func (s *Server) customEntries(p *customParam, it fhirpath.Item) []store.IndexEntry {
+func (s *Server) customEntries(p *customParam, typ string, it fhirpath.Item) []store.IndexEntry {
 	text := func(texts ...string) []store.IndexEntry {
 		var out []store.IndexEntry
 		for _, t := range texts {
@@ -334,6 +377,8 @@ func (s *Server) customEntries(p *customParam, it fhirpath.Item) []store.IndexEn
 		return []store.IndexEntry{{Param: p.code, Kind: p.kind, Low: low, High: high}}
 	case store.KindQuantity:
 		return search.QuantityEntries(p.code, it.Value, it.Type)
+	case store.KindComposite:
+		return s.extract.CompositeEntries(p.composite[typ], it.Value, it.Type)
 	}
 	return nil
 }
@@ -396,7 +441,13 @@ func (s *Server) applyCustom(typ string, criteria url.Values, plan *search.Plan)
 			continue
 		}
 		for _, v := range values {
-			clause, err := customClause(p, modifier, v)
+			var clause store.Clause
+			var err error
+			if p.kind == store.KindComposite && modifier == "" {
+				clause, err = s.registry.CompositeValueClause(typ, p.composite[typ], v)
+			} else {
+				clause, err = customClause(p, modifier, v)
+			}
 			if err != nil {
 				plan.Ignored = append(plan.Ignored, search.Issue{Param: name, Message: err.Error()})
 				continue

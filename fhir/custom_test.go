@@ -62,7 +62,7 @@ func testCustomSearchParameter(t *testing.T, ts *testServer) {
 	ts.put("Patient", "m1", fmt.Sprintf(married, "m1", "M", "Bobby"))
 	ts.put("Patient", "s1", fmt.Sprintf(married, "s1", "S", "Zed"))
 	ts.put("Observation", "o1", `{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},"issued":"2024-03-01T10:00:00Z"}`)
-	pressure := `{"resourceType":"Observation","id":"%s","status":"final","code":{"text":"blood pressure"},"component":[{"code":{"text":"diastolic"},` +
+	pressure := `{"resourceType":"Observation","id":"%s","status":"final","code":{"text":"blood pressure"},"component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},` +
 		`"valueQuantity":{"value":%s,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}}]}`
 	ts.put("Observation", "bp85", fmt.Sprintf(pressure, "bp85", "85"))
 	ts.put("Observation", "bp95", fmt.Sprintf(pressure, "bp95", "95.0"))
@@ -76,6 +76,12 @@ func testCustomSearchParameter(t *testing.T, ts *testServer) {
 	ts.put("SearchParameter", "combo", searchParameter("combo", "combo", "composite", "Patient", "Patient", "active"))
 	ts.put("SearchParameter", "component-pressure", searchParameter("component-pressure", "component-pressure", "quantity", "Observation",
 		"Observation.component.value.ofType(Quantity)", "active"))
+	// A composite, pairing a component's code with its value, under a code
+	// of its own (the specification has component-code-value-quantity).
+	const spec = "http://hl7.org/fhir/SearchParameter/"
+	ts.put("SearchParameter", "cpressure", strings.Replace(searchParameter("cpressure", "cpressure", "composite", "Observation", "Observation.component", "active"),
+		`"expression":`, `"component":[{"definition":"`+spec+`Observation-component-code","expression":"code"},`+
+			`{"definition":"`+spec+`Observation-component-value-quantity","expression":"value.as(Quantity)"}],"expression":`, 1))
 
 	// Known now, but the resources written before are not indexed yet.
 	r := ts.do(http.MethodGet, "/fhir/Patient?marital=M", "", "Prefer", "handling=strict").mustStatus(t, http.StatusOK)
@@ -112,6 +118,11 @@ func testCustomSearchParameter(t *testing.T, ts *testServer) {
 		{"Observation?component-pressure=95|http://unitsofmeasure.org|mm[Hg]", "Observation/bp95"},
 		{"Observation?component-pressure=ge80,lt10", "Observation/bp85,Observation/bp95"},
 		{"Observation?component-pressure:missing=true", "Observation/o1"},
+		{"Observation?cpressure=http://loinc.org|8462-4$gt90", "Observation/bp95"},
+		{"Observation?cpressure=8462-4$85|http://unitsofmeasure.org|mm[Hg]", "Observation/bp85"},
+		{"Observation?cpressure=8462-4$lt100", "Observation/bp85,Observation/bp95"},
+		{"Observation?cpressure=9999-9$lt100,8462-4$le85", "Observation/bp85"},
+		{"Observation?cpressure:missing=true", "Observation/o1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
@@ -127,7 +138,8 @@ func testCustomSearchParameter(t *testing.T, ts *testServer) {
 		t.Errorf("conditional create on a custom parameter: status %d, id %q; want 200 and the existing s1", r.Code, r.str("id"))
 	}
 
-	// A composite custom parameter is not served, and cannot be reindexed.
+	// A composite custom parameter without its two components is not
+	// served, and cannot be reindexed.
 	ts.do(http.MethodGet, "/fhir/Patient?combo=x", "", "Prefer", "handling=strict").mustStatus(t, http.StatusBadRequest)
 	ts.do(http.MethodPost, "/fhir/SearchParameter/combo/$reindex", "").mustStatus(t, http.StatusBadRequest).isOutcome(t, codeNotSupported)
 	ts.do(http.MethodPost, "/fhir/SearchParameter/nobody/$reindex", "").mustStatus(t, http.StatusNotFound)

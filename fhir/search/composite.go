@@ -172,3 +172,33 @@ func (r *Registry) CompositeClause(resourceType string, c *Composite) (store.Cla
 	}
 	return clause, nil
 }
+
+// CompositeEntries are the index entries of one element a composite
+// parameter p selected, as the Extractor makes them for the
+// specification's composites (custom SearchParameters use it). p's second
+// component must be a parameter of p.Type the Extractor's registry knows.
+func (x *Extractor) CompositeEntries(p *Param, data any, typ string) []store.IndexEntry {
+	if len(p.Components) != 2 {
+		return nil
+	}
+	second, ok := x.registry.Lookup(p.Type, p.Components[1].Code)
+	if !ok {
+		return nil
+	}
+	return x.norm.compositeEntries(p, second, Value{Data: data, Type: typ}, nil)
+}
+
+// CompositeValueClause parses the value of a search on composite parameter
+// p of resourceType ("a$b,c$d"), as for the specification's composites
+// (custom SearchParameters use it).
+func (r *Registry) CompositeValueClause(resourceType string, p *Param, value string) (store.Clause, error) {
+	return r.compositeClause(resourceType, p, value)
+}
+
+// ComponentExpressionIndexed reports whether a composite's component
+// expression is one the index selects: an element name, or choices of the
+// value ("value.as(Quantity) | value.as(Range)").
+func ComponentExpressionIndexed(expr string) bool {
+	_, ok := componentValues(map[string]any{}, expr)
+	return ok
+}

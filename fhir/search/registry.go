@@ -186,6 +186,18 @@ func (r *Registry) Lookup(typ, code string) (*Param, bool) {
 	return nil, false
 }
 
+// LookupURL returns the parameter of typ (common ones included) whose
+// definition is the canonical url; a "|version" is ignored.
+func (r *Registry) LookupURL(typ, url string) (*Param, bool) {
+	url, _, _ = strings.Cut(url, "|")
+	for _, p := range r.Params(typ) {
+		if p.URL == url {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
 // Params returns the parameters of resource type typ, common ones included,
 // sorted by code ("" gives the common parameters alone).
 func (r *Registry) Params(typ string) []*Param {
