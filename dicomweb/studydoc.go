@@ -2,6 +2,7 @@ package dicomweb
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"iter"
@@ -223,10 +224,9 @@ func (d *studyDoc) merge(added []*instanceRecord, seriesAttrs func(uid string) (
 	}
 	for _, se := range d.series {
 		se.sort()
-		total += len(se.instances)
 	}
 	d.sortSeries()
-	return total, changed, nil
+	return d.instanceCount(), changed, nil
 }
 
 // put adds or replaces an instance and reports whether that changed the
@@ -259,10 +259,7 @@ func (d *studyDoc) sortSeries() {
 }
 
 func cmpOrdered(a, b int, uidA, uidB string) int {
-	if c := a - b; c != 0 {
-		return c
-	}
-	return strings.Compare(uidA, uidB)
+	return cmp.Or(cmp.Compare(a, b), strings.Compare(uidA, uidB))
 }
 
 // rebuild replaces the series by those of the index.

@@ -441,13 +441,7 @@ func (s *Server) applyCustom(typ string, criteria url.Values, plan *search.Plan)
 			continue
 		}
 		for _, v := range values {
-			var clause store.Clause
-			var err error
-			if p.kind == store.KindComposite && modifier == "" {
-				clause, err = s.registry.CompositeValueClause(typ, p.composite[typ], v)
-			} else {
-				clause, err = customClause(p, modifier, v)
-			}
+			clause, err := s.customClause(typ, p, modifier, v)
 			if err != nil {
 				plan.Ignored = append(plan.Ignored, search.Issue{Param: name, Message: err.Error()})
 				continue
@@ -458,9 +452,14 @@ func (s *Server) applyCustom(typ string, criteria url.Values, plan *search.Plan)
 	}
 }
 
-// customClause parses one value of a custom parameter (comma-separated
-// alternatives; the modifiers :missing, and :exact and :contains on strings).
-func customClause(p *customParam, modifier, value string) (store.Clause, error) {
+// customClause parses one value of a custom parameter of typ
+// (comma-separated alternatives; the modifiers :missing, and :exact and
+// :contains on strings). Composite values are the registry's to parse, as
+// for the specification's composites.
+func (s *Server) customClause(typ string, p *customParam, modifier, value string) (store.Clause, error) {
+	if p.kind == store.KindComposite && modifier == "" {
+		return s.registry.CompositeValueClause(typ, p.composite[typ], value)
+	}
 	var clause store.Clause
 	for _, v := range strings.Split(value, ",") {
 		if v == "" {
