@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -85,7 +86,14 @@ type securityRow struct {
 
 // securityRun loads a few resources, then runs the read phase, on a server
 // of setup.
+//
+// Everything the run starts carries the profiler label "server" (the
+// setup's name), so that a --cpuprofile of the three runs can be split
+// with go tool pprof -tagfocus.
 func securityRun(ctx context.Context, cfg benchConfig, setup securitySetup, stderr io.Writer) (securityRow, error) {
+	defer pprof.SetGoroutineLabels(ctx)
+	ctx = pprof.WithLabels(ctx, pprof.Labels("server", setup.name))
+	pprof.SetGoroutineLabels(ctx)
 	dir, err := os.MkdirTemp("", "telehub-bench-")
 	if err != nil {
 		return securityRow{}, err

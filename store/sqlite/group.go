@@ -141,6 +141,7 @@ func (s *Store) commitGroup(group []*commitRequest) {
 	}
 	// The transaction serves several callers: no one's context may end it.
 	ctx := context.WithoutCancel(live[0].ctx)
+	s.spillAfter(ctx, live)
 	results, err := s.commitTogether(ctx, live)
 	if errors.Is(err, errRetryApart) {
 		results, err = s.commitApart(ctx, live)

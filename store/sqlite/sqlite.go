@@ -69,6 +69,9 @@ type Store struct {
 	// are the committing goroutine's (see resizeWriterCache).
 	writerCache   int64
 	cacheLookedAt int64
+	// spillPages is the writer's cache_spill threshold as last set (see
+	// spillAfter).
+	spillPages int
 }
 
 var _ store.Store = (*Store)(nil)

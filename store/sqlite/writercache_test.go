@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"testing"
+
+	"github.com/telehub/telehub/store"
 )
 
 func TestWriterCacheFollowsTheFile(t *testing.T) {
@@ -47,5 +49,45 @@ func TestWriterCacheSet(t *testing.T) {
 	}
 	if s.resizeWriterCache(ctx); s.cacheLookedAt != 0 {
 		t.Fatalf("looked again before %d versions were written", writerCacheEvery)
+	}
+}
+
+// TestSpillFollowsTheGroup checks that a group's transaction may keep
+// spillPagesPerWrite dirty pages per write before it spills, up to
+// spillMax, and that the threshold reaches the writer's connection.
+func TestSpillFollowsTheGroup(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	spill := func() int {
+		var pages int
+		if err := s.writer.QueryRowContext(ctx, "PRAGMA cache_spill").Scan(&pages); err != nil {
+			t.Fatal(err)
+		}
+		return pages
+	}
+	group := func(writes ...int) []*commitRequest {
+		var reqs []*commitRequest
+		for _, n := range writes {
+			reqs = append(reqs, &commitRequest{writes: make([]store.Write, n)})
+		}
+		return reqs
+	}
+	// SQLite reports the threshold in effect: a transaction spills once it
+	// outgrows both the threshold and the cache.
+	cachePages := spill()
+	for _, c := range []struct {
+		writes []int
+		want   int
+	}{
+		{[]int{1}, cachePages},
+		{[]int{100, 100, 100, 100}, 400 * spillPagesPerWrite},
+		{[]int{2000}, spillMax / pageSize},
+		{[]int{3}, cachePages},
+		{nil, cachePages}, // 0 would turn spilling off
+	} {
+		s.spillAfter(ctx, group(c.writes...))
+		if got := spill(); got != c.want {
+			t.Errorf("spill threshold after a group of %v writes: %d pages, want %d", c.writes, got, c.want)
+		}
 	}
 }
