@@ -52,9 +52,12 @@
 // the resource: it keeps each listed instance as the JSON it was stored
 // with, writes the new body by hand, and has the FHIR layer validate an
 // outline of it (the resource without its instances) and index the
-// instances in parts (fhir.UpdateGenerated): it holds a few copies of the
-// resource's bytes and its index entries, never a parsed model of the
-// whole study (studydoc.go).
+// instances in parts (fhir.UpdateGenerated). A round that only adds
+// instances says so (fhir.Growth), and the new version's index is the
+// previous one's plus the entries of the added instances and of the
+// outline (a store.PartialIndex write): it holds a few copies of the
+// resource's bytes, never a parsed model of the whole study nor all its
+// index entries (studydoc.go).
 //
 // Access follows the ImagingStudy scopes of the caller's token, its patient
 // context and the patients' consent; every store, query and retrieval is

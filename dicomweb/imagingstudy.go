@@ -150,6 +150,7 @@ func (s *Server) studyRound(ctx context.Context, study, id string, links studyLi
 	if err != nil {
 		return nil, err
 	}
+	previousOutline := doc.appendJSON(nil, false)
 	rec, err := s.idx.study(ctx, study)
 	if err != nil {
 		return nil, err
@@ -184,7 +185,7 @@ func (s *Server) studyRound(ctx context.Context, study, id string, links studyLi
 		// update validate the whole, and refuse it as such.
 		_, err = s.fhir.Update(ctx, "ImagingStudy", id, doc.appendJSON(nil, true), version)
 	} else {
-		_, err = s.fhir.UpdateGenerated(ctx, "ImagingStudy", id, doc.generated(), version)
+		_, err = s.fhir.UpdateGenerated(ctx, "ImagingStudy", id, doc.generated(version, previousOutline), version)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("update imaging study: %w", err)

@@ -179,3 +179,56 @@ func TestSTOWStudyMemory(t *testing.T) {
 		t.Errorf("study: %s", mustJSON(t, st))
 	}
 }
+
+// TestImagingStudyRoundMemory stores a study of 3,000 small instances in 50
+// requests of 60 and reports, for each tenth of them, the heap's growth and
+// what a request allocated: a round that only adds instances indexes those
+// (fhir.Growth), so that what it costs grows with the study's body alone,
+// not with all its index entries. It checks that a request of the last
+// tenth allocates less than twice what one of the first did (1.7 times;
+// 3.9 times when every round indexed the whole). It takes seconds: set
+// TELEHUB_ROUND_MEMORY=1 to run it.
+func TestImagingStudyRoundMemory(t *testing.T) {
+	if os.Getenv("TELEHUB_ROUND_MEMORY") != "1" {
+		t.Skip("set TELEHUB_ROUND_MEMORY=1 to measure the ImagingStudy rounds' memory")
+	}
+	ev := newEnv(t, sqliteBackend())
+	if status, _ := ev.stow("admin", "/studies", instance(t, spec{study: "16.0", rows: 8, cols: 8})); status != http.StatusOK {
+		t.Fatalf("warm-up STOW: %d", status)
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(10)) // see TestSTOWStudyMemory
+	const tenths, requests, perRequest = 10, 5, 60
+	var first, last float64
+	for tenth := range tenths {
+		runtime.GC()
+		var base, after runtime.MemStats
+		runtime.ReadMemStats(&base)
+		var peak atomic.Uint64
+		done := make(chan struct{})
+		go sample(done, &peak)
+		for r := range requests {
+			files := make([][]byte, perRequest)
+			for i := range files {
+				n := (tenth*requests+r)*perRequest + i
+				files[i] = instance(t, spec{study: "16.1", series: fmt.Sprintf("16.1.%d", n%4), sop: fmt.Sprintf("16.1.9.%d", n),
+					rows: 8, cols: 8, instanceNo: fmt.Sprint(n + 1)})
+			}
+			if status, res := ev.stow("admin", "/studies", files...); status != http.StatusOK {
+				t.Fatalf("STOW: %d %s", status, mustJSON(t, res))
+			}
+		}
+		close(done)
+		runtime.ReadMemStats(&after)
+		perReq := float64(after.TotalAlloc-base.TotalAlloc) / requests / (1 << 20)
+		grew := float64(int64(peak.Load())-int64(base.HeapInuse)) / (1 << 20)
+		t.Logf("instances %d to %d: heap in use grew by at most %.1f MB, %.1f MB allocated per request",
+			tenth*requests*perRequest, (tenth+1)*requests*perRequest, grew, perReq)
+		if tenth == 0 {
+			first = perReq
+		}
+		last = perReq
+	}
+	if last > 2*first {
+		t.Errorf("a request allocates %.1f MB at the end of the study, %.1f MB at its start", last, first)
+	}
+}

@@ -3,6 +3,7 @@ package fhir
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/telehub/telehub/audit"
@@ -128,28 +129,28 @@ func (s *Server) authorizeChange(ctx context.Context, ch *change) error {
 		if w.Deleted {
 			continue
 		}
-		ok, err := matchesAll(clauses, w.ID, w.Index)
+		ok, err := s.writeMatches(ctx, w, clauses)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return forbidden("the %s written would be outside what the access token may %s (its compartment or scope query)", w.Type, verbs[i])
 		}
-		if d := deniedPatientOf(a.denied, w); d != "" {
+		if d := s.deniedPatientOf(ctx, a.denied, w); d != "" {
 			return consentDenied(d)
 		}
 	}
 	return nil
 }
 
-// matchesAll evaluates clauses on a resource's id and index entries as the
-// store would. Only the conditions scope clauses are made of are
+// writeMatches evaluates clauses on a written version's id and index
+// entries as the store would. Only the conditions scope clauses are made of are
 // evaluated (id, text operators); any other is refused as uncheckable.
-func matchesAll(clauses []store.Clause, id string, index []store.IndexEntry) (bool, error) {
+func (s *Server) writeMatches(ctx context.Context, w store.Write, clauses []store.Clause) (bool, error) {
 	for _, cl := range clauses {
 		any := false
 		for _, c := range cl.Any {
-			ok, err := matchesCondition(c, id, index)
+			ok, err := s.writeMatchesCondition(ctx, w, c)
 			if err != nil {
 				return false, err
 			}
@@ -165,7 +166,33 @@ func matchesAll(clauses []store.Clause, id string, index []store.IndexEntry) (bo
 	return true, nil
 }
 
-func matchesCondition(c store.Condition, id string, index []store.IndexEntry) (bool, error) {
+// writeMatchesCondition evaluates one condition of a clause on a written
+// version. The entries of a PartialIndex write are its own and, for the
+// parameters it keeps, the current version's too: a condition on one of
+// those that its own entries do not meet asks the current version.
+func (s *Server) writeMatchesCondition(ctx context.Context, w store.Write, c store.Condition) (bool, error) {
+	found, err := conditionFound(c, w.ID, w.Index)
+	if err != nil {
+		return false, err
+	}
+	if !found && w.PartialIndex && keepsParam(w, c.Param) {
+		c.Not = false
+		if found, err = s.exists(ctx, w.Type, w.ID, []store.Clause{{Any: []store.Condition{c}}}); err != nil {
+			return false, err
+		}
+	}
+	return found != c.Not, nil
+}
+
+// keepsParam reports whether a PartialIndex write keeps the current
+// version's entries of param.
+func keepsParam(w store.Write, param string) bool {
+	return param != store.ParamID && !store.IsFullText(param) && !slices.Contains(w.Replaced, param)
+}
+
+// conditionFound reports whether an entry of index (or the id) meets c,
+// c.Not aside.
+func conditionFound(c store.Condition, id string, index []store.IndexEntry) (bool, error) {
 	if c.Chain != nil || c.Has != nil || c.Op == store.OpMissing || c.Param == store.ParamLastUpdated {
 		return false, forbidden("the access token's scope query on parameter %q cannot be checked on a write", c.Param)
 	}
@@ -180,23 +207,20 @@ func matchesCondition(c store.Condition, id string, index []store.IndexEntry) (b
 	default:
 		return false, forbidden("the access token's scope query on parameter %q cannot be checked on a write", c.Param)
 	}
-	found := false
 	if c.Param == store.ParamID {
-		found = match(id)
-	} else {
-		for _, e := range index {
-			if e.Param == c.Param && match(e.Text) {
-				found = true
-				break
-			}
+		return match(id), nil
+	}
+	for _, e := range index {
+		if e.Param == c.Param && match(e.Text) {
+			return true, nil
 		}
 	}
-	return found != c.Not, nil
+	return false, nil
 }
 
 // deniedPatientOf returns the denied patient whose compartment a written
 // version would be in ("" when none).
-func deniedPatientOf(denied []string, w store.Write) string {
+func (s *Server) deniedPatientOf(ctx context.Context, denied []string, w store.Write) string {
 	for _, d := range denied {
 		if w.Type == "Patient" && w.ID == d {
 			return d
@@ -205,7 +229,7 @@ func deniedPatientOf(denied []string, w store.Write) string {
 		if !ok {
 			continue
 		}
-		if in, _ := matchesAll([]store.Clause{clause}, w.ID, w.Index); in {
+		if in, _ := s.writeMatches(ctx, w, []store.Clause{clause}); in {
 			return d
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -21,7 +22,9 @@ import (
 // model of a study of thousands of instances holds megabytes) would grow
 // with the data at every version. UpdateGenerated parses and validates the
 // outline only, and indexes the bulk a part at a time, so that a version
-// costs the body's bytes and its index entries, not a parse of the whole.
+// costs the body's bytes and its index entries, not a parse of the whole;
+// and when the caller says how the bulk grew (Growth), only the parts
+// added, the store keeping the previous version's entries.
 //
 // The caller vouches for what is not parsed: Body is the Outline with the
 // bulk put back, compact JSON, and the bulk's elements are valid (built
@@ -40,6 +43,23 @@ type Generated struct {
 	// another writer is built again). A part may reuse the previous part's
 	// bytes.
 	Bulk iter.Seq[[]byte]
+	// Growth, when set, says how the bulk grew from a previous version, so
+	// that the update hands the store the index entries it adds rather than
+	// all of them (see buildGrowth).
+	Growth *Growth
+}
+
+// Growth is how a Generated resource's bulk grew from the previous
+// version: all of that version's bulk is in the new one, unchanged, and
+// Added yields the rest.
+type Growth struct {
+	// Version is the previous version, Outline its outline (its meta's
+	// versionId and lastUpdated may be left out).
+	Version int64
+	Outline []byte
+	// Added yields, as Bulk does, the parts of the bulk the previous
+	// version lacks.
+	Added iter.Seq[[]byte]
 }
 
 // UpdateGenerated stores g as the new version of typ/id, as Update does
@@ -69,6 +89,9 @@ func (s *Server) buildGenerated(ch *change, now time.Time) error {
 		w.Index = index
 		return nil
 	}
+	if gr := g.Growth; gr != nil && ch.current != nil && !ch.current.Deleted && ch.current.VersionID == gr.Version {
+		return s.buildGrowth(w, g)
+	}
 	for part := range g.Bulk {
 		entries, err := s.extract.Extract(w.Type, part)
 		if err != nil {
@@ -84,4 +107,56 @@ func (s *Server) buildGenerated(ch *change, now time.Time) error {
 func compareEntries(a, b store.IndexEntry) int {
 	return cmp.Or(strings.Compare(a.Param, b.Param), strings.Compare(string(a.Kind), string(b.Kind)),
 		strings.Compare(a.Text, b.Text), cmp.Compare(a.Low, b.Low), cmp.Compare(a.High, b.High))
+}
+
+// buildGrowth indexes a Generated update that grew from the current version
+// as a store.PartialIndex write. The bulk's index entries grow with it (an
+// ImagingStudy of 2,860 instances has some 8,600 besides its words), and a
+// version that replaced them all held them all at once, and had the store
+// delete and insert them all again: the memory of a round of a study's
+// STOWs grew with the study. A parameter's entries are the outline's and
+// the bulk's; the previous version's bulk is all in the new one, so that
+// its entries are still true, and the write adds the outline's and those
+// of the added parts. Only a parameter of which the previous outline had an
+// entry the new one lacks is replaced, its entries gathered again from the
+// outline and every part of the bulk (the bulk may give that entry too).
+func (s *Server) buildGrowth(w *store.Write, g *Generated) error {
+	previous, err := s.extract.Extract(w.Type, g.Growth.Outline)
+	if err != nil {
+		return fmt.Errorf("fhir: build %s/%s: previous outline: %w", w.Type, w.ID, err)
+	}
+	replaced := map[string]bool{}
+	for _, e := range previous {
+		if !slices.Contains(w.Index, e) {
+			replaced[e.Param] = true
+		}
+	}
+	index := w.Index
+	gather := func(parts iter.Seq[[]byte], wanted func(store.IndexEntry) bool) error {
+		for part := range parts {
+			entries, err := s.extract.Extract(w.Type, part)
+			if err != nil {
+				return fmt.Errorf("fhir: build %s/%s: bulk: %w", w.Type, w.ID, err)
+			}
+			for _, e := range entries {
+				if wanted(e) {
+					index = append(index, e)
+				}
+			}
+		}
+		return nil
+	}
+	if len(replaced) > 0 {
+		if err := gather(g.Bulk, func(e store.IndexEntry) bool { return replaced[e.Param] }); err != nil {
+			return err
+		}
+	}
+	if err := gather(g.Growth.Added, func(e store.IndexEntry) bool { return !replaced[e.Param] }); err != nil {
+		return err
+	}
+	slices.SortFunc(index, compareEntries)
+	w.Index = slices.Compact(index)
+	w.PartialIndex = true
+	w.Replaced = slices.Sorted(maps.Keys(replaced))
+	return nil
 }

@@ -19,7 +19,12 @@ import (
 // added (a note, a tag, an instance's title), its instances in parts of
 // 100 for the index.
 func generatedStudy(status string) Generated {
-	counts := []int{300, 5, 1}
+	return studyOf([]int{300, 5, 1}, status, "read by Dr House")
+}
+
+// studyOf is generatedStudy with counts[s] instances in series s+1, and a
+// note.
+func studyOf(counts []int, status, note string) Generated {
 	series := func(withInstances bool) string {
 		var b strings.Builder
 		for s, n := range counts {
@@ -35,9 +40,13 @@ func generatedStudy(status string) Generated {
 		}
 		return b.String()
 	}
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
 	resource := func(withInstances bool) []byte {
 		return []byte(`{"resourceType":"ImagingStudy","id":"1.2.3","meta":{"tag":[{"code":"x","system":"urn:t"}]},` +
-			`"note":[{"text":"read by Dr House"}],"numberOfInstances":306,"numberOfSeries":3,"series":[` + series(withInstances) + `],` +
+			`"note":[{"text":"` + note + `"}],"numberOfInstances":` + fmt.Sprint(total) + `,"numberOfSeries":` + fmt.Sprint(len(counts)) + `,"series":[` + series(withInstances) + `],` +
 			`"status":"` + status + `","subject":{"reference":"Patient/p1"}}`)
 	}
 	return Generated{
@@ -124,6 +133,101 @@ func TestUpdateGenerated(t *testing.T) {
 	}
 	if read, err := srv.Read(ctx, "ImagingStudy", "1.2.3"); err != nil || read.VersionID != 2 || !bytes.Contains(read.Body, []byte(`"uid":"1.2.3.1.300"`)) {
 		t.Errorf("read: %v %+v", err, read)
+	}
+}
+
+// TestUpdateGeneratedGrowth: an update that says how the bulk grew from
+// the current version is written as a partial index, which leaves the
+// resource found exactly as the whole body's entries would: the instances
+// kept and added, the outline's entries and the words replaced.
+func TestUpdateGeneratedGrowth(t *testing.T) {
+	ctx := context.Background()
+	srv := newLocalServer(t)
+	first := studyOf([]int{300, 5}, "available", "read by Dr House")
+	if _, err := srv.UpdateGenerated(ctx, "ImagingStudy", "1.2.3", first, 0); err != nil {
+		t.Fatal(err)
+	}
+	// Ten instances more in series 1, a third series, another status and
+	// note.
+	grown := studyOf([]int{310, 5, 1}, "registered", "seen by Dr Cuddy")
+	grown.Growth = &Growth{Version: 1, Outline: first.Outline, Added: func(yield func([]byte) bool) {
+		for _, part := range []string{instances(0, 300, 310), instances(2, 0, 1)} {
+			if !yield([]byte(`{"resourceType":"ImagingStudy","series":[{"instance":` + part + `}]}`)) {
+				return
+			}
+		}
+	}}
+
+	current, err := srv.Read(ctx, "ImagingStudy", "1.2.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := &change{call: &call{method: http.MethodPut, typ: "ImagingStudy", id: "1.2.3", body: grown.Outline, generated: &grown},
+		id: "1.2.3", current: current}
+	if err := srv.buildGenerated(ch, now()); err != nil {
+		t.Fatal(err)
+	}
+	w := ch.writes[0]
+	if !w.PartialIndex || slices.Contains(w.Replaced, "instance") || !slices.Contains(w.Replaced, "status") {
+		t.Fatalf("write: partial %v, replacing %v; want a partial index replacing status, not instance", w.PartialIndex, w.Replaced)
+	}
+	added := map[string]bool{"1.2.3.3.1": true}
+	for i := 301; i <= 310; i++ {
+		added[fmt.Sprintf("1.2.3.1.%d", i)] = true
+	}
+	for _, e := range w.Index {
+		if e.Param == "instance" && !added[strings.TrimPrefix(e.Text, "|")] {
+			t.Errorf("partial index holds the kept instance entry %+v", e)
+		}
+	}
+
+	if _, err := srv.UpdateGenerated(ctx, "ImagingStudy", "1.2.3", grown, 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		query url.Values
+		found bool
+	}{
+		{url.Values{"instance": {"1.2.3.1.5"}}, true},   // kept
+		{url.Values{"instance": {"1.2.3.1.305"}}, true}, // added
+		{url.Values{"instance": {"1.2.3.3.1"}}, true},   // added, in a new series
+		{url.Values{"dicom-class": {"urn:oid:1.2.840.10008.5.1.4.1.1.6"}}, true},
+		{url.Values{"series": {"1.2.3.3"}}, true},
+		{url.Values{"status": {"registered"}}, true},
+		{url.Values{"status": {"available"}}, false},
+		{url.Values{"_content": {"cuddy"}}, true},
+		{url.Values{"_content": {"house"}}, false},
+		{url.Values{"_content": {"fat"}}, true}, // a kept instance's title
+	} {
+		found, err := srv.Find(ctx, "ImagingStudy", tc.query, 2)
+		if err != nil || (len(found) == 1) != tc.found {
+			t.Errorf("ImagingStudy?%s: %v (%d found), want found %v", tc.query.Encode(), err, len(found), tc.found)
+		}
+	}
+
+	// Growing again with nothing taken from the outline replaces nothing:
+	// the words of the kept instances stay without their parts being read.
+	again := studyOf([]int{320, 5, 1}, "registered", "seen by Dr Cuddy")
+	again.Bulk = func(func([]byte) bool) { t.Error("the whole bulk was read for a growth that replaces nothing") }
+	again.Growth = &Growth{Version: 2, Outline: grown.Outline, Added: func(yield func([]byte) bool) {
+		yield([]byte(`{"resourceType":"ImagingStudy","series":[{"instance":` + instances(0, 310, 320) + `}]}`))
+	}}
+	if current, err = srv.Read(ctx, "ImagingStudy", "1.2.3"); err != nil {
+		t.Fatal(err)
+	}
+	ch = &change{call: &call{method: http.MethodPut, typ: "ImagingStudy", id: "1.2.3", body: again.Outline, generated: &again},
+		id: "1.2.3", current: current}
+	if err := srv.buildGenerated(ch, now()); err != nil || !ch.writes[0].PartialIndex || len(ch.writes[0].Replaced) > 0 {
+		t.Fatalf("third version: %v; partial %v, replacing %v; want a partial index replacing nothing", err, ch.writes[0].PartialIndex, ch.writes[0].Replaced)
+	}
+	if _, err := srv.UpdateGenerated(ctx, "ImagingStudy", "1.2.3", again, 2); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []url.Values{{"instance": {"1.2.3.1.315"}}, {"instance": {"1.2.3.1.5"}}, {"_content": {"fat"}},
+		{"_content": {"cuddy"}}, {"status": {"registered"}}} {
+		if found, err := srv.Find(ctx, "ImagingStudy", q, 2); err != nil || len(found) != 1 {
+			t.Errorf("third version: ImagingStudy?%s: %v (%d found)", q.Encode(), err, len(found))
+		}
 	}
 }
 

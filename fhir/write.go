@@ -489,6 +489,10 @@ func (s *Server) apply(ctx context.Context, cl *call) (*change, error) {
 		if err == nil {
 			return ch, nil
 		}
+		if errors.Is(err, store.ErrIndexNotKept) && cl.generated != nil && cl.generated.Growth != nil {
+			cl.generated.Growth = nil // index it whole
+			continue
+		}
 		if !errors.Is(err, store.ErrConflict) {
 			return nil, fmt.Errorf("fhir: %s %s/%s: %w", cl.method, cl.typ, ch.id, err)
 		}

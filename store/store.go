@@ -35,6 +35,11 @@ var (
 	// ErrTooCostly: the backend refuses a search it cannot run within its
 	// limits (callers answer 400 too-costly and ask for a more selective query).
 	ErrTooCostly = errors.New("store: search too costly")
+	// ErrIndexNotKept: the backend cannot keep the previous version's index
+	// entries for a PartialIndex write (store/sqlite: a resource whose words
+	// a program of an older layout indexed); the caller writes the whole
+	// index instead.
+	ErrIndexNotKept = errors.New("store: the previous version's index entries cannot be kept")
 	// ErrUnsupported: the backend cannot run this search at all (a
 	// combination it does not support, whatever the criteria); callers
 	// answer 400 not-supported with the error's text.
@@ -99,8 +104,21 @@ type Write struct {
 	Method      string // "POST", "PUT", "PATCH", "DELETE"
 	Body        []byte // canonical JSON; nil when Deleted
 	// Index holds the search index entries of this version; they replace the
-	// previous version's. Ignored when Deleted (a deleted resource matches nothing).
+	// previous version's (unless PartialIndex). Ignored when Deleted (a
+	// deleted resource matches nothing).
 	Index []IndexEntry
+	// PartialIndex makes Index a change to the previous version's entries
+	// rather than all of them: the new version keeps the previous version's
+	// entries of every parameter but those Replaced lists, and adds Index's
+	// (an entry it already has is kept once). A version that adds a little
+	// to a large resource (an ImagingStudy listing thousands of instances)
+	// thus hands the store what it adds, not the whole index again. Without
+	// a previous version (or after a deletion), Index is all the entries. A
+	// backend that cannot keep them fails the Commit with ErrIndexNotKept.
+	PartialIndex bool
+	// Replaced lists the parameters whose previous entries a PartialIndex
+	// write drops (Index holds all of their entries).
+	Replaced []string
 }
 
 // Kind is the kind of a search parameter, as FHIR names them.

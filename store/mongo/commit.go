@@ -74,6 +74,14 @@ func (s *Store) writeOne(ctx context.Context, w store.Write, inTxn bool) error {
 	if current != w.Version-1 {
 		return conflict(w, current)
 	}
+	if w.PartialIndex && current > 0 && !w.Deleted {
+		// The new version's entries are computed here whole: the kept
+		// ones are read from the current version, which the writes below
+		// are compare-and-set on.
+		if w.Index, err = s.partialIndex(ctx, w); err != nil {
+			return err
+		}
+	}
 
 	nonce := rand.Text()
 	res, hist, ranges := newDocs(w, nonce, time.Now())

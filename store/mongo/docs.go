@@ -1,12 +1,16 @@
 package mongo
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	driver "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/telehub/telehub/store"
 )
@@ -198,4 +202,93 @@ func (d historyDoc) resource() store.Resource {
 		LastUpdated: time.UnixMilli(d.LastUpdated).UTC(),
 		Deleted:     d.Deleted, Method: d.Method, Body: d.Body,
 	}
+}
+
+// partialIndex returns all the index entries of a PartialIndex write: those
+// of the current version (w.Version-1) it keeps, read back from its text
+// values and range entries, and w's, each once.
+func (s *Store) partialIndex(ctx context.Context, w store.Write) ([]store.IndexEntry, error) {
+	key := resourceKey(w.Type, w.ID)
+	var doc struct {
+		Text []string `bson:"tx"`
+	}
+	err := s.resources.FindOne(ctx, bson.D{{Key: "_id", Value: key}},
+		options.FindOne().SetProjection(bson.D{{Key: "tx", Value: 1}})).Decode(&doc)
+	if err != nil && !errors.Is(err, driver.ErrNoDocuments) {
+		return nil, fmt.Errorf("store: mongo: write %s: read kept entries: %w", key, err)
+	}
+	cur, err := s.ranges.Find(ctx, bson.D{{Key: "r", Value: key}, {Key: "v", Value: w.Version - 1}})
+	if err != nil {
+		return nil, fmt.Errorf("store: mongo: write %s: read kept range entries: %w", key, err)
+	}
+	var ranges []rangeDoc
+	if err := cur.All(ctx, &ranges); err != nil {
+		return nil, fmt.Errorf("store: mongo: write %s: read kept range entries: %w", key, err)
+	}
+	return mergePartial(w, doc.Text, ranges), nil
+}
+
+// mergePartial returns the entries of the current version that w keeps,
+// rebuilt from its text values and range entries, followed by w's, each
+// once. A composite is both a text value and a range entry of the same
+// Text; other range kinds and text kinds are told apart by where they are
+// stored, which is all the documents and sort keys depend on.
+func mergePartial(w store.Write, text []string, ranges []rangeDoc) []store.IndexEntry {
+	replaced := map[string]bool{}
+	for _, p := range w.Replaced {
+		replaced[p] = true
+	}
+	keeps := func(param string) bool { return !replaced[param] }
+	texts := map[string]bool{}
+	for _, t := range text {
+		texts[t] = true
+	}
+	given := map[entryKey]bool{}
+	for _, e := range w.Index {
+		given[keyOf(e)] = true
+	}
+	var out []store.IndexEntry
+	add := func(e store.IndexEntry) {
+		if k := keyOf(e); !given[k] {
+			given[k] = true
+			out = append(out, e)
+		}
+	}
+	composites := map[string]bool{}
+	for _, r := range ranges {
+		if !keeps(r.Param) {
+			continue
+		}
+		e := store.IndexEntry{Param: r.Param, Kind: store.KindNumber, Text: r.Unit, Low: r.Low, High: r.High}
+		if tv := textValue(r.Param, r.Unit); texts[tv] {
+			e.Kind, composites[tv] = store.KindComposite, true
+		}
+		add(e)
+	}
+	for _, t := range text {
+		param, value, _ := strings.Cut(t, textSep)
+		if keeps(param) && !composites[t] {
+			add(store.IndexEntry{Param: param, Kind: store.KindToken, Text: value})
+		}
+	}
+	return append(out, w.Index...)
+}
+
+// entryKey is what the documents of an entry depend on: where it is stored
+// (range, text, or both for a composite), its parameter, text and range.
+type entryKey struct {
+	stored    byte
+	param     string
+	text      string
+	low, high float64
+}
+
+func keyOf(e store.IndexEntry) entryKey {
+	switch {
+	case isRangeKind(e.Kind):
+		return entryKey{'r', e.Param, e.Text, e.Low, e.High}
+	case e.Kind == store.KindComposite:
+		return entryKey{'c', e.Param, e.Text, e.Low, e.High}
+	}
+	return entryKey{'t', e.Param, e.Text, 0, 0}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	sqlitedriver "modernc.org/sqlite"
 
@@ -21,7 +22,8 @@ import (
 // insert for every entry of every write: about half of a commit's index
 // work. Instead, idx_entries keeps one row per resource, a blob listing its
 // entries, appended in rid order: one insert per write. An update reads it
-// to delete the old entries by primary key; a sort reads it through the
+// to delete the old entries by primary key, or to keep some (a
+// store.Write's PartialIndex: see keepIndex); a sort reads it through the
 // SQL function sort_value.
 const entriesSchema = `
 CREATE TABLE IF NOT EXISTS idx_entries (
@@ -34,12 +36,17 @@ CREATE TABLE IF NOT EXISTS idx_entries (
 // entryRange, or their shared forms), the parameter and the text as
 // uvarint-prefixed strings, and for a range entry low and high as 8-byte
 // IEEE 754, big-endian. A shared entry has no row of its own: the equal
-// entry of a narrower parameter stands for it (see shared.go).
+// entry of a narrower parameter stands for it (see shared.go). A word
+// (entryWord) is an entry of a full-text parameter: its row is the
+// resource's row of idx_words, which keeps no copy of the words, so the
+// blob lists them for a partial write to keep them (files of schema
+// version 5 and before do not).
 const (
 	entryText        = 't'
 	entryRange       = 'r'
 	entryTextShared  = 'T'
 	entryRangeShared = 'R'
+	entryWord        = 'w'
 )
 
 // isRange reports whether an entry of kind has low and high.
@@ -47,6 +54,9 @@ func isRange(kind byte) bool { return kind == entryRange || kind == entryRangeSh
 
 // isShared reports whether an entry of kind has no row of its own.
 func isShared(kind byte) bool { return kind == entryTextShared || kind == entryRangeShared }
+
+// isWord reports whether an entry of kind is a full-text word.
+func isWord(kind byte) bool { return kind == entryWord }
 
 // entry is one decoded entry of the blob.
 type entry struct {
@@ -73,10 +83,11 @@ func appendEntry(b []byte, kind byte, param, text string, low, high float64) []b
 func entriesSize(entries []store.IndexEntry) int {
 	n := 0
 	for _, e := range entries {
+		size := 1 + uvarintLen(len(e.Param)) + len(e.Param) + uvarintLen(len(e.Text)) + len(e.Text)
 		if store.IsFullText(e.Param) {
+			n += size
 			continue
 		}
-		size := 1 + uvarintLen(len(e.Param)) + len(e.Param) + uvarintLen(len(e.Text)) + len(e.Text)
 		if inRangeTable(e) {
 			n += size + 16
 		}
@@ -96,38 +107,52 @@ var errBadEntries = errors.New("store: corrupt idx_entries blob")
 
 // eachEntry calls f for each entry of blob, in order, until f returns false.
 func eachEntry(blob []byte, f func(e entry) bool) error {
-	str := func() (string, bool) {
-		n, w := binary.Uvarint(blob)
-		if w <= 0 || uint64(len(blob)-w) < n {
-			return "", false
-		}
-		s := string(blob[w : w+int(n)])
-		blob = blob[w+int(n):]
-		return s, true
-	}
+	return eachRecord(blob, func(r record) bool { return f(r.entry()) })
+}
+
+// record is one entry of the blob read in place: its fields and its bytes.
+type record struct {
+	kind        byte
+	param, text []byte
+	low, high   float64
+	raw         []byte
+}
+
+// eachRecord calls f for each entry of blob, in order, until f returns
+// false, without copying anything.
+func eachRecord(blob []byte, f func(r record) bool) error {
 	for len(blob) > 0 {
-		var e entry
-		var ok bool
-		e.kind, blob = blob[0], blob[1:]
-		if e.param, ok = str(); !ok {
+		r := record{kind: blob[0]}
+		rest := blob[1:]
+		field := func() ([]byte, bool) {
+			n, w := binary.Uvarint(rest)
+			if w <= 0 || uint64(len(rest)-w) < n {
+				return nil, false
+			}
+			b := rest[w : w+int(n)]
+			rest = rest[w+int(n):]
+			return b, true
+		}
+		var ok1, ok2 bool
+		r.param, ok1 = field()
+		r.text, ok2 = field()
+		if !ok1 || !ok2 {
 			return errBadEntries
 		}
-		if e.text, ok = str(); !ok {
-			return errBadEntries
-		}
-		switch e.kind {
-		case entryText, entryTextShared:
+		switch r.kind {
+		case entryText, entryTextShared, entryWord:
 		case entryRange, entryRangeShared:
-			if len(blob) < 16 {
+			if len(rest) < 16 {
 				return errBadEntries
 			}
-			e.low = math.Float64frombits(binary.BigEndian.Uint64(blob))
-			e.high = math.Float64frombits(binary.BigEndian.Uint64(blob[8:]))
-			blob = blob[16:]
+			r.low = math.Float64frombits(binary.BigEndian.Uint64(rest))
+			r.high = math.Float64frombits(binary.BigEndian.Uint64(rest[8:]))
+			rest = rest[16:]
 		default:
 			return errBadEntries
 		}
-		if !f(e) {
+		r.raw, blob = blob[:len(blob)-len(rest)], rest
+		if !f(r) {
 			return nil
 		}
 	}
@@ -162,8 +187,11 @@ func sortValue(_ *sqlitedriver.FunctionContext, args []driver.Value) (driver.Val
 		blob = blob[1:]
 		p, ok1 := field()
 		t, ok2 := field()
-		if !ok1 || !ok2 || kind != entryText && kind != entryTextShared && !isRange(kind) {
+		if !ok1 || !ok2 || kind != entryText && kind != entryTextShared && kind != entryWord && !isRange(kind) {
 			return nil, errBadEntries
+		}
+		if isWord(kind) {
+			continue // full-text parameters do not sort
 		}
 		mine := string(p) == param // no allocation: the compiler compares in place
 		if !isRange(kind) {
@@ -212,13 +240,7 @@ func (w *txWriter) deleteEntries(rid int64, typ string) error {
 	}
 	var execErr error
 	err = eachEntry(blob, func(e entry) bool {
-		switch {
-		case isShared(e.kind): // no row of its own
-		case e.kind == entryRange:
-			_, execErr = w.exec(w.st.deleteRange, e.param, typ, e.low, e.high, e.text, rid)
-		default:
-			_, execErr = w.exec(w.st.deleteText, e.param, e.text, typ, rid)
-		}
+		execErr = w.deleteRow(rid, typ, e)
 		return execErr == nil
 	})
 	if err = errors.Join(err, execErr); err != nil {
@@ -226,6 +248,175 @@ func (w *txWriter) deleteEntries(rid int64, typ string) error {
 	}
 	_, err = w.exec(w.st.deleteEntries, rid)
 	return err
+}
+
+// deleteRow deletes the row of one entry of resource rid (none for a
+// shared entry).
+func (w *txWriter) deleteRow(rid int64, typ string, e entry) error {
+	var err error
+	switch {
+	case isShared(e.kind), isWord(e.kind): // no row of its own, or in idx_words
+	case e.kind == entryRange:
+		_, err = w.exec(w.st.deleteRange, e.param, typ, e.low, e.high, e.text, rid)
+	default:
+		_, err = w.exec(w.st.deleteText, e.param, e.text, typ, rid)
+	}
+	return err
+}
+
+// keepIndex clears the index of resource rid for a PartialIndex write wr:
+// it deletes the rows of the previous version's entries of the parameters
+// wr replaces, and returns what it keeps of the others, whose rows stay,
+// and wr's entries less those the kept ones already hold. A kept entry that
+// was shared with an entry of a replaced parameter gets a row of its own,
+// the other's going. It fails with store.ErrIndexNotKept for a resource
+// whose words a program of schema version 5 or before indexed without
+// listing them. The entries are read in place: a large resource has
+// thousands, which the write must not copy one by one.
+func (w *txWriter) keepIndex(rid int64, wr *store.Write) (kept keptIndex, added []store.IndexEntry, err error) {
+	if w.pending[rid] {
+		// Written earlier in this transaction: its entries are not in the
+		// tables yet.
+		if err := w.flushIndex(); err != nil {
+			return kept, nil, err
+		}
+	}
+	replaced := make(map[string]bool, len(wr.Replaced))
+	for _, p := range wr.Replaced {
+		replaced[p] = true
+	}
+	// The entries of wr that the kept ones may already hold, by their key
+	// (entryKeys): held[i] turns true for those they hold.
+	keys := map[string]int{}
+	for _, e := range wr.Index {
+		if !replaced[e.Param] {
+			for _, k := range entryKeys(e) {
+				keys[k] = len(keys)
+			}
+		}
+	}
+	held := make([]bool, len(keys))
+	var blob []byte
+	err = w.stmt(w.st.readEntries).QueryRowContext(w.ctx, rid).Scan(&blob)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return kept, nil, err
+	}
+	kept.blob = make([]byte, 0, len(blob))
+	narrow := sharedParams[wr.Type]
+	listsWords := false
+	var key []byte
+	var execErr error
+	err = eachRecord(blob, func(r record) bool {
+		listsWords = listsWords || isWord(r.kind)
+		if replaced[string(r.param)] {
+			execErr = w.deleteRow(rid, wr.Type, r.entry())
+			return execErr == nil
+		}
+		key = append(key[:0], r.raw...)
+		if isShared(r.kind) {
+			key[0] = unshared(r.kind)
+			if replaced[narrow[string(r.param)]] {
+				r.raw = key // its row is its own now
+				w.ownRow(rid, wr.Type, r.entry())
+			}
+		}
+		if i, ok := keys[string(key)]; ok {
+			held[i] = true
+		}
+		if isWord(r.kind) {
+			kept.addWord(rid, r.param, r.text)
+		}
+		kept.blob = append(kept.blob, r.raw...)
+		return true
+	})
+	if err = errors.Join(err, execErr); err != nil {
+		return kept, nil, err
+	}
+	if !listsWords && (!replaced[store.ParamText] || !replaced[store.ParamContent]) {
+		var one int
+		err := w.stmt(w.st.hasWords).QueryRowContext(w.ctx, rid).Scan(&one)
+		if err == nil {
+			return kept, nil, fmt.Errorf("its words are not listed: %w", store.ErrIndexNotKept)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return kept, nil, err
+		}
+	}
+	// The words are written again whole with the new ones, the entries with
+	// the new ones (insertIndex).
+	if _, err := w.exec(w.st.deleteEntries, rid); err != nil {
+		return kept, nil, err
+	}
+	if _, err := w.exec(w.st.deleteWords, rid); err != nil {
+		return kept, nil, err
+	}
+	added = make([]store.IndexEntry, 0, len(wr.Index))
+	for _, e := range wr.Index {
+		if replaced[e.Param] || slices.ContainsFunc(entryKeys(e), func(k string) bool { return !held[keys[k]] }) {
+			added = append(added, e)
+		}
+	}
+	return kept, added, nil
+}
+
+// keptIndex is what a PartialIndex write keeps of the previous version's
+// index: the blob of its entries, and its words, which the resource's row
+// of idx_words gets again.
+type keptIndex struct {
+	blob  []byte
+	words *wordRow
+}
+
+func (k *keptIndex) addWord(rid int64, param, word []byte) {
+	if k.words == nil {
+		k.words = &wordRow{rid: rid}
+	}
+	writeFTSWord(k.words.column(string(param)), word)
+}
+
+// entry is the record decoded.
+func (r record) entry() entry {
+	return entry{kind: r.kind, param: string(r.param), text: string(r.text), low: r.low, high: r.high}
+}
+
+// entryKeys are the keys of the entries of e (two for a composite with a
+// range): their encoding in the blob, with the kind of an entry that has a
+// row of its own.
+func entryKeys(e store.IndexEntry) []string {
+	if store.IsFullText(e.Param) {
+		return []string{string(appendEntry(nil, entryWord, e.Param, e.Text, 0, 0))}
+	}
+	var keys []string
+	if inRangeTable(e) {
+		keys = append(keys, string(appendEntry(nil, entryRange, e.Param, e.Text, e.Low, e.High)))
+	}
+	if inTextTable(e) {
+		keys = append(keys, string(appendEntry(nil, entryText, e.Param, e.Text, 0, 0)))
+	}
+	return keys
+}
+
+// unshared is the kind of an entry of kind with a row of its own.
+func unshared(kind byte) byte {
+	if isRange(kind) {
+		return entryRange
+	}
+	return entryText
+}
+
+// ownRow queues a row for a kept shared entry and returns its kind as an
+// entry with a row of its own.
+func (w *txWriter) ownRow(rid int64, typ string, e entry) byte {
+	if w.pending == nil {
+		w.pending = map[int64]bool{}
+	}
+	w.pending[rid] = true
+	if isRange(e.kind) {
+		w.ranges = append(w.ranges, rangeRow{param: e.param, typ: typ, text: e.text, low: e.low, high: e.high, rid: rid})
+	} else {
+		w.text = append(w.text, textRow{param: e.param, text: e.text, typ: typ, rid: rid})
+	}
+	return unshared(e.kind)
 }
 
 // migrateEntries fills idx_entries from the entries of a file that found

@@ -1,9 +1,12 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql/driver"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/telehub/telehub/store"
 )
@@ -20,6 +23,7 @@ func TestSortValue(t *testing.T) {
 	blob = appendEntry(blob, entryRange, "date", "", 20, 30)
 	blob = appendEntry(blob, entryRange, "date", "", 10, 40)
 	blob = appendEntry(blob, entryText, "date", "zzz", 0, 0)
+	blob = appendEntry(blob, entryWord, store.ParamContent, "aaa", 0, 0)
 	for _, tc := range []struct {
 		param string
 		desc  int64
@@ -31,6 +35,7 @@ func TestSortValue(t *testing.T) {
 		{"date", 1, 40.0},
 		{"gender", 0, nil},
 		{"nam", 0, nil},
+		{store.ParamContent, 0, nil}, // words do not sort
 	} {
 		got, err := sortValue(nil, []driver.Value{blob, tc.param, tc.desc})
 		if err != nil || got != tc.want {
@@ -41,7 +46,7 @@ func TestSortValue(t *testing.T) {
 		t.Error("a truncated blob gave no error")
 	}
 	var n int
-	if err := eachEntry(blob, func(entry) bool { n++; return true }); err != nil || n != 6 {
+	if err := eachEntry(blob, func(entry) bool { n++; return true }); err != nil || n != 7 {
 		t.Errorf("eachEntry: %d entries, %v", n, err)
 	}
 }
@@ -58,6 +63,7 @@ func TestEntriesSize(t *testing.T) {
 	var blob []byte
 	for _, e := range entries {
 		if store.IsFullText(e.Param) {
+			blob = appendEntry(blob, entryWord, e.Param, e.Text, 0, 0)
 			continue
 		}
 		if inRangeTable(e) {
@@ -70,4 +76,60 @@ func TestEntriesSize(t *testing.T) {
 	if got, want := entriesSize(entries), len(blob); got != want {
 		t.Errorf("entriesSize = %d, the blob has %d bytes", got, want)
 	}
+}
+
+// TestPartialIndexUnlistedWords: a partial write that keeps the words of a
+// resource whose blob does not list them (written by a program of schema
+// version 5 or before) fails with store.ErrIndexNotKept, and changes
+// nothing; one that replaces them goes through.
+func TestPartialIndexUnlistedWords(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	write := func(version int64, partial bool, index ...store.IndexEntry) error {
+		return s.Commit(ctx, []store.Write{{Type: "Patient", ID: "p", Version: version, LastUpdated: time.UnixMilli(version),
+			Method: "PUT", Body: []byte(`{"resourceType":"Patient","id":"p"}`), Index: index,
+			PartialIndex: partial, Replaced: []string{"name"}}})
+	}
+	word := func(w string) store.IndexEntry {
+		return store.IndexEntry{Param: store.ParamContent, Kind: store.KindString, Text: w}
+	}
+	if err := write(1, false, word("alpha"), store.IndexEntry{Param: "name", Kind: store.KindString, Text: "ann"}); err != nil {
+		t.Fatal(err)
+	}
+	// The blob as an older program wrote it: without the words.
+	var old []byte
+	eachEntry(mustBlob(t, s), func(e entry) bool {
+		if !isWord(e.kind) {
+			old = appendEntry(old, e.kind, e.param, e.text, e.low, e.high)
+		}
+		return true
+	})
+	if _, err := s.writer.ExecContext(ctx, `UPDATE idx_entries SET entries = ?`, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(2, true, word("beta")); !errors.Is(err, store.ErrIndexNotKept) {
+		t.Fatalf("partial write over unlisted words: %v, want ErrIndexNotKept", err)
+	}
+	if r, err := s.Read(ctx, "Patient", "p"); err != nil || r.VersionID != 1 {
+		t.Fatalf("after the refused write: %+v, %v", r, err)
+	}
+	if err := write(2, false, word("beta")); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(3, true, word("gamma")); err != nil {
+		t.Fatalf("partial write over listed words: %v", err)
+	}
+	res, err := s.Search(ctx, store.Query{Types: []string{"Patient"}, Count: 1, Clauses: []store.Clause{{Any: []store.Condition{{Param: store.ParamContent, Op: store.OpExact, Text: "beta"}}}}})
+	if err != nil || len(res.Resources) != 1 {
+		t.Errorf("kept word: %+v, %v", res, err)
+	}
+}
+
+func mustBlob(t *testing.T, s *Store) []byte {
+	t.Helper()
+	var blob []byte
+	if err := s.writer.QueryRowContext(context.Background(), `SELECT entries FROM idx_entries`).Scan(&blob); err != nil {
+		t.Fatal(err)
+	}
+	return blob
 }

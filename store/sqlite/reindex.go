@@ -40,7 +40,7 @@ func (s *Store) Reindex(ctx context.Context, typ, id string, version int64, inde
 		if err := w.clearIndex(rid, typ); err != nil {
 			return fmt.Errorf("store: reindex %s/%s: clear index: %w", typ, id, err)
 		}
-		if err := w.insertIndex(rid, typ, index); err != nil {
+		if err := w.insertIndex(rid, typ, keptIndex{}, index); err != nil {
 			return fmt.Errorf("store: reindex %s/%s: index: %w", typ, id, err)
 		}
 		if err := w.flushIndex(); err != nil {

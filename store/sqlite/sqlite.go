@@ -13,9 +13,10 @@
 // its text (a quantity's unit) in the same row, so that a condition on both
 // matches one entry. The index tables have no rowid: their primary key is
 // the search index, so an entry costs one B-tree insert; idx_entries lists
-// each resource's entries in one row, for updates and sorts (see
-// entries.go). A commit queues the entries of all its writes and inserts
-// them at the end, sorted by primary key, in multi-row INSERTs.
+// each resource's entries in one row, for updates (which may keep some:
+// store.Write.PartialIndex) and sorts (see entries.go). A commit queues the
+// entries of all its writes and inserts them at the end, sorted by primary
+// key, in multi-row INSERTs.
 //
 // A search is one SELECT over resources r: each condition is a subquery on
 // an index table yielding rowids (chains and _has nest whole searches the
@@ -138,17 +139,21 @@ CREATE TABLE IF NOT EXISTS idx_range (
 // Version 5 keeps range_shapes from the writer instead of triggers on
 // idx_entries (windows.go): a program of version 4 would write the file
 // without its triggers and leave range_shapes behind its entries, so the
-// triggers of an older file are dropped and the file marked.
-const schemaVersion = 5
+// triggers of an older file are dropped and the file marked. Version 6
+// lists the full-text words in idx_entries (entryWord), which a program of
+// version 5 would take for a corrupt blob; the blobs of an older file do
+// not list them, which a partial write detects (keepIndex), so it is only
+// marked.
+const schemaVersion = 6
 
-// migrate creates the schema in a new file, converts a version 2, 3 or 4
-// file, and checks the version of any other.
+// migrate creates the schema in a new file, converts a version 2, 3, 4 or
+// 5 file, and checks the version of any other.
 func migrate(ctx context.Context, db *sql.DB) error {
 	var version int
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return err
 	}
-	if version != 0 && version != 2 && version != 3 && version != 4 && version != schemaVersion {
+	if version != 0 && (version < 2 || version > schemaVersion) {
 		return fmt.Errorf("file has schema version %d, this program knows version %d", version, schemaVersion)
 	}
 	if version == schemaVersion {

@@ -106,16 +106,16 @@ type paramShape struct {
 // largest and smallest high - low.
 func blobShapes(blob []byte) ([]paramShape, error) {
 	var shapes []paramShape
-	err := eachEntry(blob, func(e entry) bool {
-		if !isRange(e.kind) {
+	err := eachRecord(blob, func(r record) bool { // in place: most entries are not ranges
+		if !isRange(r.kind) {
 			return true
 		}
-		span := e.high - e.low
-		if i := slices.IndexFunc(shapes, func(s paramShape) bool { return s.param == e.param }); i >= 0 {
+		span := r.high - r.low
+		if i := slices.IndexFunc(shapes, func(s paramShape) bool { return s.param == string(r.param) }); i >= 0 {
 			shapes[i].multiple, shapes[i].span, shapes[i].minSpan = true, max(shapes[i].span, span), min(shapes[i].minSpan, span)
 			return true
 		}
-		shapes = append(shapes, paramShape{param: e.param, rangeShape: rangeShape{span: span, minSpan: span}})
+		shapes = append(shapes, paramShape{param: string(r.param), rangeShape: rangeShape{span: span, minSpan: span}})
 		return true
 	})
 	return shapes, err

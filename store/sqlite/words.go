@@ -22,6 +22,9 @@ import (
 //
 // The table is contentless (it keeps no copy of the words) with
 // contentless_delete, so that a resource's row can be deleted by rid alone.
+// The resource's idx_entries blob lists its words (entryWord), so that a
+// partial write (store.Write.PartialIndex) can write its row again with
+// the words it keeps.
 // The ascii tokenizer splits on ASCII punctuation and spaces, folds ASCII
 // upper case, and keeps every other character: the words arrive folded
 // (lower-case, accents removed) and made only of letters and digits, so it
@@ -49,15 +52,16 @@ type wordRow struct {
 	text, content strings.Builder
 }
 
-func (r *wordRow) add(e store.IndexEntry) {
+// column returns the builder of param's words, ready for one more.
+func (r *wordRow) column(param string) *strings.Builder {
 	b := &r.content
-	if e.Param == store.ParamText {
+	if param == store.ParamText {
 		b = &r.text
 	}
 	if b.Len() > 0 {
 		b.WriteByte(' ')
 	}
-	writeFTSWord(b, e.Text)
+	return b
 }
 
 // ftsEscape starts an escaped character in a term: a non-ASCII character,
@@ -69,8 +73,8 @@ const ftsEscape = '·'
 // (and the escape character itself) as ftsEscape and its byte in hex. The
 // escaping is per character, so that a prefix of a word is a prefix of its
 // term.
-func writeFTSWord(b *strings.Builder, word string) {
-	for _, r := range word {
+func writeFTSWord[S ~string | ~[]byte](b *strings.Builder, word S) {
+	for _, r := range string(word) {
 		switch {
 		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r >= utf8.RuneSelf && r != ftsEscape:
 			b.WriteRune(r)
@@ -123,7 +127,7 @@ func migrateWords(ctx context.Context, tx *sql.Tx) error {
 		if len(all) == 0 || all[len(all)-1].rid != rid {
 			all = append(all, &wordRow{rid: rid})
 		}
-		all[len(all)-1].add(e)
+		writeFTSWord(all[len(all)-1].column(e.Param), e.Text)
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return err

@@ -21,7 +21,7 @@ type statements struct {
 	state                                   *sql.Stmt
 	updateResource, deleteText, deleteRange *sql.Stmt
 	deleteWords, readEntries, deleteEntries *sql.Stmt
-	foldShape                               *sql.Stmt
+	foldShape, hasWords                     *sql.Stmt
 	// insertText[k], insertRange[k], insertWords[k] and insertEntries[k]
 	// insert 1<<k rows at once.
 	insertText, insertRange, insertWords, insertEntries []*sql.Stmt
@@ -49,6 +49,7 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 		{writer, &st.deleteRange, `DELETE FROM idx_range
 			WHERE param = ? AND type = ? AND low = ? AND high = ? AND text = ? AND rid = ?`},
 		{writer, &st.deleteWords, `DELETE FROM idx_words WHERE rowid = ?`},
+		{writer, &st.hasWords, `SELECT 1 FROM idx_words WHERE rowid = ?`},
 		{writer, &st.readEntries, `SELECT entries FROM idx_entries WHERE rid = ?`},
 		{writer, &st.deleteEntries, `DELETE FROM idx_entries WHERE rid = ?`},
 		{writer, &st.foldShape, foldShapeSQL},
@@ -88,7 +89,7 @@ func (st *statements) close() {
 	all := []*sql.Stmt{
 		st.read, st.vread, st.current, st.state, st.insertVersion, st.insertResource,
 		st.updateResource, st.deleteText, st.deleteRange, st.deleteWords, st.readEntries, st.deleteEntries,
-		st.foldShape,
+		st.foldShape, st.hasWords,
 	}
 	for _, stmt := range slices.Concat(all, st.insertText, st.insertRange, st.insertWords, st.insertEntries) {
 		if stmt != nil {
@@ -209,6 +210,8 @@ func (w *txWriter) write(wr *store.Write) error {
 		return fmt.Errorf("store: write %s version %d: %w", name, wr.Version, err)
 	}
 
+	var kept keptIndex // what a PartialIndex write keeps of the previous version's index
+	index := wr.Index
 	if rid == 0 {
 		res, err := w.exec(w.st.insertResource, wr.Type, wr.ID, wr.Version, seq, millis, wr.Deleted)
 		if err == nil {
@@ -221,14 +224,19 @@ func (w *txWriter) write(wr *store.Write) error {
 		if _, err := w.exec(w.st.updateResource, wr.Version, seq, millis, wr.Deleted, rid); err != nil {
 			return fmt.Errorf("store: write %s: update current version: %w", name, err)
 		}
-		if err := w.clearIndex(rid, wr.Type); err != nil {
+		if wr.PartialIndex && !wr.Deleted {
+			kept, index, err = w.keepIndex(rid, wr)
+		} else {
+			err = w.clearIndex(rid, wr.Type)
+		}
+		if err != nil {
 			return fmt.Errorf("store: write %s: clear index: %w", name, err)
 		}
 	}
 	if wr.Deleted {
 		return nil
 	}
-	if err := w.insertIndex(rid, wr.Type, wr.Index); err != nil {
+	if err := w.insertIndex(rid, wr.Type, kept, index); err != nil {
 		return fmt.Errorf("store: write %s: index: %w", name, err)
 	}
 	return nil
@@ -260,13 +268,18 @@ func (w *txWriter) clearIndex(rid int64, typ string) error {
 // insertIndex queues the entries: text kinds for idx_text, numbers, dates
 // and quantities (with their unit) for idx_range, composites for idx_text
 // for text operators and, when they have a range, for idx_range with their
-// first component, and full-text words for one row of idx_words.
-func (w *txWriter) insertIndex(rid int64, typ string, entries []store.IndexEntry) error {
-	if len(entries) == 0 {
+// first component, and full-text words for one row of idx_words, after
+// what is kept of the previous version's entries (keepIndex), whose rows
+// are in place.
+func (w *txWriter) insertIndex(rid int64, typ string, kept keptIndex, entries []store.IndexEntry) error {
+	if len(entries) == 0 && len(kept.blob) == 0 {
 		return nil
 	}
-	var words *wordRow
-	blob := make([]byte, 0, entriesSize(entries))
+	words := kept.words
+	if words != nil {
+		w.words = append(w.words, words)
+	}
+	blob := append(make([]byte, 0, len(kept.blob)+entriesSize(entries)), kept.blob...)
 	shared := sharedEntries(typ, entries)
 	for i, e := range entries {
 		if store.IsFullText(e.Param) {
@@ -274,7 +287,8 @@ func (w *txWriter) insertIndex(rid int64, typ string, entries []store.IndexEntry
 				words = &wordRow{rid: rid}
 				w.words = append(w.words, words)
 			}
-			words.add(e)
+			writeFTSWord(words.column(e.Param), e.Text)
+			blob = appendEntry(blob, entryWord, e.Param, e.Text, 0, 0)
 			continue
 		}
 		if shared[i] {

@@ -1,0 +1,103 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/telehub/telehub/store"
+)
+
+// partialWrite returns a PartialIndex write: Index adds to the previous
+// version's entries, those of replaced (and the full-text ones) excepted.
+func partialWrite(typ, id string, version int64, replaced []string, index ...store.IndexEntry) store.Write {
+	w := newWrite(typ, id, version, at(version*1000), "PUT", index...)
+	w.PartialIndex, w.Replaced = true, replaced
+	return w
+}
+
+// testPartialIndex: a PartialIndex write keeps the previous version's
+// entries but those of the parameters it replaces, full-text ones
+// included, adds its own once, and a later full write replaces them all.
+func testPartialIndex(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	reference := func(param, text string) store.IndexEntry {
+		return store.IndexEntry{Param: param, Kind: store.KindReference, Text: text}
+	}
+	composite := store.IndexEntry{Param: "combo", Kind: store.KindComposite, Text: "a$b", Low: 1, High: 2}
+	commit(t, s, newWrite("Observation", "o", 1, at(1000), "POST",
+		token("code", "old"), token("code", "kept"), str("name", "smith"),
+		str(store.ParamContent, "alpha"), str(store.ParamContent, "beta"), str(store.ParamText, "narrative"),
+		rangeEntry("date", store.KindDate, 0, 100), composite,
+		reference("subject", "Patient/p1"), reference("patient", "Patient/p1")))
+	commit(t, s, partialWrite("Observation", "o", 2, []string{"name", "patient", store.ParamText},
+		token("code", "new"), token("code", "kept"), str("name", "jones"),
+		str(store.ParamContent, "gamma"), str(store.ParamContent, "beta"), str(store.ParamText, "story"),
+		rangeEntry("date", store.KindDate, 500, 600), reference("patient", "Patient/p2")))
+	for _, tc := range []struct {
+		name   string
+		clause store.Clause
+		want   []string
+	}{
+		{"kept token", exact("code", "old"), []string{"Observation/o"}},
+		{"kept token given again", exact("code", "kept"), []string{"Observation/o"}},
+		{"added token", exact("code", "new"), []string{"Observation/o"}},
+		{"replaced param's old entry", exact("name", "smith"), nil},
+		{"replaced param's new entry", exact("name", "jones"), []string{"Observation/o"}},
+		{"kept word", exact(store.ParamContent, "alpha"), []string{"Observation/o"}},
+		{"kept word given again", exact(store.ParamContent, "beta"), []string{"Observation/o"}},
+		{"added word", exact(store.ParamContent, "gamma"), []string{"Observation/o"}},
+		{"replaced full-text param's old word", exact(store.ParamText, "narrative"), nil},
+		{"replaced full-text param's new word", exact(store.ParamText, "story"), []string{"Observation/o"}},
+		{"kept range", clause(rangeCond("date", store.OpEq, 0, 100)), []string{"Observation/o"}},
+		{"added range", clause(rangeCond("date", store.OpEq, 500, 600)), []string{"Observation/o"}},
+		{"kept composite", store.Clause{Any: []store.Condition{{Param: "combo", Op: store.OpEq, Text: "a$b", Low: 1, High: 2}}}, []string{"Observation/o"}},
+		{"kept composite text", exact("combo", "a$b"), []string{"Observation/o"}},
+		// subject is kept while patient, whose entry it repeated, is replaced.
+		{"kept reference", exact("subject", "Patient/p1"), []string{"Observation/o"}},
+		{"replaced reference", exact("patient", "Patient/p1"), nil},
+		{"new reference", exact("patient", "Patient/p2"), []string{"Observation/o"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkSearch(t, s, store.Query{Types: obs, Count: 10, Clauses: []store.Clause{tc.clause}}, tc.want)
+		})
+	}
+	sorted := []store.SortKey{{Param: "code", Descending: true}}
+	commit(t, s, newWrite("Observation", "x", 1, at(1000), "POST", token("code", "middle")))
+	checkSearch(t, s, store.Query{Types: obs, Count: 10, Sort: sorted}, []string{"Observation/o", "Observation/x"})
+	checkSearch(t, s, store.Query{Types: obs, Count: 10, Sort: []store.SortKey{{Param: "date", Descending: true}}},
+		[]string{"Observation/o", "Observation/x"})
+
+	// A full write replaces the kept entries with the rest.
+	commit(t, s, newWrite("Observation", "o", 3, at(3000), "PUT", token("code", "last")))
+	for _, c := range []store.Clause{exact("code", "old"), exact("code", "kept"), exact("code", "new"),
+		exact("subject", "Patient/p1"), exact("patient", "Patient/p2"), exact("combo", "a$b"),
+		clause(rangeCond("date", store.OpEq, 0, 100)), exact(store.ParamContent, "alpha"), exact(store.ParamContent, "gamma"),
+		exact(store.ParamText, "story")} {
+		checkSearch(t, s, store.Query{Types: obs, Count: 10, Clauses: []store.Clause{c}}, nil)
+	}
+	checkSearch(t, s, store.Query{Types: obs, Count: 10, Clauses: []store.Clause{exact("code", "last")}}, []string{"Observation/o"})
+
+	// Without a previous version, or after a deletion, Index is all there is.
+	commit(t, s, partialWrite("Patient", "p", 1, nil, token("identifier", "one")))
+	commit(t, s, deletion("Patient", "p", 2, at(2000)))
+	commit(t, s, partialWrite("Patient", "p", 3, nil, token("identifier", "three")))
+	checkSearch(t, s, store.Query{Types: patients, Count: 10, Clauses: []store.Clause{exact("identifier", "one")}}, nil)
+	checkSearch(t, s, store.Query{Types: patients, Count: 10, Clauses: []store.Clause{exact("identifier", "three")}}, []string{"Patient/p"})
+
+	// Twice in one commit: the second keeps the first's entries.
+	if !s.SupportsTransactions() {
+		return
+	}
+	commit(t, s, newWrite("Patient", "q", 1, at(1000), "POST", token("identifier", "first"), str("name", "ann")),
+		partialWrite("Patient", "q", 2, []string{"name"}, token("identifier", "second"), str("name", "bea")))
+	for _, tc := range []struct {
+		clause store.Clause
+		want   []string
+	}{
+		{exact("identifier", "first"), []string{"Patient/q"}},
+		{exact("identifier", "second"), []string{"Patient/q"}},
+		{exact("name", "ann"), nil},
+		{exact("name", "bea"), []string{"Patient/q"}},
+	} {
+		checkSearch(t, s, store.Query{Types: patients, Count: 10, Clauses: []store.Clause{tc.clause}}, tc.want)
+	}
+}
