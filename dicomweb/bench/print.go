@@ -11,8 +11,8 @@ import (
 // to the others.
 func (r Report) Print(w io.Writer) {
 	c := r.Config
-	fmt.Fprintf(w, "\nDICOMweb: %d instances of %dx%d 16-bit pixels, %d clients, %d instances per STOW request, %d QIDO queries",
-		c.Instances, c.Cols, c.Rows, c.Clients, c.Batch, c.Queries)
+	fmt.Fprintf(w, "\nDICOMweb: %d instances of %dx%d 16-bit pixels, %d clients, %d instances per STOW request, %d QIDO queries, each study retrieved %d times",
+		c.Instances, c.Cols, c.Rows, c.Clients, c.Batch, c.Queries, c.WADORounds)
 	if c.LargeMB > 0 {
 		fmt.Fprintf(w, ", large study %d MB", c.LargeMB)
 	}

@@ -62,16 +62,16 @@ func (c *client) qido(ctx context.Context, path string) (int, error) {
 	return len(matches), nil
 }
 
-// wadoPhase retrieves every stored study whole, twice, with cfg.Clients
-// clients, in its stored transfer syntax (no transcoding on either side).
+// wadoPhase retrieves every stored study whole, cfg.WADORounds times, with
+// cfg.Clients clients, in its stored transfer syntax (no transcoding on
+// either side).
 func (c *client) wadoPhase(ctx context.Context, s *Synth, cfg Config) error {
 	studies := (cfg.Instances + instancesPerStudy - 1) / instancesPerStudy
 	work := make(chan int)
 	go func() {
 		defer close(work)
-		// Twice, so a short run still has a few requests per client.
-		for round := 0; round < 2; round++ {
-			for st := 0; st < studies; st++ {
+		for range cfg.WADORounds {
+			for st := range studies {
 				select {
 				case work <- st:
 				case <-ctx.Done():

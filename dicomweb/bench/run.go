@@ -34,6 +34,10 @@ type Config struct {
 	Clients    int // concurrent clients in the STOW and WADO phases (4)
 	Batch      int // instances per STOW request (10)
 	Queries    int // QIDO queries, one client, for latency (200)
+	// WADORounds is how many times the WADO phase retrieves every stored
+	// study (20): at the default sizes a round moves 65 MB, a tenth of a
+	// second, too short for a steady rate.
+	WADORounds int
 	// LargeMB is the size of the study stored while memory is sampled
 	// (500), of 512×512 instances (512 KB); negative skips that phase.
 	LargeMB int
@@ -63,6 +67,7 @@ func (c *Config) defaults() error {
 	def(&c.Clients, 4)
 	def(&c.Batch, 10)
 	def(&c.Queries, 200)
+	def(&c.WADORounds, 20)
 	def(&c.LargeMB, 500)
 	if c.Seed == 0 {
 		c.Seed = 1
@@ -73,7 +78,7 @@ func (c *Config) defaults() error {
 	if c.Client == nil {
 		c.Client = http.DefaultClient
 	}
-	if c.Instances < 0 || c.Clients < 0 || c.Batch < 0 || c.Queries < 0 || c.Rows < 0 || c.Cols < 0 {
+	if c.Instances < 0 || c.Clients < 0 || c.Batch < 0 || c.Queries < 0 || c.Rows < 0 || c.Cols < 0 || c.WADORounds < 0 {
 		return errors.New("bench: negative size in the configuration")
 	}
 	return nil
