@@ -30,6 +30,7 @@ type benchConfig struct {
 	Phases      string
 	Token       string
 	Security    bool
+	Rounds      int
 	NoAudit     bool
 }
 
@@ -50,6 +51,9 @@ func parseBenchConfig(args []string, output io.Writer) (benchConfig, error) {
 	fs.BoolVar(&cfg.Security, "security", false,
 		"measure the cost of security: reads from embedded servers without token checks nor audit, with token checks,\n"+
 			"and with both (as served), and print the overhead of each")
+	fs.IntVar(&cfg.Rounds, "rounds", 1,
+		"with --security, run the three servers this many times, one after the other in turn, and print each one's median:\n"+
+			"the machine's drift then falls on all three")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", cpuProfileUsage)
 	fs.BoolVar(&cfg.NoAudit, "no-audit", false, noAuditUsage)
 	fs.Usage = func() {
@@ -74,6 +78,9 @@ func parseBenchConfig(args []string, output io.Writer) (benchConfig, error) {
 				return cfg, fmt.Errorf("unknown phase %q in --phases (known: %s)", p, strings.Join(bench.PhaseKinds, ", "))
 			}
 		}
+	}
+	if cfg.Rounds < 1 || cfg.Rounds > 1 && !cfg.Security {
+		return cfg, errors.New("--rounds is a positive number of rounds of --security")
 	}
 	if cfg.Security && cfg.URL != "" {
 		return cfg, errors.New("--security starts its own embedded servers: it cannot be used with --url")

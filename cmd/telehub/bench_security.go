@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -27,7 +29,10 @@ import (
 // the three) over the read phase, until the audit trail has indexed the
 // events of the reads, divided by the reads. On a machine shared with
 // other work the reads/s move with the load; the CPU per read does not,
-// so its overhead is the figure to compare there.
+// so its overhead is the figure to compare there. The servers run one
+// after the other, so a drift of the machine's speed lands on the
+// comparison; --rounds runs them in turn several times and prints each
+// one's medians.
 
 // securitySetup is one of the three servers.
 type securitySetup struct {
@@ -48,15 +53,28 @@ type discardAudit struct{}
 func (discardAudit) Record(context.Context, audit.Event) error { return nil }
 
 func benchmarkSecurity(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer) error {
-	var rows []securityRow
-	for _, setup := range securitySetups {
-		row, err := securityRun(ctx, cfg, setup, stderr)
-		if err != nil {
-			return fmt.Errorf("%s: %w", setup.name, err)
+	runs := make([][]securityRow, len(securitySetups)) // per setup, one per round
+	for round := range max(cfg.Rounds, 1) {
+		for i, setup := range securitySetups {
+			row, err := securityRun(ctx, cfg, setup, stderr)
+			if err != nil {
+				return fmt.Errorf("%s: %w", setup.name, err)
+			}
+			if cfg.Rounds > 1 {
+				fmt.Fprintf(stderr, "round %d, %s: %.0f reads/s, %s of CPU per read\n", round+1, setup.name, row.phase.PerSecond(), row.cpuPerRead.Round(100*time.Nanosecond))
+			}
+			runs[i] = append(runs[i], row)
 		}
-		rows = append(rows, row)
 	}
-	fmt.Fprintf(stdout, "TeleHub bench --security: reads (GET Observation/id), %d clients, %s each, embedded server\n\n", cfg.Concurrency, cfg.Duration)
+	rows := make([]securityRow, len(runs))
+	for i, r := range runs {
+		rows[i] = medianRow(r)
+	}
+	fmt.Fprintf(stdout, "TeleHub bench --security: reads (GET Observation/id), %d clients, %s each, embedded server", cfg.Concurrency, cfg.Duration)
+	if cfg.Rounds > 1 {
+		fmt.Fprintf(stdout, ", median of %d rounds", cfg.Rounds)
+	}
+	fmt.Fprint(stdout, "\n\n")
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "server\treads/s\tp50\tp99\toverhead\tCPU/read\tCPU overhead\terrors")
 	base := rows[0]
@@ -82,6 +100,22 @@ func benchmarkSecurity(ctx context.Context, cfg benchConfig, stdout, stderr io.W
 type securityRow struct {
 	phase      bench.Phase
 	cpuPerRead time.Duration
+}
+
+// medianRow is the run of median reads/s among rows, with the median CPU
+// time per read of all of them (the two medians may come from different
+// runs: each is the steadier figure of its kind).
+func medianRow(rows []securityRow) securityRow {
+	byRate := slices.Clone(rows)
+	slices.SortFunc(byRate, func(a, b securityRow) int { return cmp.Compare(a.phase.PerSecond(), b.phase.PerSecond()) })
+	median := byRate[len(byRate)/2]
+	cpu := make([]time.Duration, len(rows))
+	for i, r := range rows {
+		cpu[i] = r.cpuPerRead
+	}
+	slices.Sort(cpu)
+	median.cpuPerRead = cpu[len(cpu)/2]
+	return median
 }
 
 // securityRun loads a few resources, then runs the read phase, on a server

@@ -5,6 +5,9 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/telehub/telehub/bench"
 )
 
 // TestBenchEmbeddedPhases runs `telehub bench` on its embedded server with
@@ -41,6 +44,8 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"--security", "--no-audit"}, false},
 		{[]string{"extra"}, false},
 		{[]string{"--phases", "create,nope"}, false},
+		{[]string{"--rounds", "3"}, false}, // rounds are of --security
+		{[]string{"--security", "--rounds", "0"}, false},
 	} {
 		cfg, err := parseBenchConfig(tc.args, &bytes.Buffer{})
 		if (err == nil) != tc.ok {
@@ -53,5 +58,20 @@ func TestBenchFlags(t *testing.T) {
 	var stderr bytes.Buffer
 	if code := runBench(context.Background(), []string{"--phases", "nope", "--duration", "1s"}, func(string) string { return "" }, &bytes.Buffer{}, &stderr); code == 0 || !strings.Contains(stderr.String(), "unknown phase") {
 		t.Errorf("unknown phase: exit %d, %s", code, stderr.String())
+	}
+}
+
+// TestMedianRow checks that rounds of --security report, for each server,
+// the median reads/s and the median CPU per read of its runs.
+func TestMedianRow(t *testing.T) {
+	row := func(reads int, cpu time.Duration) securityRow {
+		return securityRow{phase: bench.Phase{Resources: reads, Elapsed: time.Second}, cpuPerRead: cpu}
+	}
+	got := medianRow([]securityRow{row(300, 90*time.Microsecond), row(100, 70*time.Microsecond), row(200, 110*time.Microsecond)})
+	if got.phase.PerSecond() != 200 || got.cpuPerRead != 90*time.Microsecond {
+		t.Errorf("median of three runs: %.0f reads/s, %s per read; want 200 and 90µs", got.phase.PerSecond(), got.cpuPerRead)
+	}
+	if got := medianRow([]securityRow{row(150, 80*time.Microsecond)}); got.phase.PerSecond() != 150 || got.cpuPerRead != 80*time.Microsecond {
+		t.Errorf("one run: %+v", got)
 	}
 }
