@@ -167,54 +167,35 @@ func eachRecord(blob []byte, f func(r record) bool) error {
 func sortValue(_ *sqlitedriver.FunctionContext, args []driver.Value) (driver.Value, error) {
 	blob, _ := args[0].([]byte)
 	param, _ := args[1].(string)
-	desc, _ := args[2].(int64)
+	descending, _ := args[2].(int64)
+	desc := descending != 0
 	var (
 		num             float64
 		text            []byte
 		hasNum, hasText bool
 	)
-	field := func() ([]byte, bool) {
-		n, w := binary.Uvarint(blob)
-		if w <= 0 || uint64(len(blob)-w) < n {
-			return nil, false
+	err := eachRecord(blob, func(r record) bool {
+		if isWord(r.kind) || string(r.param) != param { // compared in place, not allocated
+			return true // full-text parameters do not sort
 		}
-		f := blob[w : w+int(n)]
-		blob = blob[w+int(n):]
-		return f, true
-	}
-	for len(blob) > 0 {
-		kind := blob[0]
-		blob = blob[1:]
-		p, ok1 := field()
-		t, ok2 := field()
-		if !ok1 || !ok2 || kind != entryText && kind != entryTextShared && kind != entryWord && !isRange(kind) {
-			return nil, errBadEntries
-		}
-		if isWord(kind) {
-			continue // full-text parameters do not sort
-		}
-		mine := string(p) == param // no allocation: the compiler compares in place
-		if !isRange(kind) {
-			if mine && (!hasText || (desc != 0) == (string(t) > string(text))) {
-				text, hasText = t, true
+		if !isRange(r.kind) {
+			if !hasText || desc == (string(r.text) > string(text)) {
+				text, hasText = r.text, true
 			}
-			continue
+			return true
 		}
-		if len(blob) < 16 {
-			return nil, errBadEntries
+		v := r.low
+		if desc {
+			v = r.high
 		}
-		if mine {
-			v := math.Float64frombits(binary.BigEndian.Uint64(blob))
-			if desc != 0 {
-				v = math.Float64frombits(binary.BigEndian.Uint64(blob[8:]))
-			}
-			if !hasNum || (desc != 0) == (v > num) {
-				num, hasNum = v, true
-			}
+		if !hasNum || desc == (v > num) {
+			num, hasNum = v, true
 		}
-		blob = blob[16:]
-	}
+		return true
+	})
 	switch {
+	case err != nil:
+		return nil, err
 	case hasNum:
 		return num, nil
 	case hasText:
