@@ -92,16 +92,36 @@ func (s *Server) buildGenerated(ch *change, now time.Time) error {
 	if gr := g.Growth; gr != nil && ch.current != nil && !ch.current.Deleted && ch.current.VersionID == gr.Version {
 		return s.buildGrowth(w, g)
 	}
-	for part := range g.Bulk {
+	index, err := s.appendBulkEntries(w.Index, w, g.Bulk, func(store.IndexEntry) bool { return true })
+	if err != nil {
+		return err
+	}
+	w.Index = sortedEntries(index)
+	return nil
+}
+
+// appendBulkEntries appends to index the entries of every part of the
+// bulk that wanted keeps.
+func (s *Server) appendBulkEntries(index []store.IndexEntry, w *store.Write, parts iter.Seq[[]byte], wanted func(store.IndexEntry) bool) ([]store.IndexEntry, error) {
+	for part := range parts {
 		entries, err := s.extract.Extract(w.Type, part)
 		if err != nil {
-			return fmt.Errorf("fhir: build %s/%s: bulk: %w", w.Type, w.ID, err)
+			return nil, fmt.Errorf("fhir: build %s/%s: bulk: %w", w.Type, w.ID, err)
 		}
-		w.Index = append(w.Index, entries...)
+		for _, e := range entries {
+			if wanted(e) {
+				index = append(index, e)
+			}
+		}
 	}
-	slices.SortFunc(w.Index, compareEntries)
-	w.Index = slices.Compact(w.Index)
-	return nil
+	return index, nil
+}
+
+// sortedEntries sorts index and drops its repeats (the store keeps an
+// entry once).
+func sortedEntries(index []store.IndexEntry) []store.IndexEntry {
+	slices.SortFunc(index, compareEntries)
+	return slices.Compact(index)
 }
 
 func compareEntries(a, b store.IndexEntry) int {
@@ -132,30 +152,15 @@ func (s *Server) buildGrowth(w *store.Write, g *Generated) error {
 		}
 	}
 	index := w.Index
-	gather := func(parts iter.Seq[[]byte], wanted func(store.IndexEntry) bool) error {
-		for part := range parts {
-			entries, err := s.extract.Extract(w.Type, part)
-			if err != nil {
-				return fmt.Errorf("fhir: build %s/%s: bulk: %w", w.Type, w.ID, err)
-			}
-			for _, e := range entries {
-				if wanted(e) {
-					index = append(index, e)
-				}
-			}
-		}
-		return nil
-	}
 	if len(replaced) > 0 {
-		if err := gather(g.Bulk, func(e store.IndexEntry) bool { return replaced[e.Param] }); err != nil {
+		if index, err = s.appendBulkEntries(index, w, g.Bulk, func(e store.IndexEntry) bool { return replaced[e.Param] }); err != nil {
 			return err
 		}
 	}
-	if err := gather(g.Growth.Added, func(e store.IndexEntry) bool { return !replaced[e.Param] }); err != nil {
+	if index, err = s.appendBulkEntries(index, w, g.Growth.Added, func(e store.IndexEntry) bool { return !replaced[e.Param] }); err != nil {
 		return err
 	}
-	slices.SortFunc(index, compareEntries)
-	w.Index = slices.Compact(index)
+	w.Index = sortedEntries(index)
 	w.PartialIndex = true
 	w.Replaced = slices.Sorted(maps.Keys(replaced))
 	return nil

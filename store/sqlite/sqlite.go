@@ -217,7 +217,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 	s := &Store{writer: writer, reader: reader, queries: newStmtCache(reader), checkpoints: startCheckpointer(checkpoints),
 		// The first commit sizes the writer's cache for the file as opened.
-		writerCache: writerCacheMin, cacheLookedAt: -writerCacheEvery}
+		writerCache: writerCacheMin, cacheLookedAt: -writerCacheEvery,
+		spillPages: 1} // SQLite's default: spill once the cache is full
 	if err := s.stmts.prepare(ctx, writer, reader); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: prepare sqlite statements: %w", err)

@@ -93,8 +93,14 @@ func (s *Store) spillAfter(ctx context.Context, group []*commitRequest) {
 	for _, req := range group {
 		writes += len(req.writes)
 	}
-	// At least 1: a threshold of 0 turns spilling off.
-	pages := max(min(spillPagesPerWrite*writes, spillMax/pageSize), 1)
+	pages := min(spillPagesPerWrite*writes, spillMax/pageSize)
+	if pages < int(s.writerCache/pageSize/2) {
+		// Well under the cache, any threshold spills as the cache does:
+		// one value for all small groups, so that a run of single
+		// creates does not set it again at every commit. And at least 1:
+		// a threshold of 0 turns spilling off.
+		pages = 1
+	}
 	if pages == s.spillPages {
 		return
 	}
