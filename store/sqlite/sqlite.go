@@ -49,6 +49,7 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
+	"strings"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -114,16 +115,27 @@ CREATE TABLE IF NOT EXISTS idx_text (
 	PRIMARY KEY (param, text, type, rid)
 ) WITHOUT ROWID;
 
-CREATE TABLE IF NOT EXISTS idx_range (
+` + rangeTable + `;
+`
+
+// rangeTable creates idx_range. Its key ends with (rid, text), not (text,
+// rid): the variants of one quantity or composite (an Observation's
+// code-value-quantity has six, with and without the code's system and the
+// unit's) share param, type, low and high, so they are one run of the
+// index, one page written, rather than one row in each variant's run of
+// every resource of the same value. A condition bounds low or high, never
+// text alone (text filters the rows of the range), so the order of the last
+// columns changes no search. (About a fifth more resources/s through
+// transaction Bundles of vital signs than with (text, rid).)
+const rangeTable = `CREATE TABLE IF NOT EXISTS idx_range (
 	param TEXT    NOT NULL,
 	type  TEXT    NOT NULL,
 	low   REAL    NOT NULL,
 	high  REAL    NOT NULL,
 	text  TEXT    NOT NULL, -- a quantity's unit, a composite's first component, or ''
 	rid   INTEGER NOT NULL,
-	PRIMARY KEY (param, type, low, high, text, rid)
-) WITHOUT ROWID;
-`
+	PRIMARY KEY (param, type, low, high, rid, text)
+) WITHOUT ROWID`
 
 // schemaVersion is stored in the file's user_version, so that a file written
 // by another version of the layout is refused instead of misread. Version 2
@@ -143,11 +155,13 @@ CREATE TABLE IF NOT EXISTS idx_range (
 // lists the full-text words in idx_entries (entryWord), which a program of
 // version 5 would take for a corrupt blob; the blobs of an older file do
 // not list them, which a partial write detects (keepIndex), so it is only
-// marked.
-const schemaVersion = 6
+// marked. Version 7 orders idx_range's key by (…, high, rid, text) (see
+// rangeTable); an older file's table is copied into the new order when
+// opened (rekeyRanges).
+const schemaVersion = 7
 
-// migrate creates the schema in a new file, converts a version 2, 3, 4 or
-// 5 file, and checks the version of any other.
+// migrate creates the schema in a new file, converts a file of version 2
+// to 6, and checks the version of any other.
 func migrate(ctx context.Context, db *sql.DB) error {
 	var version int
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
@@ -175,10 +189,26 @@ func migrate(ctx context.Context, db *sql.DB) error {
 			return fmt.Errorf("convert schema version 2: %w", err)
 		}
 	}
+	if version != 0 && version < 7 {
+		if err := rekeyRanges(ctx, tx); err != nil {
+			return fmt.Errorf("convert schema version %d: %w", version, err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// rekeyRanges copies the range entries of a file older than version 7 into
+// a table of rangeTable's key, which takes its place. Dropping the old table
+// drops its indexes: createReadSide makes idx_range_by_high again.
+func rekeyRanges(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, strings.Replace(rangeTable, "idx_range", "idx_range_rekeyed", 1)+`;
+		INSERT INTO idx_range_rekeyed (param, type, low, high, text, rid) SELECT param, type, low, high, text, rid FROM idx_range;
+		DROP TABLE idx_range;
+		ALTER TABLE idx_range_rekeyed RENAME TO idx_range;`)
+	return err
 }
 
 // Open opens (creating if needed) the store in the file at path.

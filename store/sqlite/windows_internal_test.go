@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,5 +161,75 @@ func TestWindowsHold(t *testing.T) {
 	res, err := s.Search(ctx, q)
 	if err != nil || res.Total != 1 || len(res.Resources) != 1 || res.Resources[0].ID != "o2" {
 		t.Errorf("search: %v, %+v; want o2 alone", err, res)
+	}
+}
+
+// TestRangesOfVersion6 checks that a version 6 file, whose idx_range was
+// keyed by (…, text, rid), is rekeyed when opened, keeps its entries and its
+// descending-date index, and is found by the searches on them.
+func TestRangesOfVersion6(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "telehub.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := store.Write{Type: "Observation", ID: "o1", Version: 1, LastUpdated: time.UnixMilli(1), Method: "PUT", Body: []byte(`{}`),
+		Index: []store.IndexEntry{
+			{Param: "date", Kind: store.KindDate, Low: 10, High: 17},
+			{Param: "value-quantity", Kind: store.KindQuantity, Low: 72, High: 73, Text: "/min"},
+			{Param: "value-quantity", Kind: store.KindQuantity, Low: 72, High: 73, Text: "http://unitsofmeasure.org|/min"},
+		}}
+	if err := s.Commit(ctx, []store.Write{w}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE old_range (param TEXT NOT NULL, type TEXT NOT NULL, low REAL NOT NULL, high REAL NOT NULL,
+			text TEXT NOT NULL, rid INTEGER NOT NULL, PRIMARY KEY (param, type, low, high, text, rid)) WITHOUT ROWID`,
+		`INSERT INTO old_range SELECT param, type, low, high, text, rid FROM idx_range`,
+		`DROP TABLE idx_range`,
+		`ALTER TABLE old_range RENAME TO idx_range`,
+		`PRAGMA user_version = 6`,
+	} {
+		if _, err := s.writer.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	s.Close()
+
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open a version 6 file: %v", err)
+	}
+	defer s.Close()
+	var version, entries int
+	var table string
+	if err := s.writer.QueryRowContext(ctx, `SELECT (SELECT user_version FROM pragma_user_version),
+		(SELECT sql FROM sqlite_schema WHERE name = 'idx_range'), (SELECT count(*) FROM idx_range)`).Scan(&version, &table, &entries); err != nil {
+		t.Fatal(err)
+	}
+	if version != schemaVersion || !strings.Contains(table, "PRIMARY KEY (param, type, low, high, rid, text)") || entries != 3 {
+		t.Errorf("after opening a version 6 file: user_version %d, %d range entries, table %s; want %d, 3, keyed by (…, rid, text)",
+			version, entries, table, schemaVersion)
+	}
+	found := func(q store.Query) bool {
+		t.Helper()
+		q.Types, q.Count = []string{"Observation"}, 10
+		res, err := s.Search(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(res.Resources) == 1 && res.Resources[0].ID == "o1"
+	}
+	quantity := store.Condition{Param: "value-quantity", Op: store.OpGt, Low: 70, High: 70, Text: "http://unitsofmeasure.org|/min"}
+	if !found(store.Query{Clauses: []store.Clause{{Any: []store.Condition{quantity}}}}) {
+		t.Error("value-quantity=gt70|http://unitsofmeasure.org|/min does not find o1")
+	}
+	if !found(store.Query{Sort: []store.SortKey{{Param: "date", Descending: true, Kind: store.KindDate}}}) {
+		t.Error("_sort=-date does not find o1")
+	}
+	var byHigh int
+	if err := s.writer.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'idx_range_by_high'`).Scan(&byHigh); err != nil || byHigh != 1 {
+		t.Errorf("idx_range_by_high after the rekeying: %d (%v)", byHigh, err)
 	}
 }
