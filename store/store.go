@@ -222,8 +222,11 @@ type Condition struct {
 	Op    Op
 	// Text is the value of a text operator. With a range operator, a non-empty
 	// Text must also equal the entry's Text (a quantity's "system|code" unit,
-	// the first component of a composite parameter).
-	Text string
+	// the first component of a composite parameter), or, with TextPrefix,
+	// begin the entry's Text (a composite's first component and "$": the
+	// value with any unit).
+	Text       string
+	TextPrefix bool
 	// Low and High: see IndexEntry.
 	Low, High float64
 	// Not negates the whole condition (":not" modifier: no entry matches).

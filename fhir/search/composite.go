@@ -18,7 +18,11 @@ import (
 //
 // The second component's text is the folded string, the token form or the
 // reference for text kinds, the unit ("", "system|code" or "code") for
-// quantities, and empty for dates and numbers. Quantities with a UCUM unit
+// quantities, and empty for dates and numbers. A quantity searched without
+// a unit matches the entries whose Text begins with "first$"
+// (store.Condition.TextPrefix), so that its value with any unit needs no
+// entry of its own: a vital sign's code-value-quantity has four entries
+// rather than six, which the SQLite store's commits feel. Quantities with a UCUM unit
 // are also paired in canonical form under "<code>:canonical", as plain
 // quantity parameters are (see quantityEntries). A query value "a$b" becomes
 // one condition on that Text, with the second component's operator and range.
@@ -83,12 +87,7 @@ func (n normaliser) compositeEntries(p *Param, second *Param, item Value, out []
 			default:
 				continue // ":exact", ":identifier" entries
 			}
-			e := store.IndexEntry{Param: param, Kind: v.Kind, Text: t.Text + "$" + v.Text, Low: v.Low, High: v.High}
-			out = append(out, e)
-			if v.Kind == store.KindQuantity && v.Text != "" && param == p.Code {
-				e.Text = t.Text + "$"
-				out = append(out, e) // the value with any unit
-			}
+			out = append(out, store.IndexEntry{Param: param, Kind: v.Kind, Text: t.Text + "$" + v.Text, Low: v.Low, High: v.High})
 		}
 	}
 	return out
@@ -166,6 +165,9 @@ func (r *Registry) CompositeClause(resourceType string, c *Composite) (store.Cla
 				suffix = SuffixCanonical // a quantity with a UCUM unit
 			}
 			cond.Param = c.Param + suffix
+			// A quantity without a unit matches the value with any unit:
+			// every entry whose Text begins with the first component.
+			cond.TextPrefix = second.Kind == store.KindQuantity && cond.Text == ""
 			cond.Text = unescape(alt[0]) + "$" + cond.Text
 			clause.Any = append(clause.Any, cond)
 		}

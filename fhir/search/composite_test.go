@@ -30,12 +30,14 @@ func TestCompositeEntries(t *testing.T) {
 	}{
 		{"component-code-value-quantity", "http://loinc.org|8480-6$http://unitsofmeasure.org|mm[Hg]", systolic, true},
 		{"component-code-value-quantity", "8480-6$mm[Hg]", systolic, true},
-		{"component-code-value-quantity", "http://loinc.org|8480-6$", systolic, true},
-		{"component-code-value-quantity", "http://loinc.org|8462-4$", diastolic, true},
-		{"combo-code-value-quantity", "http://loinc.org|8462-4$", diastolic, true},
+		{"component-code-value-quantity", "http://loinc.org|8462-4$http://unitsofmeasure.org|mm[Hg]", diastolic, true},
+		{"combo-code-value-quantity", "http://loinc.org|8462-4$mm[Hg]", diastolic, true},
+		// The value with any unit has no entry of its own: a search without
+		// a unit matches the entries beginning with "code$" (TextPrefix).
+		{"component-code-value-quantity", "http://loinc.org|8480-6$", systolic, false},
 		// A code is never paired with another component's value.
-		{"component-code-value-quantity", "http://loinc.org|8480-6$", diastolic, false},
-		{"component-code-value-quantity", "http://loinc.org|8462-4$", systolic, false},
+		{"component-code-value-quantity", "http://loinc.org|8480-6$http://unitsofmeasure.org|mm[Hg]", diastolic, false},
+		{"component-code-value-quantity", "http://loinc.org|8462-4$http://unitsofmeasure.org|mm[Hg]", systolic, false},
 	}
 	for _, tt := range tests {
 		if got := has(tt.param, tt.text, tt.low); got != tt.want {
@@ -61,10 +63,10 @@ func TestCompositeClause(t *testing.T) {
 		want       []store.Condition
 	}{
 		{"Observation", "component-code-value-quantity=http://loinc.org|8480-6$gt100", []store.Condition{
-			{Param: "component-code-value-quantity", Op: store.OpGt, Text: "http://loinc.org|8480-6$", Low: 100, High: 100}}},
+			{Param: "component-code-value-quantity", Op: store.OpGt, Text: "http://loinc.org|8480-6$", TextPrefix: true, Low: 100, High: 100}}},
 		{"Observation", "code-value-quantity=8480-6$100|http://unitsofmeasure.org|mm[Hg],x$lt100", []store.Condition{
 			{Param: "code-value-quantity", Op: store.OpEq, Text: "8480-6$http://unitsofmeasure.org|mm[Hg]", Low: low, High: high},
-			{Param: "code-value-quantity", Op: store.OpLt, Text: "x$", Low: 100, High: 100}}},
+			{Param: "code-value-quantity", Op: store.OpLt, Text: "x$", TextPrefix: true, Low: 100, High: 100}}},
 		// A UCUM unit that canonicalises: the canonical pairs.
 		{"Observation", "code-value-quantity=8480-6$100|http://unitsofmeasure.org|mm", []store.Condition{
 			{Param: "code-value-quantity:canonical", Op: store.OpEq, Text: "8480-6$http://unitsofmeasure.org|m", Low: 0.0995, High: 0.1005}}},

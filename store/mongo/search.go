@@ -204,7 +204,12 @@ func (p *planner) rangeEntriesFilter(ctx context.Context, c store.Condition, typ
 		filter = append(filter, t...)
 	}
 	if c.Text != "" {
-		filter = append(filter, bson.E{Key: "x", Value: c.Text})
+		op := store.OpExact
+		if c.TextPrefix {
+			op = store.OpPrefix
+		}
+		text, _ := textFilter("x", "", op, c.Text)
+		filter = append(filter, text...)
 	}
 	filter = append(filter, bounds...)
 	// A find read in batches rather than distinct, whose single reply

@@ -498,7 +498,12 @@ func positive(c store.Condition, types []string) (string, []any, error) {
 		frag, args, err = rangeMatch("low", "high", 0, c)
 		if err == nil && c.Text != "" {
 			// The unit (or first component) of the same entry.
-			frag, args = frag+" AND text = ?", append(args, c.Text)
+			op := store.OpExact
+			if c.TextPrefix {
+				op = store.OpPrefix
+			}
+			textFrag, textArgs, _ := textMatch("text", store.Condition{Op: op, Text: c.Text})
+			frag, args = frag+" AND "+textFrag, append(args, textArgs...)
 		}
 	}
 	if err != nil {

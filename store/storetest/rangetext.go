@@ -33,6 +33,11 @@ func unitCond(param string, op store.Op, text string, low, high float64) store.C
 	return store.Condition{Param: param, Op: op, Text: text, Low: low, High: high}
 }
 
+// prefixCond is a range condition whose Text need only begin the entry's.
+func prefixCond(param string, op store.Op, text string, low, high float64) store.Condition {
+	return store.Condition{Param: param, Op: op, Text: text, TextPrefix: true, Low: low, High: high}
+}
+
 // testSearchRangeText checks that a range condition with a Text matches an
 // entry only when the same entry has that Text: q3 holds 10 kg and 5 mg, so
 // it must not match "10 mg" although it has a 10 and an mg.
@@ -82,6 +87,16 @@ func testSearchRangeText(t *testing.T, open func(t *testing.T) store.Store) {
 		{"composite lt", unitCond(bp, store.OpLt, diastolic, 100, 101), []string{"Observation/c1"}},
 		{"composite lt first", unitCond(bp, store.OpLt, systolic, 100, 101), []string{"Observation/c2"}},
 		{"composite without text", rangeCond(bp, store.OpLt, 100, 101), []string{"Observation/c1", "Observation/c2"}},
+		// The value with any unit: the entries whose Text begins with the
+		// first component and "$".
+		{"composite any unit", prefixCond(bp, store.OpGe, "http://loinc.org|8480-6$", 100, 101), []string{"Observation/c1"}},
+		{"composite any unit lt", prefixCond(bp, store.OpLt, "http://loinc.org|8480-6$", 100, 101), []string{"Observation/c2"}},
+		{"composite any unit other code", prefixCond(bp, store.OpGe, "http://loinc.org|8462-4$", 50, 51), []string{"Observation/c1"}},
+		{"composite any unit unknown code", prefixCond(bp, store.OpGe, "http://loinc.org|8480$", 0, 1), nil},
+		{"composite any unit, no unit stored", prefixCond("code-value-date", store.OpGe, "http://loinc.org|11778-8$", 4000, 4001),
+			[]string{"Observation/d1"}},
+		{"not composite any unit", not(prefixCond(bp, store.OpLt, "http://loinc.org|8480-6$", 100, 101)),
+			[]string{"Observation/q1", "Observation/q2", "Observation/q3", "Observation/q4", "Observation/c1", "Observation/d1"}},
 		{"date with text", unitCond("code-value-date", store.OpGe, "http://loinc.org|21112-8$", 4000, 4001), nil},
 		{"date with other text", unitCond("code-value-date", store.OpGe, "http://loinc.org|11778-8$", 4000, 4001), []string{"Observation/d1"}},
 		{"date without text", rangeCond("code-value-date", store.OpLt, 1500, 1501), []string{"Observation/d1"}},
