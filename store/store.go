@@ -244,6 +244,15 @@ type Condition struct {
 	Has *Reverse
 }
 
+// RangeTextOp is how a range condition's non-empty Text compares with an
+// entry's: OpExact, or OpPrefix with TextPrefix.
+func (c Condition) RangeTextOp() Op {
+	if c.TextPrefix {
+		return OpPrefix
+	}
+	return OpExact
+}
+
 // Reverse is the target of a reverse-chain condition: resources matching
 // Query that reference the candidate through their Param entries.
 type Reverse struct {

@@ -22,10 +22,11 @@ import (
 // a unit matches the entries whose Text begins with "first$"
 // (store.Condition.TextPrefix), so that its value with any unit needs no
 // entry of its own: a vital sign's code-value-quantity has four entries
-// rather than six, which the SQLite store's commits feel. Quantities with a UCUM unit
-// are also paired in canonical form under "<code>:canonical", as plain
-// quantity parameters are (see quantityEntries). A query value "a$b" becomes
-// one condition on that Text, with the second component's operator and range.
+// rather than six, which the SQLite store's commits feel. Quantities with
+// a UCUM unit are also paired in canonical form under "<code>:canonical",
+// as plain quantity parameters are (see quantityEntries). A query value
+// "a$b" becomes one condition on that Text, with the second component's
+// operator and range.
 // The first component is paired in its "system|code", "|code" and "code"
 // forms, not "system|" alone. Only two-component composites are indexed (the
 // three-component ones of MolecularSequence are not).

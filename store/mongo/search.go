@@ -204,11 +204,7 @@ func (p *planner) rangeEntriesFilter(ctx context.Context, c store.Condition, typ
 		filter = append(filter, t...)
 	}
 	if c.Text != "" {
-		op := store.OpExact
-		if c.TextPrefix {
-			op = store.OpPrefix
-		}
-		text, _ := textFilter("x", "", op, c.Text)
+		text, _ := textFilter("x", "", c.RangeTextOp(), c.Text)
 		filter = append(filter, text...)
 	}
 	filter = append(filter, bounds...)

@@ -498,11 +498,7 @@ func positive(c store.Condition, types []string) (string, []any, error) {
 		frag, args, err = rangeMatch("low", "high", 0, c)
 		if err == nil && c.Text != "" {
 			// The unit (or first component) of the same entry.
-			op := store.OpExact
-			if c.TextPrefix {
-				op = store.OpPrefix
-			}
-			textFrag, textArgs, _ := textMatch("text", store.Condition{Op: op, Text: c.Text})
+			textFrag, textArgs, _ := textMatch("text", store.Condition{Op: c.RangeTextOp(), Text: c.Text})
 			frag, args = frag+" AND "+textFrag, append(args, textArgs...)
 		}
 	}
