@@ -24,8 +24,8 @@ import (
 )
 
 // hub is a TeleHub serving DICOMweb, FHIR and its authorization server on
-// a loopback port, over SQLite files in a temporary folder, with real
-// tokens: the DICOMweb API refuses requests without one.
+// a loopback port, over SQLite files and an audit trail in a temporary
+// folder, with real tokens: the DICOMweb API refuses requests without one.
 type hub struct {
 	base     string // http://127.0.0.1:PORT
 	dicomweb string // base + "/dicom-web"
@@ -61,11 +61,21 @@ func startHub(t testing.TB, mount ...func(*echo.Echo)) *hub {
 		t.Fatal(err)
 	}
 	authn := &authz.Authenticator{Verifier: auth, Realm: "telehub", Logger: logger}
-	rec, err := audit.NewRecorder(st, audit.Options{Logger: logger})
+	// Audited as telehub serve audits: into a trail beside the store, its
+	// syncs deferred as the server defers them.
+	trail, err := audit.OpenTrail(filepath.Join(dir, "audit-trail"), audit.TrailOptions{SyncInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.api, err = fhir.New(fhir.Options{Store: st, BaseURL: h.base + "/fhir", Logger: logger, Auth: authn, Audit: rec}); err != nil {
+	data, err := audit.WithTrail(ctx, st, trail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := audit.NewRecorder(data, audit.Options{Trail: trail, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.api, err = fhir.New(fhir.Options{Store: data, BaseURL: h.base + "/fhir", Logger: logger, Auth: authn, Audit: rec}); err != nil {
 		t.Fatal(err)
 	}
 	blobs, err := dicomweb.NewDirBlobs(filepath.Join(dir, "blobs"))
@@ -90,8 +100,9 @@ func startHub(t testing.TB, mount ...func(*echo.Echo)) *hub {
 	t.Cleanup(func() {
 		srv.Close()
 		rec.Close()
+		trail.Close()
 		idx.Close()
-		st.Close()
+		data.Close()
 	})
 	const secret = "a long secret of the PACS peer client"
 	if _, _, err := auth.AddClient(ctx, smart.NewClient{ID: "pacs", Name: "PACS peer", AuthMethod: smart.AuthSecretBasic,
