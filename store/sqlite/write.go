@@ -411,10 +411,10 @@ func compareRange(a, b rangeRow) int {
 	if c := cmp.Compare(a.high, b.high); c != 0 {
 		return c
 	}
-	if c := strings.Compare(a.text, b.text); c != 0 {
+	if c := cmp.Compare(a.rid, b.rid); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.rid, b.rid)
+	return strings.Compare(a.text, b.text)
 }
 
 func inRangeTable(e store.IndexEntry) bool {
