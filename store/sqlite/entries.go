@@ -385,9 +385,9 @@ func unshared(kind byte) byte {
 	return entryText
 }
 
-// ownRow queues a row for a kept shared entry and returns its kind as an
-// entry with a row of its own.
-func (w *txWriter) ownRow(rid int64, typ string, e entry) byte {
+// ownRow queues a row for a kept shared entry, which has one of its own
+// from now on.
+func (w *txWriter) ownRow(rid int64, typ string, e entry) {
 	if w.pending == nil {
 		w.pending = map[int64]bool{}
 	}
@@ -397,7 +397,6 @@ func (w *txWriter) ownRow(rid int64, typ string, e entry) byte {
 	} else {
 		w.text = append(w.text, textRow{param: e.param, text: e.text, typ: typ, rid: rid})
 	}
-	return unshared(e.kind)
 }
 
 // migrateEntries fills idx_entries from the entries of a file that found

@@ -2,8 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -188,11 +188,7 @@ func TestSharedEntries(t *testing.T) {
 // rows of both parameters find a resource once, and an update deletes them.
 func TestOpenVersion3(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "telehub.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, path := openClosable(t)
 	x := search.NewExtractor(search.DefaultRegistry())
 	if err := s.Commit(ctx, []store.Write{sharedObservation(t, x, "a", "Patient/p1", "8480-6", 120, 80)}); err != nil {
 		t.Fatal(err)
@@ -204,39 +200,28 @@ func TestOpenVersion3(t *testing.T) {
 	}
 	var v3 []byte
 	var rows int
-	err = eachEntry(blob, func(e entry) bool {
+	var execErr error
+	err := eachEntry(blob, func(e entry) bool {
 		switch e.kind {
 		case entryTextShared:
 			e.kind = entryText
-			_, err = s.writer.ExecContext(ctx, `INSERT INTO idx_text VALUES (?, ?, 'Observation', 1)`, e.param, e.text)
+			_, execErr = s.writer.ExecContext(ctx, `INSERT INTO idx_text VALUES (?, ?, 'Observation', 1)`, e.param, e.text)
 			rows++
 		case entryRangeShared:
 			e.kind = entryRange
-			_, err = s.writer.ExecContext(ctx, `INSERT INTO idx_range VALUES (?, 'Observation', ?, ?, ?, 1)`, e.param, e.low, e.high, e.text)
+			_, execErr = s.writer.ExecContext(ctx, `INSERT INTO idx_range VALUES (?, 'Observation', ?, ?, ?, 1)`, e.param, e.low, e.high, e.text)
 			rows++
 		}
 		v3 = appendEntry(v3, e.kind, e.param, e.text, e.low, e.high)
-		return err == nil
+		return execErr == nil
 	})
-	if err != nil || rows == 0 {
+	if err = errors.Join(err, execErr); err != nil || rows == 0 {
 		t.Fatalf("%d shared entries: %v", rows, err)
 	}
-	for _, q := range []string{`UPDATE idx_entries SET entries = ?`, `PRAGMA user_version = 3`} {
-		args := []any{v3}
-		if !strings.Contains(q, "?") {
-			args = nil
-		}
-		if _, err := s.writer.ExecContext(ctx, q, args...); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := s.writer.ExecContext(ctx, `UPDATE idx_entries SET entries = ?`, v3); err != nil {
+		t.Fatal(err)
 	}
-	s.Close()
-
-	s, err = Open(ctx, path)
-	if err != nil {
-		t.Fatalf("open a version 3 file: %v", err)
-	}
-	defer s.Close()
+	s = reopen(t, s, path, `PRAGMA user_version = 3`)
 	var version int
 	if err := s.writer.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil || version != schemaVersion {
 		t.Errorf("user_version %d (%v), want %d", version, err, schemaVersion)

@@ -49,7 +49,6 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
-	"strings"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -115,10 +114,10 @@ CREATE TABLE IF NOT EXISTS idx_text (
 	PRIMARY KEY (param, text, type, rid)
 ) WITHOUT ROWID;
 
-` + rangeTable + `;
+CREATE TABLE IF NOT EXISTS idx_range ` + rangeColumns + `;
 `
 
-// rangeTable creates idx_range. Its key ends with (rid, text), not (text,
+// rangeColumns are idx_range's columns and key. Its key ends with (rid, text), not (text,
 // rid): the variants of one quantity or composite (an Observation's
 // code-value-quantity has six, with and without the code's system and the
 // unit's) share param, type, low and high, so they are one run of the
@@ -127,7 +126,7 @@ CREATE TABLE IF NOT EXISTS idx_text (
 // text alone (text filters the rows of the range), so the order of the last
 // columns changes no search. (About a fifth more resources/s through
 // transaction Bundles of vital signs than with (text, rid).)
-const rangeTable = `CREATE TABLE IF NOT EXISTS idx_range (
+const rangeColumns = `(
 	param TEXT    NOT NULL,
 	type  TEXT    NOT NULL,
 	low   REAL    NOT NULL,
@@ -156,7 +155,7 @@ const rangeTable = `CREATE TABLE IF NOT EXISTS idx_range (
 // version 5 would take for a corrupt blob; the blobs of an older file do
 // not list them, which a partial write detects (keepIndex), so it is only
 // marked. Version 7 orders idx_range's key by (…, high, rid, text) (see
-// rangeTable); an older file's table is copied into the new order when
+// rangeColumns); an older file's table is copied into the new order when
 // opened (rekeyRanges).
 const schemaVersion = 7
 
@@ -201,10 +200,10 @@ func migrate(ctx context.Context, db *sql.DB) error {
 }
 
 // rekeyRanges copies the range entries of a file older than version 7 into
-// a table of rangeTable's key, which takes its place. Dropping the old table
+// a table of rangeColumns' key, which takes its place. Dropping the old table
 // drops its indexes: createReadSide makes idx_range_by_high again.
 func rekeyRanges(ctx context.Context, tx *sql.Tx) error {
-	_, err := tx.ExecContext(ctx, strings.Replace(rangeTable, "idx_range", "idx_range_rekeyed", 1)+`;
+	_, err := tx.ExecContext(ctx, `CREATE TABLE idx_range_rekeyed `+rangeColumns+`;
 		INSERT INTO idx_range_rekeyed (param, type, low, high, text, rid) SELECT param, type, low, high, text, rid FROM idx_range;
 		DROP TABLE idx_range;
 		ALTER TABLE idx_range_rekeyed RENAME TO idx_range;`)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -72,27 +71,11 @@ func TestRangeShapes(t *testing.T) {
 // its shapes keep widening.
 func TestRangeShapesOfVersion4(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "telehub.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
+	s, path := openClosable(t)
+	s = reopen(t, s, path,
 		`CREATE TRIGGER range_shapes_of_new_entries AFTER INSERT ON idx_entries BEGIN SELECT 1; END`,
 		`CREATE TRIGGER range_shapes_of_changed_entries AFTER UPDATE OF entries ON idx_entries BEGIN SELECT 1; END`,
-		`PRAGMA user_version = 4`,
-	} {
-		if _, err := s.writer.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s.Close()
-
-	s, err = Open(ctx, path)
-	if err != nil {
-		t.Fatalf("open a version 4 file: %v", err)
-	}
-	defer s.Close()
+		`PRAGMA user_version = 4`)
 	var version, triggers int
 	if err := s.writer.QueryRowContext(ctx, `SELECT (SELECT user_version FROM pragma_user_version),
 		(SELECT count(*) FROM sqlite_schema WHERE type = 'trigger')`).Scan(&version, &triggers); err != nil {
@@ -169,11 +152,7 @@ func TestWindowsHold(t *testing.T) {
 // descending-date index, and is found by the searches on them.
 func TestRangesOfVersion6(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "telehub.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, path := openClosable(t)
 	w := store.Write{Type: "Observation", ID: "o1", Version: 1, LastUpdated: time.UnixMilli(1), Method: "PUT", Body: []byte(`{}`),
 		Index: []store.IndexEntry{
 			{Param: "date", Kind: store.KindDate, Low: 10, High: 17},
@@ -183,25 +162,13 @@ func TestRangesOfVersion6(t *testing.T) {
 	if err := s.Commit(ctx, []store.Write{w}); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{
+	s = reopen(t, s, path,
 		`CREATE TABLE old_range (param TEXT NOT NULL, type TEXT NOT NULL, low REAL NOT NULL, high REAL NOT NULL,
 			text TEXT NOT NULL, rid INTEGER NOT NULL, PRIMARY KEY (param, type, low, high, text, rid)) WITHOUT ROWID`,
 		`INSERT INTO old_range SELECT param, type, low, high, text, rid FROM idx_range`,
 		`DROP TABLE idx_range`,
 		`ALTER TABLE old_range RENAME TO idx_range`,
-		`PRAGMA user_version = 6`,
-	} {
-		if _, err := s.writer.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	s.Close()
-
-	s, err = Open(ctx, path)
-	if err != nil {
-		t.Fatalf("open a version 6 file: %v", err)
-	}
-	defer s.Close()
+		`PRAGMA user_version = 6`)
 	var version, entries int
 	var table string
 	if err := s.writer.QueryRowContext(ctx, `SELECT (SELECT user_version FROM pragma_user_version),

@@ -27,13 +27,7 @@ func TestWriterCacheFollowsTheFile(t *testing.T) {
 func TestWriterCacheSet(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)
-	cacheKiB := func() int64 {
-		var kib int64
-		if err := s.writer.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&kib); err != nil {
-			t.Fatal(err)
-		}
-		return -kib
-	}
+	cacheKiB := func() int64 { return -pragma(t, s, "cache_size") }
 	if got := cacheKiB(); got != writerCacheMin>>10 {
 		t.Fatalf("a new store's writer cache is %d KiB, want %d", got, writerCacheMin>>10)
 	}
@@ -58,13 +52,7 @@ func TestWriterCacheSet(t *testing.T) {
 func TestSpillFollowsTheGroup(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)
-	spill := func() int {
-		var pages int
-		if err := s.writer.QueryRowContext(ctx, "PRAGMA cache_spill").Scan(&pages); err != nil {
-			t.Fatal(err)
-		}
-		return pages
-	}
+	spill := func() int { return int(pragma(t, s, "cache_spill")) }
 	group := func(writes ...int) []*commitRequest {
 		var reqs []*commitRequest
 		for _, n := range writes {
