@@ -365,7 +365,12 @@ func testPagingUnderWrites(t *testing.T, newServer func(t *testing.T) *testServe
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for i := 0; ; i++ {
+				// New resources match and may sort after the cursor, so a
+				// writer faster than the pager (a slow machine, the race
+				// detector) would keep the paging going: it stops at
+				// maxNew, which leaves the paging well under its bound.
+				const maxNew = 4 * n
+				for i := 0; i < maxNew; i++ {
 					select {
 					case <-stop:
 						return
