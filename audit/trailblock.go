@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"slices"
@@ -261,20 +262,27 @@ func (c *countingWriter) write(p []byte) {
 	c.n += uint64(len(p))
 }
 
+// encodeTexts writes the text keys "param\x00text" in order with their
+// postings. That order is the params' order, then the texts' within one
+// ("\x00" sorts before any byte of a longer param), so the keys are never
+// built as strings to be sorted.
 func encodeTexts(texts map[string]map[string][]uint32) (keys, index []byte) {
-	var all []string
+	size, n := 0, 0
 	for param, values := range texts {
-		for text := range values {
-			all = append(all, param+"\x00"+text)
+		for text, ords := range values {
+			size += 2*binary.MaxVarintLen32 + len(param) + 1 + len(text) + binary.MaxVarintLen32*len(ords)
 		}
+		n += len(values)
 	}
-	slices.Sort(all)
-	for _, key := range all {
-		param, text, _ := strings.Cut(key, "\x00")
-		index = binary.LittleEndian.AppendUint32(index, uint32(len(keys)))
-		keys = binary.AppendUvarint(keys, uint64(len(key)))
-		keys = append(keys, key...)
-		keys = appendPostings(keys, texts[param][text])
+	keys, index = make([]byte, 0, size), make([]byte, 0, 4*n)
+	for _, param := range slices.Sorted(maps.Keys(texts)) {
+		values := texts[param]
+		for _, text := range slices.Sorted(maps.Keys(values)) {
+			index = binary.LittleEndian.AppendUint32(index, uint32(len(keys)))
+			keys = binary.AppendUvarint(keys, uint64(len(param)+1+len(text)))
+			keys = append(append(append(keys, param...), 0), text...)
+			keys = appendPostings(keys, values[text])
+		}
 	}
 	return keys, index
 }
@@ -292,7 +300,7 @@ func appendPostings(buf []byte, ords []uint32) []byte {
 
 func encodeRanges(ranges map[string][]rangeEntry) []byte {
 	var out []byte
-	for _, param := range slices.Sorted(mapKeys(ranges)) {
+	for _, param := range slices.Sorted(maps.Keys(ranges)) {
 		var payload []byte
 		prev := uint32(0)
 		for _, r := range ranges[param] {
@@ -309,16 +317,6 @@ func encodeRanges(ranges map[string][]rangeEntry) []byte {
 		out = append(out, payload...)
 	}
 	return out
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // writeFileSynced writes path through a synced temporary file and a
