@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -61,16 +62,26 @@ func TestBenchSmoke(t *testing.T) {
 // TestBenchFull runs the benchmark at its full default size (1,000
 // instances, a 500 MB study) when TELEHUB_DICOM_BENCH=1, printing the
 // table; it takes minutes, so it is not part of the ordinary test run.
+// TELEHUB_DICOM_BENCH_MB sets another size for the large study.
 func TestBenchFull(t *testing.T) {
 	if os.Getenv("TELEHUB_DICOM_BENCH") != "1" {
 		t.Skip("set TELEHUB_DICOM_BENCH=1 to run the full DICOMweb benchmark")
+	}
+	largeMB := 0 // the default
+	if v := os.Getenv("TELEHUB_DICOM_BENCH_MB"); v != "" {
+		mb, err := strconv.Atoi(v)
+		if err != nil || mb <= 0 {
+			t.Fatalf("TELEHUB_DICOM_BENCH_MB=%q: want a size in MB", v)
+		}
+		largeMB = mb
 	}
 	requireTools(t, bench.DefaultOrthancBinary)
 	h := startHub(t)
 	rep, err := bench.RunWithOrthanc(context.Background(), bench.Config{
 		Targets: []bench.Target{{Name: "TeleHub", URL: h.dicomweb,
 			Headers: map[string]string{"Authorization": "Bearer " + h.token}, PID: os.Getpid()}},
-		Out: os.Stdout,
+		LargeMB: largeMB,
+		Out:     os.Stdout,
 	})
 	if err != nil {
 		t.Fatal(err)
