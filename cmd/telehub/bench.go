@@ -57,7 +57,8 @@ func parseBenchConfig(args []string, output io.Writer) (benchConfig, error) {
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", cpuProfileUsage)
 	fs.BoolVar(&cfg.NoAudit, "no-audit", false, noAuditUsage)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: telehub bench [flags]\n       telehub bench search [flags]   (search latency on a synthetic population: see its -h)\n\n"+
+		fmt.Fprint(fs.Output(), "Usage: telehub bench [flags]\n       telehub bench search [flags]   (search latency on a synthetic population: see its -h)\n"+
+			"       telehub bench dicom [flags]    (DICOMweb beside Orthanc: see its -h)\n\n"+
 			"Drives a FHIR server over HTTP: creates (1 and N clients), transaction Bundles (1 and N clients),\n"+
 			"reads (N clients), and prints throughput, latency and the server's peak memory.\n"+
 			"Without --url the load generator and the server share the machine, and so its CPUs.\n\nFlags:\n")
@@ -102,10 +103,14 @@ const cpuProfileUsage = "write a CPU profile of the run (embedded server and loa
 const noAuditUsage = "run the embedded server without its audit trail, to tell the cost of the audit trail from the rest\n" +
 	"(the figures as served are those without this flag)"
 
-// runBench is `telehub bench`, and `telehub bench search` (see runBenchSearch).
+// runBench is `telehub bench`, `telehub bench search` (see runBenchSearch)
+// and `telehub bench dicom` (see runBenchDICOM).
 func runBench(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "search" {
 		return runBenchSearch(ctx, args[1:], env, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "dicom" {
+		return runBenchDICOM(ctx, args[1:], env, stdout, stderr)
 	}
 	cfg, err := parseBenchConfig(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {

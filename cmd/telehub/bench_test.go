@@ -75,3 +75,46 @@ func TestMedianRow(t *testing.T) {
 		t.Errorf("one run: %+v", got)
 	}
 }
+
+// TestBenchDICOMEmbedded runs `telehub bench dicom` at a small size on its
+// embedded server, without Orthanc (the conformance tests run it beside
+// Orthanc), and checks that every phase ran: the instances stored, the
+// queries answered, the large study's memory sampled.
+func TestBenchDICOMEmbedded(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	args := []string{"dicom", "--orthanc=false", "--instances", "20", "--queries", "4", "--wado-rounds", "1", "--large-mb", "2"}
+	if code := runBench(context.Background(), args, func(string) string { return "" }, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, stderr.String(), stdout.String())
+	}
+	var row []string
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 3 && f[0] == "TeleHub" && f[1] != "peak" {
+			row = f
+		}
+	}
+	if row == nil {
+		t.Fatalf("no TeleHub row:\n%s", stdout.String())
+	}
+	if row[1] != "20" || row[2] != "0" {
+		t.Errorf("stored %s with %s errors, want 20 and 0:\n%s", row[1], row[2], stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "TeleHub: peak RSS") {
+		t.Errorf("no memory line for the large study:\n%s", stdout.String())
+	}
+}
+
+func TestBenchDICOMFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+	}{
+		{[]string{"--url", "http://localhost:1/dicom-web", "--token", "abc", "--pid", "12"}, true},
+		{[]string{"--large-mb", "0"}, false},
+		{[]string{"--token", "abc"}, false}, // tokens are for --url
+		{[]string{"extra"}, false},
+	} {
+		if _, err := parseBenchDICOMConfig(tc.args, &bytes.Buffer{}); (err == nil) != tc.ok {
+			t.Errorf("%v: err = %v", tc.args, err)
+		}
+	}
+}
