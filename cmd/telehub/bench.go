@@ -34,7 +34,7 @@ type benchConfig struct {
 	NoAudit     bool
 }
 
-func parseBenchConfig(args []string, output io.Writer) (benchConfig, error) {
+func parseBenchConfig(args []string, env func(string) string, output io.Writer) (benchConfig, error) {
 	var cfg benchConfig
 	fs := flag.NewFlagSet("telehub bench", flag.ContinueOnError)
 	fs.SetOutput(output)
@@ -45,7 +45,7 @@ func parseBenchConfig(args []string, output io.Writer) (benchConfig, error) {
 	fs.IntVar(&cfg.BundleSize, "bundle-size", 100, "entries per transaction Bundle")
 	fs.IntVar(&cfg.Requests, "requests", 0, "if positive, also bound each client of each phase to this many requests")
 	fs.StringVar(&cfg.Token, "token", "",
-		"Bearer access `token` sent with every request to --url (environment: TELEHUB_BENCH_TOKEN), e.g. from client_credentials with system/*.cruds")
+		"Bearer access `token` sent with every request to --url, e.g. from client_credentials with system/*.cruds")
 	fs.StringVar(&cfg.Phases, "phases", "",
 		"comma-separated `kinds` of phase to run: create, transaction, read (default: all; read needs create or transaction)")
 	fs.BoolVar(&cfg.Security, "security", false,
@@ -62,13 +62,10 @@ func parseBenchConfig(args []string, output io.Writer) (benchConfig, error) {
 			"Drives a FHIR server over HTTP: creates (1 and N clients), transaction Bundles (1 and N clients),\n"+
 			"reads (N clients), and prints throughput, latency and the server's peak memory.\n"+
 			"Without --url the load generator and the server share the machine, and so its CPUs.\n\nFlags:\n")
-		printFlags(fs, nil)
+		printFlags(fs, benchTokenEnv)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseWithEnv(fs, args, benchTokenEnv, env); err != nil {
 		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if cfg.Duration <= 0 || cfg.Concurrency <= 0 || cfg.BundleSize <= 0 {
 		return cfg, errors.New("--duration, --concurrency and --bundle-size must be positive")
@@ -103,30 +100,42 @@ const cpuProfileUsage = "write a CPU profile of the run (embedded server and loa
 const noAuditUsage = "run the embedded server without its audit trail, to tell the cost of the audit trail from the rest\n" +
 	"(the figures as served are those without this flag)"
 
-// runBench is `telehub bench`, `telehub bench search` (see runBenchSearch)
-// and `telehub bench dicom` (see runBenchDICOM).
+// runBench is `telehub bench`, `telehub bench search` (see
+// benchmarkSearch) and `telehub bench dicom` (see benchmarkDICOM).
 func runBench(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "search" {
-		return runBenchSearch(ctx, args[1:], env, stdout, stderr)
+		return runBenchCommand(ctx, "telehub bench search", args[1:], env, stderr, parseBenchSearchConfig,
+			func(ctx context.Context, cfg benchSearchConfig) error {
+				return benchmarkSearch(ctx, cfg, stdout, stderr)
+			})
 	}
 	if len(args) > 0 && args[0] == "dicom" {
-		return runBenchDICOM(ctx, args[1:], env, stdout, stderr)
+		return runBenchCommand(ctx, "telehub bench dicom", args[1:], env, stderr, parseBenchDICOMConfig,
+			func(ctx context.Context, cfg benchDICOMConfig) error { return benchmarkDICOM(ctx, cfg, stdout, stderr) })
 	}
-	cfg, err := parseBenchConfig(args, stderr)
+	return runBenchCommand(ctx, "telehub bench", args, env, stderr, parseBenchConfig,
+		func(ctx context.Context, cfg benchConfig) error { return benchmark(ctx, cfg, stdout, stderr) })
+}
+
+// benchTokenEnv: each bench command's --token may come from the environment.
+var benchTokenEnv = []envFlag{{"token", "TELEHUB_BENCH_TOKEN"}}
+
+// runBenchCommand parses a bench command's flags (-h exits 0, a bad flag
+// 2) and runs it until it ends or is interrupted (a failure exits 1).
+func runBenchCommand[C any](ctx context.Context, name string, args []string, env func(string) string, stderr io.Writer,
+	parse func([]string, func(string) string, io.Writer) (C, error), run func(context.Context, C) error) int {
+	cfg, err := parse(args, env, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	if cfg.Token == "" {
-		cfg.Token = env("TELEHUB_BENCH_TOKEN")
-	}
 	if err != nil {
-		fmt.Fprintf(stderr, "telehub bench: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := benchmark(ctx, cfg, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "telehub bench: %v\n", err)
+	if err := run(ctx, cfg); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 1
 	}
 	return 0
@@ -276,14 +285,14 @@ type benchSearchConfig struct {
 	Token       string
 }
 
-func parseBenchSearchConfig(args []string, output io.Writer) (benchSearchConfig, error) {
+func parseBenchSearchConfig(args []string, env func(string) string, output io.Writer) (benchSearchConfig, error) {
 	var cfg benchSearchConfig
 	fs := flag.NewFlagSet("telehub bench search", flag.ContinueOnError)
 	fs.SetOutput(output)
 	fs.StringVar(&cfg.URL, "url", "",
 		"FHIR base `URL` of a running server (default: start an embedded server on --data)")
 	fs.StringVar(&cfg.Token, "token", "",
-		"Bearer access `token` sent with every request to --url (environment: TELEHUB_BENCH_TOKEN), e.g. from client_credentials with system/*.cruds")
+		"Bearer access `token` sent with every request to --url, e.g. from client_credentials with system/*.cruds")
 	fs.IntVar(&cfg.Population.Resources, "resources", 1_000_000, "size of the synthetic population, in resources")
 	fs.Int64Var(&cfg.Population.Seed, "seed", 1, "random seed of the population")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long each kind of query runs")
@@ -300,13 +309,10 @@ func parseBenchSearchConfig(args []string, output io.Writer) (benchSearchConfig,
 			"Loads a synthetic population (skipped when the data directory already holds it), then measures\n"+
 			"p50/p99 latency and throughput of token, string prefix, date range, chained, _revinclude,\n"+
 			"_sort with paging and _summary=count searches, and the server's peak memory.\n\nFlags:\n")
-		printFlags(fs, nil)
+		printFlags(fs, benchTokenEnv)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseWithEnv(fs, args, benchTokenEnv, env); err != nil {
 		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if cfg.Duration <= 0 || cfg.Concurrency <= 0 || cfg.Population.Resources <= 0 {
 		return cfg, errors.New("--duration, --concurrency and --resources must be positive")
@@ -321,28 +327,6 @@ func parseBenchSearchConfig(args []string, output io.Writer) (benchSearchConfig,
 		return cfg, errors.New("--no-audit and --cpuprofile are for the embedded server: they cannot be used with --url")
 	}
 	return cfg, nil
-}
-
-// runBenchSearch is `telehub bench search`.
-func runBenchSearch(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
-	cfg, err := parseBenchSearchConfig(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if cfg.Token == "" {
-		cfg.Token = env("TELEHUB_BENCH_TOKEN")
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "telehub bench search: %v\n", err)
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := benchmarkSearch(ctx, cfg, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "telehub bench search: %v\n", err)
-		return 1
-	}
-	return 0
 }
 
 func benchmarkSearch(ctx context.Context, cfg benchSearchConfig, stdout, stderr io.Writer) error {

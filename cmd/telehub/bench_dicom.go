@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/telehub/telehub/dicomweb/bench"
 )
@@ -28,14 +26,14 @@ type benchDICOMConfig struct {
 	Run        bench.Config
 }
 
-func parseBenchDICOMConfig(args []string, output io.Writer) (benchDICOMConfig, error) {
+func parseBenchDICOMConfig(args []string, env func(string) string, output io.Writer) (benchDICOMConfig, error) {
 	var cfg benchDICOMConfig
 	fs := flag.NewFlagSet("telehub bench dicom", flag.ContinueOnError)
 	fs.SetOutput(output)
 	fs.StringVar(&cfg.URL, "url", "",
 		"DICOMweb root `URL` of a running server, e.g. http://localhost:8080/dicom-web (default: start an embedded server on a temporary data directory)")
 	fs.StringVar(&cfg.Token, "token", "",
-		"Bearer access `token` sent with every request to --url (environment: TELEHUB_BENCH_TOKEN), e.g. from client_credentials with system/*.cruds")
+		"Bearer access `token` sent with every request to --url, e.g. from client_credentials with system/*.cruds")
 	fs.IntVar(&cfg.PID, "pid", 0, "process id of the server at --url, whose memory is sampled (default: none)")
 	fs.BoolVar(&cfg.Orthanc, "orthanc", true, "also benchmark an Orthanc started on loopback ports (Debian packages orthanc and orthanc-dicomweb)")
 	fs.IntVar(&cfg.Run.Instances, "instances", 1000, "instances stored in the STOW phase, in studies of 5 series of 20")
@@ -49,44 +47,19 @@ func parseBenchDICOMConfig(args []string, output io.Writer) (benchDICOMConfig, e
 			"Drives a DICOMweb server: STOW-RS instances/s, QIDO-RS latency, WADO-RS MB/s, and its peak memory\n"+
 			"over the first fifth and over all of a large study, side by side with Orthanc on the same files.\n"+
 			"Without --url the load generator and the server share the machine, and so its CPUs.\n\nFlags:\n")
-		printFlags(fs, nil)
+		printFlags(fs, benchTokenEnv)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseWithEnv(fs, args, benchTokenEnv, env); err != nil {
 		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	r := cfg.Run
 	if r.Instances <= 0 || r.Clients <= 0 || r.Batch <= 0 || r.Queries <= 0 || r.WADORounds <= 0 || r.LargeMB <= 0 {
 		return cfg, errors.New("--instances, --clients, --batch, --queries, --wado-rounds and --large-mb must be positive")
 	}
-	if cfg.URL == "" && (cfg.Token != "" || cfg.PID != 0) {
-		return cfg, errors.New("--token and --pid are for the server at --url")
+	if cfg.URL == "" && cfg.PID != 0 {
+		return cfg, errors.New("--pid is for the server at --url")
 	}
 	return cfg, nil
-}
-
-// runBenchDICOM is `telehub bench dicom`.
-func runBenchDICOM(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
-	cfg, err := parseBenchDICOMConfig(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "telehub bench dicom: %v\n", err)
-		return 2
-	}
-	if cfg.URL != "" && cfg.Token == "" {
-		cfg.Token = env("TELEHUB_BENCH_TOKEN")
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := benchmarkDICOM(ctx, cfg, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "telehub bench dicom: %v\n", err)
-		return 1
-	}
-	return 0
 }
 
 func benchmarkDICOM(ctx context.Context, cfg benchDICOMConfig, stdout, stderr io.Writer) error {

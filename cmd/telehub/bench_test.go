@@ -47,12 +47,29 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"--rounds", "3"}, false}, // rounds are of --security
 		{[]string{"--security", "--rounds", "0"}, false},
 	} {
-		cfg, err := parseBenchConfig(tc.args, &bytes.Buffer{})
+		cfg, err := parseBenchConfig(tc.args, func(string) string { return "" }, &bytes.Buffer{})
 		if (err == nil) != tc.ok {
 			t.Errorf("%v: err = %v", tc.args, err)
 		}
 		if tc.ok && (cfg.Phases != "create" || cfg.Token != "abc") {
 			t.Errorf("%v: %+v", tc.args, cfg)
+		}
+	}
+	env := func(name string) string {
+		if name == "TELEHUB_BENCH_TOKEN" {
+			return "from-env"
+		}
+		return ""
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "from-env"},
+		{[]string{"--token", "abc"}, "abc"}, // the flag wins
+	} {
+		if cfg, err := parseBenchConfig(tc.args, env, &bytes.Buffer{}); err != nil || cfg.Token != tc.want {
+			t.Errorf("%v with TELEHUB_BENCH_TOKEN set: token %q, %v; want %q", tc.args, cfg.Token, err, tc.want)
 		}
 	}
 	var stderr bytes.Buffer
@@ -110,10 +127,10 @@ func TestBenchDICOMFlags(t *testing.T) {
 	}{
 		{[]string{"--url", "http://localhost:1/dicom-web", "--token", "abc", "--pid", "12"}, true},
 		{[]string{"--large-mb", "0"}, false},
-		{[]string{"--token", "abc"}, false}, // tokens are for --url
+		{[]string{"--pid", "12"}, false}, // the embedded server is this process
 		{[]string{"extra"}, false},
 	} {
-		if _, err := parseBenchDICOMConfig(tc.args, &bytes.Buffer{}); (err == nil) != tc.ok {
+		if _, err := parseBenchDICOMConfig(tc.args, func(string) string { return "" }, &bytes.Buffer{}); (err == nil) != tc.ok {
 			t.Errorf("%v: err = %v", tc.args, err)
 		}
 	}
