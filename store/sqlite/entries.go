@@ -211,20 +211,14 @@ func init() {
 // deleteEntries deletes the index rows of resource rid (of type typ) that
 // idx_entries lists, and its idx_entries row.
 func (w *txWriter) deleteEntries(rid int64, typ string) error {
-	var blob []byte
-	err := w.stmt(w.st.readEntries).QueryRowContext(w.ctx, rid).Scan(&blob)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
 	var execErr error
-	err = eachEntry(blob, func(e entry) bool {
-		execErr = w.deleteRow(rid, typ, e)
-		return execErr == nil
+	found, err := w.withEntries(rid, func(blob []byte) error {
+		return eachEntry(blob, func(e entry) bool {
+			execErr = w.deleteRow(rid, typ, e)
+			return execErr == nil
+		})
 	})
-	if err = errors.Join(err, execErr); err != nil {
+	if err = errors.Join(err, execErr); err != nil || !found {
 		return err
 	}
 	_, err = w.exec(w.st.deleteEntries, rid)
@@ -277,38 +271,35 @@ func (w *txWriter) keepIndex(rid int64, wr *store.Write) (kept keptIndex, added 
 		}
 	}
 	held := make([]bool, len(keys))
-	var blob []byte
-	err = w.stmt(w.st.readEntries).QueryRowContext(w.ctx, rid).Scan(&blob)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return kept, nil, err
-	}
-	kept.blob = make([]byte, 0, len(blob))
 	narrow := sharedParams[wr.Type]
 	listsWords := false
 	var key []byte
 	var execErr error
-	err = eachRecord(blob, func(r record) bool {
-		listsWords = listsWords || isWord(r.kind)
-		if replaced[string(r.param)] {
-			execErr = w.deleteRow(rid, wr.Type, r.entry())
-			return execErr == nil
-		}
-		key = append(key[:0], r.raw...)
-		if isShared(r.kind) {
-			key[0] = unshared(r.kind)
-			if replaced[narrow[string(r.param)]] {
-				r.raw = key // its row is its own now
-				w.ownRow(rid, wr.Type, r.entry())
+	_, err = w.withEntries(rid, func(blob []byte) error {
+		kept.blob = make([]byte, 0, len(blob))
+		return eachRecord(blob, func(r record) bool {
+			listsWords = listsWords || isWord(r.kind)
+			if replaced[string(r.param)] {
+				execErr = w.deleteRow(rid, wr.Type, r.entry())
+				return execErr == nil
 			}
-		}
-		if i, ok := keys[string(key)]; ok {
-			held[i] = true
-		}
-		if isWord(r.kind) {
-			kept.addWord(rid, r.param, r.text)
-		}
-		kept.blob = append(kept.blob, r.raw...)
-		return true
+			key = append(key[:0], r.raw...)
+			if isShared(r.kind) {
+				key[0] = unshared(r.kind)
+				if replaced[narrow[string(r.param)]] {
+					r.raw = key // its row is its own now
+					w.ownRow(rid, wr.Type, r.entry())
+				}
+			}
+			if i, ok := keys[string(key)]; ok {
+				held[i] = true
+			}
+			if isWord(r.kind) {
+				kept.addWord(rid, r.param, r.text)
+			}
+			kept.blob = append(kept.blob, r.raw...)
+			return true
+		})
 	})
 	if err = errors.Join(err, execErr); err != nil {
 		return kept, nil, err
@@ -444,4 +435,27 @@ func migrateEntries(ctx context.Context, tx *sql.Tx) error {
 	}
 	_, err = tx.ExecContext(ctx, `DROP INDEX IF EXISTS idx_text_by_resource; DROP INDEX IF EXISTS idx_range_by_resource`)
 	return err
+}
+
+// withEntries calls f with the idx_entries blob of resource rid as the
+// driver read it, not copied again: a large resource's is megabytes, read
+// at each of its versions. f must not keep it. found is false, and f is
+// not called, when rid has no idx_entries row.
+func (w *txWriter) withEntries(rid int64, f func(blob []byte) error) (found bool, err error) {
+	rows, err := w.stmt(w.st.readEntries).QueryContext(w.ctx, rid)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return false, rows.Err()
+	}
+	var blob sql.RawBytes
+	if err := rows.Scan(&blob); err != nil {
+		return true, err
+	}
+	if err := f(blob); err != nil {
+		return true, err
+	}
+	return true, rows.Close()
 }
