@@ -47,6 +47,10 @@ func syntheticEvents(from, n int) []audit.TrailEvent {
 		if k%4 != 0 {
 			index = append(index, store.IndexEntry{Param: "patient", Kind: store.KindReference, Text: fmt.Sprintf("Patient/p%d", k%5)})
 		}
+		if k%3 == 0 { // a range entry with a text, as a composite quantity's
+			index = append(index, store.IndexEntry{Param: "x-value", Kind: store.KindQuantity, Low: float64(k), High: float64(k) + 1,
+				Text: fmt.Sprintf("c%d$u%d", k%2, k%5)})
+		}
 		if k%6 == 0 {
 			index = append(index, store.IndexEntry{Param: "outcome", Kind: store.KindToken, Text: "4"},
 				store.IndexEntry{Param: "outcome", Kind: store.KindToken, Text: "http://hl7.org/fhir/audit-event-outcome|4"})
@@ -97,6 +101,8 @@ var trailQueries = map[string]store.Query{
 	"date eq":             {Clauses: []store.Clause{clause(dateCondition(store.OpEq, 5))}},
 	"date sa eb":          {Clauses: []store.Clause{clause(dateCondition(store.OpSa, 3), dateCondition(store.OpEb, 1))}},
 	"lastUpdated gt":      {Clauses: []store.Clause{clause(store.Condition{Param: store.ParamLastUpdated, Op: store.OpGt, Low: 0, High: float64(time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC).UnixMilli())})}},
+	"range with text":     {Clauses: []store.Clause{clause(store.Condition{Param: "x-value", Op: store.OpGe, Low: 9, High: 10, Text: "c1$u0"})}},
+	"range text prefix":   {Clauses: []store.Clause{clause(store.Condition{Param: "x-value", Op: store.OpGe, Low: 9, High: 10, Text: "c1$", TextPrefix: true})}},
 	"sequence le":         {Clauses: []store.Clause{clause(store.Condition{Param: audit.SequenceParam, Op: store.OpLe, Low: 10, High: 11})}},
 	"sort date":           {Sort: []store.SortKey{{Param: "date"}}},
 	"sort -date":          {Sort: []store.SortKey{{Param: "date", Descending: true}}},

@@ -328,7 +328,7 @@ func matchPositive(b block, c store.Condition) ([]uint32, error) {
 	}
 	var ords []uint32
 	b.scanRanges(c.Param, func(o uint32, low, high float64, unit string) {
-		if match(low, high) && (c.Text == "" || unit == c.Text) {
+		if match(low, high) && (c.Text == "" || unit == c.Text || c.TextPrefix && strings.HasPrefix(unit, c.Text)) {
 			ords = append(ords, o)
 		}
 	})
