@@ -164,7 +164,9 @@ func benchmark(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer) e
 		run.Phases = strings.Split(cfg.Phases, ",")
 	}
 	if cfg.URL == "" {
-		srv, cleanup, err := startEmbedded(ctx, cfg.NoAudit, stderr)
+		// The load generator holds no token, so the server checks none:
+		// the figures are those of the FHIR path itself.
+		srv, cleanup, err := startEmbedded(ctx, embedding{audits: !cfg.NoAudit}, stderr)
 		if err != nil {
 			return err
 		}
@@ -208,15 +210,20 @@ func writeCPUPerResource(w io.Writer, start time.Duration, resources int) {
 		cpu.Seconds(), float64(cpu.Microseconds())/float64(resources))
 }
 
+// embedding says how an embedded server checks and records requests:
+// tokens (without, --insecure-no-auth) and an AuditEvent per request
+// (without, no audit trail). Both are how `telehub serve` runs.
+type embedding struct{ tokens, audits bool }
+
 // startEmbedded starts a server on a loopback port and a temporary data
 // directory; cleanup shuts it down and removes the directory. It logs only
 // warnings, so that logging does not weigh on the figures.
-func startEmbedded(ctx context.Context, noAudit bool, stderr io.Writer) (*server, func(), error) {
+func startEmbedded(ctx context.Context, e embedding, stderr io.Writer) (*server, func(), error) {
 	dir, err := os.MkdirTemp("", "telehub-bench-")
 	if err != nil {
 		return nil, nil, fmt.Errorf("temporary data directory: %w", err)
 	}
-	srv, shutdown, err := startEmbeddedOn(ctx, dir, noAudit, stderr)
+	srv, shutdown, err := startEmbeddedOn(ctx, dir, e, stderr)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, nil, err
@@ -225,17 +232,17 @@ func startEmbedded(ctx context.Context, noAudit bool, stderr io.Writer) (*server
 }
 
 // startEmbeddedOn starts a server on a loopback port and the data directory
-// dir, which it leaves in place, without an audit trail if noAudit;
-// shutdown stops the server.
-func startEmbeddedOn(ctx context.Context, dir string, noAudit bool, stderr io.Writer) (*server, func(), error) {
-	// Loopback only, and the figures are those of the FHIR path itself:
-	// the load generator holds no token, so the server checks none.
-	cfg, err := parseServeConfig([]string{"--addr", "127.0.0.1:0", "--data", dir, "--log-level", "warn", "--insecure-no-auth"},
-		func(string) string { return "" }, io.Discard)
+// dir, which it leaves in place; shutdown stops the server.
+func startEmbeddedOn(ctx context.Context, dir string, e embedding, stderr io.Writer) (*server, func(), error) {
+	args := []string{"--addr", "127.0.0.1:0", "--data", dir, "--log-level", "warn"}
+	if !e.tokens {
+		args = append(args, "--insecure-no-auth")
+	}
+	cfg, err := parseServeConfig(args, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg.withoutAudit = noAudit
+	cfg.withoutAudit = !e.audits
 	return startBenchServer(ctx, cfg, stderr)
 }
 
@@ -344,7 +351,7 @@ func benchmarkSearch(ctx context.Context, cfg benchSearchConfig, stdout, stderr 
 		if loaded, err = alreadyLoaded(dir, cfg.Population); err != nil {
 			return err
 		}
-		srv, shutdown, err := startEmbeddedOn(ctx, dir, cfg.NoAudit, stderr)
+		srv, shutdown, err := startEmbeddedOn(ctx, dir, embedding{audits: !cfg.NoAudit}, stderr)
 		if err != nil {
 			return err
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/telehub/telehub/dicomweb/bench"
 )
@@ -66,27 +65,17 @@ func benchmarkDICOM(ctx context.Context, cfg benchDICOMConfig, stdout, stderr io
 	target := bench.Target{Name: "TeleHub", URL: cfg.URL, PID: cfg.PID}
 	token := cfg.Token
 	if cfg.URL == "" {
-		dir, err := os.MkdirTemp("", "telehub-bench-dicom-")
+		srv, cleanup, err := startEmbedded(ctx, embedding{tokens: true, audits: true}, stderr)
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
-		scfg, err := parseServeConfig([]string{"--addr", "127.0.0.1:0", "--data", dir, "--log-level", "warn"},
-			func(string) string { return "" }, io.Discard)
-		if err != nil {
-			return err
-		}
-		srv, shutdown, err := startBenchServer(ctx, scfg, stderr)
-		if err != nil {
-			return err
-		}
-		defer shutdown()
+		defer cleanup()
 		if token, err = srv.systemToken(ctx, "system/*.cruds"); err != nil {
 			return err
 		}
-		target.URL = strings.TrimSuffix(srv.baseURL, "/fhir") + "/dicom-web"
+		target.URL = serverURL(srv.baseURL) + "/dicom-web"
 		target.PID = os.Getpid()
-		fmt.Fprintf(stderr, "embedded server (SQLite in %s) at %s\n", dir, target.URL)
+		fmt.Fprintf(stderr, "embedded server at %s\n", target.URL)
 	}
 	if token != "" {
 		target.Headers = map[string]string{"Authorization": "Bearer " + token}

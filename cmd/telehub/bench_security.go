@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -36,14 +35,14 @@ import (
 
 // securitySetup is one of the three servers.
 type securitySetup struct {
-	name           string
-	tokens, audits bool
+	name string
+	embedding
 }
 
 var securitySetups = []securitySetup{
-	{"no token check, no audit", false, false},
-	{"token check", true, false},
-	{"token check and audit (as served)", true, true},
+	{"no token check, no audit", embedding{}},
+	{"token check", embedding{tokens: true}},
+	{"token check and audit (as served)", embedding{tokens: true, audits: true}},
 }
 
 // discardAudit records nothing: the baseline of the comparison, and never
@@ -128,25 +127,11 @@ func securityRun(ctx context.Context, cfg benchConfig, setup securitySetup, stde
 	defer pprof.SetGoroutineLabels(ctx)
 	ctx = pprof.WithLabels(ctx, pprof.Labels("server", setup.name))
 	pprof.SetGoroutineLabels(ctx)
-	dir, err := os.MkdirTemp("", "telehub-bench-")
+	srv, cleanup, err := startEmbedded(ctx, setup.embedding, stderr)
 	if err != nil {
 		return securityRow{}, err
 	}
-	defer os.RemoveAll(dir)
-	args := []string{"--addr", "127.0.0.1:0", "--data", dir, "--log-level", "warn"}
-	if !setup.tokens {
-		args = append(args, "--insecure-no-auth")
-	}
-	scfg, err := parseServeConfig(args, func(string) string { return "" }, io.Discard)
-	if err != nil {
-		return securityRow{}, err
-	}
-	scfg.withoutAudit = !setup.audits
-	srv, shutdown, err := startBenchServer(ctx, scfg, stderr)
-	if err != nil {
-		return securityRow{}, err
-	}
-	defer shutdown()
+	defer cleanup()
 	run := bench.Config{URL: srv.baseURL, Duration: cfg.Duration, Concurrency: cfg.Concurrency, BundleSize: cfg.BundleSize,
 		Phases: []string{"create", "read"}, MaxRequests: cfg.Requests}
 	if setup.tokens {

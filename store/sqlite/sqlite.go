@@ -117,12 +117,12 @@ CREATE TABLE IF NOT EXISTS idx_text (
 CREATE TABLE IF NOT EXISTS idx_range ` + rangeColumns + `;
 `
 
-// rangeColumns are idx_range's columns and key. Its key ends with (rid, text), not (text,
-// rid): the variants of one quantity or composite (an Observation's
-// code-value-quantity has six, with and without the code's system and the
-// unit's) share param, type, low and high, so they are one run of the
-// index, one page written, rather than one row in each variant's run of
-// every resource of the same value. A condition bounds low or high, never
+// rangeColumns are idx_range's columns and key. Its key ends with (rid,
+// text), not (text, rid): the variants of one quantity or composite (an
+// Observation's code-value-quantity has four, with and without the code's
+// system and the unit's) share param, type, low and high, so they are one
+// run of the index, one page written, rather than one row in each
+// variant's run of every resource of the same value. A condition bounds low or high, never
 // text alone (text filters the rows of the range), so the order of the last
 // columns changes no search. (About a fifth more resources/s through
 // transaction Bundles of vital signs than with (text, rid).)

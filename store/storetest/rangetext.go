@@ -35,7 +35,9 @@ func unitCond(param string, op store.Op, text string, low, high float64) store.C
 
 // prefixCond is a range condition whose Text need only begin the entry's.
 func prefixCond(param string, op store.Op, text string, low, high float64) store.Condition {
-	return store.Condition{Param: param, Op: op, Text: text, TextPrefix: true, Low: low, High: high}
+	c := unitCond(param, op, text, low, high)
+	c.TextPrefix = true
+	return c
 }
 
 // testSearchRangeText checks that a range condition with a Text matches an
