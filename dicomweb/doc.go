@@ -48,16 +48,20 @@
 // those already committing) into the series the resource lists, and the
 // series are rebuilt from the index only when its instance count then
 // disagrees with the index's (a concurrent STOW on another node not
-// merged yet, or an earlier update that failed). A round never decodes
-// the resource: it keeps each listed instance as the JSON it was stored
-// with, writes the new body by hand, and has the FHIR layer validate an
-// outline of it (the resource without its instances) and index the
-// instances in parts (fhir.UpdateGenerated). A round that only adds
-// instances says so (fhir.Growth), and the new version's index is the
-// previous one's plus the entries of the added instances and of the
-// outline (a store.PartialIndex write): it holds a few copies of the
-// resource's bytes, never a parsed model of the whole study nor all its
-// index entries (studydoc.go).
+// merged yet, or an earlier update that failed). The resource is stored
+// spliced (store.Splice): its outline (the resource with an empty instance
+// list in each series) names the pieces that hold each series' instances,
+// written once to the index's store, so the FHIR server's store must read
+// them there (store.WithPieces, which New checks). A round reads the
+// outline as stored, writes a piece of the instances it adds (merged with
+// the pieces their numbers fall among, if any), and the new outline; it has
+// the FHIR layer validate the outline and index the added instances
+// (fhir.UpdateGenerated with a Growth), the store keeping the previous
+// version's entries (a store.PartialIndex write). What a round reads,
+// holds and writes thus follows what it adds, not the study: never the
+// other instances, nor a parsed model of the study, nor all its index
+// entries (studydoc.go). The instances' words are not indexed for _content
+// and _text: they are found by instance and dicom-class.
 //
 // Access follows the ImagingStudy scopes of the caller's token, its patient
 // context and the patients' consent; every store, query and retrieval is

@@ -124,6 +124,7 @@ func newEnv(t testing.TB, b backend, mutate ...func(*Options)) *env {
 	t.Helper()
 	idx, fs, blobs := b.open(t)
 	logger := slog.New(slog.NewTextHandler(testLogOutput(), nil))
+	fs = store.WithPieces(fs, idx)
 	fsrv, err := fhir.New(fhir.Options{Store: fs, BaseURL: "http://telehub.test/fhir", Logger: logger})
 	if err != nil {
 		t.Fatal(err)

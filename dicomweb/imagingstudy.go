@@ -8,9 +8,11 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/telehub/telehub/fhir"
 	"github.com/telehub/telehub/fhir/model"
+	"github.com/telehub/telehub/store"
 )
 
 // Identifier systems and codes of the resources kept in step.
@@ -138,7 +140,7 @@ func (s *Server) syncStudy(ctx context.Context, study string, links studyLinks, 
 func (s *Server) studyRound(ctx context.Context, study, id string, links studyLinks, added []*instanceRecord) (*studyRecord, error) {
 	var stored []byte
 	var version int64
-	res, err := s.fhir.Read(ctx, "ImagingStudy", id)
+	res, err := s.fhir.ReadStored(ctx, "ImagingStudy", id)
 	switch {
 	case err == nil:
 		stored, version = res.Body, res.VersionID
@@ -146,11 +148,11 @@ func (s *Server) studyRound(ctx context.Context, study, id string, links studyLi
 	default:
 		return nil, err
 	}
-	doc, err := readStudyDoc(stored)
+	doc, err := readStudyDoc(stored, s.pieceReader(ctx))
 	if err != nil {
 		return nil, err
 	}
-	previousOutline := doc.appendJSON(nil, false)
+	previousOutline := doc.outline()
 	rec, err := s.idx.study(ctx, study)
 	if err != nil {
 		return nil, err
@@ -180,10 +182,19 @@ func (s *Server) studyRound(ctx context.Context, study, id string, links studyLi
 	if version > 0 && !changed && sameMembers(before, doc.members) {
 		return rec, nil // the same instances again: no new version
 	}
+	// The pieces first: a version names only pieces that are stored. Those
+	// of a round that loses its update to another writer stay unnamed.
+	if err := s.writePieces(ctx, doc.newPieces()); err != nil {
+		return nil, err
+	}
 	if doc.unchecked {
 		// An element built from the index would not be valid: let the
 		// update validate the whole, and refuse it as such.
-		_, err = s.fhir.Update(ctx, "ImagingStudy", id, doc.appendJSON(nil, true), version)
+		var whole []byte
+		whole, err = store.Assemble(ctx, doc.spliced(), func(_ context.Context, id string) ([]byte, error) { return doc.pieces(id) })
+		if err == nil {
+			_, err = s.fhir.Update(ctx, "ImagingStudy", id, whole, version)
+		}
 	} else {
 		_, err = s.fhir.UpdateGenerated(ctx, "ImagingStudy", id, doc.generated(version, previousOutline), version)
 	}
@@ -191,6 +202,42 @@ func (s *Server) studyRound(ctx context.Context, study, id string, links studyLi
 		return nil, fmt.Errorf("update imaging study: %w", err)
 	}
 	return rec, nil
+}
+
+// pieceReader reads the pieces of ImagingStudies from the index's store.
+func (s *Server) pieceReader(ctx context.Context) func(id string) ([]byte, error) {
+	return func(id string) ([]byte, error) {
+		res, err := s.idx.st.Read(ctx, store.PieceType, id)
+		if err != nil {
+			return nil, fmt.Errorf("imaging study piece %s: %w", id, err)
+		}
+		return res.Body, nil
+	}
+}
+
+// writePieces stores new pieces of ImagingStudies in the index's store:
+// in one commit when it has transactions, else one by one.
+func (s *Server) writePieces(ctx context.Context, pieces []*pieceDoc) error {
+	now := time.Now()
+	writes := make([]store.Write, len(pieces))
+	for i, p := range pieces {
+		writes[i] = store.Write{Type: store.PieceType, ID: p.id, Version: 1, LastUpdated: now, Method: http.MethodPost, Body: p.data}
+	}
+	if len(writes) == 0 {
+		return nil
+	}
+	if s.idx.st.SupportsTransactions() {
+		if err := s.idx.st.Commit(ctx, writes); err != nil {
+			return fmt.Errorf("store imaging study pieces: %w", err)
+		}
+		return nil
+	}
+	for _, w := range writes {
+		if err := s.idx.st.Commit(ctx, []store.Write{w}); err != nil {
+			return fmt.Errorf("store imaging study piece: %w", err)
+		}
+	}
+	return nil
 }
 
 // sameMembers reports whether two versions' members but meta are the same.

@@ -181,10 +181,14 @@ func testImagingStudyJSON(t *testing.T, b backend) {
 		}
 	}
 	for _, q := range []url.Values{{"instance": {"30.1.1.3"}}, {"series": {"30.1.3"}}, {"dicom-class": {"urn:oid:" + testSOPClass}},
-		{"identifier": {"urn:example:ris|RIS-5"}}, {"_content": {"scout"}}} {
+		{"identifier": {"urn:example:ris|RIS-5"}}, {"_content": {"prior"}}} {
 		if found, err := ev.fhir.Find(ctx, "ImagingStudy", q, 2); err != nil || len(found) != 1 {
 			t.Errorf("ImagingStudy?%s: %v (%d found)", q.Encode(), err, len(found))
 		}
+	}
+	// The words of the instances are not indexed (fhir.Generated).
+	if found, err := ev.fhir.Find(ctx, "ImagingStudy", url.Values{"_content": {"scout"}}, 2); err != nil || len(found) != 0 {
+		t.Errorf("ImagingStudy?_content=scout (an instance's title): %v (%d found), want none", err, len(found))
 	}
 
 	// The same instances again: no new version.

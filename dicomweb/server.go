@@ -79,6 +79,9 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("dicomweb: new server: no blob store")
 	case opts.FHIR == nil:
 		return nil, errors.New("dicomweb: new server: no FHIR server")
+	case opts.FHIR.PieceStore() != opts.Index:
+		// The ImagingStudies are written spliced, their pieces in the index.
+		return nil, errors.New("dicomweb: new server: the FHIR server's store must read the pieces of spliced bodies from the index store (store.WithPieces)")
 	case opts.Auth == nil:
 		return nil, errors.New("dicomweb: new server: no authenticator (use an Insecure one for development)")
 	case opts.Audit == nil:

@@ -3,7 +3,10 @@ package dicomweb
 import (
 	"bytes"
 	"cmp"
+	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"iter"
 	"math"
@@ -14,24 +17,31 @@ import (
 
 	"github.com/telehub/telehub/fhir"
 	"github.com/telehub/telehub/fhir/model"
+	"github.com/telehub/telehub/store"
 )
 
-// An ImagingStudy lists every instance of its study: 437 KB of JSON at
-// 2,860 instances. A round that decoded it into maps, merged, marshalled
-// it, and had the FHIR layer parse, validate and index it whole held
-// megabytes that grew with the study at every STOW. A round works on a
-// studyDoc instead: the resource's members as JSON, its series apart, and
-// each instance as the bytes it was stored with, sorted by number; it
-// writes the body by hand, and hands it to fhir.UpdateGenerated with an
-// outline (the resource without its instances), which the FHIR layer
-// parses and validates as any update, and the instances in parts for their
-// index entries. A round that only adds instances (the usual one) hands
-// those it adds apart too (fhir.Growth): the FHIR layer then indexes only
-// them and the outline, and the store adds their entries to the previous
-// version's (store.Write.PartialIndex), instead of gathering the 8,600
-// entries of 2,860 instances and rewriting them all. A round thus holds a
-// few copies of the body's bytes, never a decoded model of it (6 to 9 MB
-// for the parse alone at 2,860 instances) nor all its index entries.
+// An ImagingStudy lists every instance of its study: 874 KB of JSON at
+// 5,700 instances. A round that read it, merged what a STOW added and wrote
+// it whole again held and wrote megabytes that grew with the study at
+// every STOW, and so did the process's memory. A round writes its
+// ImagingStudy spliced (store.Splice) instead: the outline (the resource
+// with an empty instance list in each series) names, for each series, the
+// pieces that hold its instances, each piece written once to the DICOM
+// index's store. A round reads the outline as stored (fhir.ReadStored),
+// writes a piece of the instances it adds, and the new outline naming it:
+// what it reads and writes grows with what it adds, not with the study.
+//
+// The instances of a series are in order of number, then UID. A piece's
+// note says how many instances it holds and its first and last, so that a
+// round places its piece among the others without reading them; a round
+// whose instances fall among those of pieces already written (concurrent
+// STOWs of one series) reads those pieces only, and writes their merge.
+//
+// The FHIR layer parses and validates the outline as any update
+// (fhir.UpdateGenerated); a round that only adds instances (the usual one)
+// hands those it adds apart (fhir.Growth), and the FHIR layer indexes them
+// and the outline's changes only, the store keeping the previous version's
+// entries (store.Write.PartialIndex).
 //
 // Members are written in the order encoding/json gives a map (sorted),
 // resourceType, id and meta first as the canonical form has them, so that
@@ -43,14 +53,17 @@ type studyDoc struct {
 	// versionId and lastUpdated; see setStudyElements).
 	members map[string]json.RawMessage
 	series  []*seriesDoc
+	// pieces reads the body of a piece written before.
+	pieces func(id string) ([]byte, error)
 	// unchecked is set when an instance element was built from a record
 	// that does not make a valid one: the resource must then be validated
 	// whole (see validInstance).
 	unchecked bool
 	// added are the instances merge added to those the resource listed;
-	// rewritten is set when it changed one of those, or rebuild replaced
-	// them. Unless rewritten, the new version's instances are the previous
-	// version's and added, and its index grows by theirs (fhir.Growth).
+	// rewritten is set when it changed one of those, or the instances were
+	// listed otherwise than in pieces, or rebuild replaced them. Unless
+	// rewritten, the new version's instances are the previous version's and
+	// added, and its index grows by theirs (fhir.Growth).
 	added     []instanceDoc
 	rewritten bool
 }
@@ -61,25 +74,53 @@ type seriesDoc struct {
 	number int
 	// members are the element's members but instance and
 	// numberOfInstances, as JSON.
-	members   map[string]json.RawMessage
-	instances []instanceDoc
+	members map[string]json.RawMessage
+	// pieces hold its instances, in order.
+	pieces []*pieceDoc
+}
+
+// pieceDoc is a piece of a series' instances: its name and note, and the
+// instances' JSON when this round writes it.
+type pieceDoc struct {
+	id          string
+	count       int
+	first, last instanceKey
+	data        []byte // nil for a piece written before
+}
+
+// instanceKey orders the instances of a series.
+type instanceKey struct {
+	number int
+	uid    string
+}
+
+func (a instanceKey) compare(b instanceKey) int {
+	return cmp.Or(cmp.Compare(a.number, b.number), strings.Compare(a.uid, b.uid))
 }
 
 // instanceDoc is an ImagingStudy.series.instance element: its JSON, and
-// what orders and identifies it (a sub-slice of it, for one read).
+// what orders and identifies it.
 type instanceDoc struct {
-	uid    []byte
-	number int
-	json   []byte
+	key  instanceKey
+	json []byte
 }
 
-// readStudyDoc splits a stored ImagingStudy (or nothing, for one to
-// create). Its members and instances are sub-slices of body, which is
-// canonical JSON (compact, valid): the doc holds one copy of the resource.
-func readStudyDoc(body []byte) (*studyDoc, error) {
-	doc := &studyDoc{members: map[string]json.RawMessage{}}
+// maxPiece is the most instances a round puts in one piece: a merge of
+// pieces of interleaved STOWs reads and writes no more than a few.
+const maxPiece = 256
+
+// readStudyDoc reads a stored ImagingStudy (or nothing, for one to
+// create), its pieces read with pieces. Its members are sub-slices of body.
+// A body that lists its instances itself (written before pieces, or by a
+// client) is split into pieces, and the doc marked rewritten.
+func readStudyDoc(body []byte, pieces func(id string) ([]byte, error)) (*studyDoc, error) {
+	doc := &studyDoc{members: map[string]json.RawMessage{}, pieces: pieces}
+	outline, slots, spliced, err := store.Unsplice(body)
+	if err != nil {
+		return nil, err
+	}
 	var series []byte
-	for name, value := range model.Members(body) {
+	for name, value := range model.Members(outline) {
 		if string(name) == "series" {
 			series = value
 		} else {
@@ -87,16 +128,31 @@ func readStudyDoc(body []byte) (*studyDoc, error) {
 		}
 	}
 	for item := range model.Items(series) {
-		se, err := readSeriesDoc(item)
+		se, inline, err := readSeriesDoc(item)
 		if err != nil {
 			return nil, err
+		}
+		if spliced {
+			// The slot within the item's instance list is the series'.
+			at := cap(outline) - cap(item)
+			i := slices.IndexFunc(slots, func(s store.Slot) bool { return s.At > at && s.At < at+len(item) })
+			if i < 0 {
+				return nil, fmt.Errorf("imaging study series %s: no pieces", se.uid)
+			}
+			if se.pieces, err = readPieces(slots[i].Pieces); err != nil {
+				return nil, fmt.Errorf("imaging study series %s: %w", se.uid, err)
+			}
+		}
+		if len(inline) > 0 {
+			se.pieces, doc.rewritten = newPieces(inline), true
 		}
 		doc.series = append(doc.series, se)
 	}
 	return doc, nil
 }
 
-func readSeriesDoc(item []byte) (*seriesDoc, error) {
+// readSeriesDoc reads a series element, and the instances it lists itself.
+func readSeriesDoc(item []byte) (*seriesDoc, []instanceDoc, error) {
 	se := &seriesDoc{members: map[string]json.RawMessage{}}
 	var instances []byte
 	for name, value := range model.Members(item) {
@@ -110,17 +166,86 @@ func readSeriesDoc(item []byte) (*seriesDoc, error) {
 	}
 	uid, number, err := uidAndNumber(item)
 	if err != nil {
-		return nil, fmt.Errorf("imaging study series: %w", err)
+		return nil, nil, fmt.Errorf("imaging study series: %w", err)
 	}
 	se.uid, se.number = string(uid), number
-	for item := range model.Items(instances) {
+	inline, err := readInstances(instances)
+	if err != nil {
+		return nil, nil, fmt.Errorf("imaging study series %s: %w", se.uid, err)
+	}
+	slices.SortStableFunc(inline, func(a, b instanceDoc) int { return a.key.compare(b.key) })
+	return se, inline, nil
+}
+
+// readInstances reads a JSON list of instance elements.
+func readInstances(list []byte) ([]instanceDoc, error) {
+	var out []instanceDoc
+	for item := range model.Items(list) {
 		uid, number, err := uidAndNumber(item)
 		if err != nil {
-			return nil, fmt.Errorf("imaging study series %s: %w", se.uid, err)
+			return nil, err
 		}
-		se.instances = append(se.instances, instanceDoc{uid: uid, number: number, json: item})
+		out = append(out, instanceDoc{key: instanceKey{number, string(uid)}, json: item})
 	}
-	return se, nil
+	return out, nil
+}
+
+// A piece's note: how many instances, then the first's and the last's
+// number and UID.
+func (p *pieceDoc) note() []byte {
+	b := binary.AppendUvarint(nil, uint64(p.count))
+	for _, k := range []instanceKey{p.first, p.last} {
+		b = binary.AppendVarint(b, int64(k.number))
+		b = binary.AppendUvarint(b, uint64(len(k.uid)))
+		b = append(b, k.uid...)
+	}
+	return b
+}
+
+var errBadNote = errors.New("corrupt piece note")
+
+func readPieces(pieces []store.Piece) ([]*pieceDoc, error) {
+	out := make([]*pieceDoc, 0, len(pieces))
+	for _, p := range pieces {
+		note := p.Note
+		count, n := binary.Uvarint(note)
+		if n <= 0 {
+			return nil, errBadNote
+		}
+		note = note[n:]
+		var keys [2]instanceKey
+		for i := range keys {
+			number, n := binary.Varint(note)
+			if n <= 0 {
+				return nil, errBadNote
+			}
+			note = note[n:]
+			size, n := binary.Uvarint(note)
+			if n <= 0 || uint64(len(note)-n) < size {
+				return nil, errBadNote
+			}
+			keys[i] = instanceKey{int(number), string(note[n : n+int(size)])}
+			note = note[n+int(size):]
+		}
+		out = append(out, &pieceDoc{id: p.ID, count: int(count), first: keys[0], last: keys[1]})
+	}
+	return out, nil
+}
+
+// newPieces puts sorted instances in new pieces of maxPiece at most.
+func newPieces(instances []instanceDoc) []*pieceDoc {
+	var out []*pieceDoc
+	for chunk := range slices.Chunk(instances, maxPiece) {
+		data := make([]byte, 0, len(chunk)*128)
+		for i, in := range chunk {
+			if i > 0 {
+				data = append(data, ',')
+			}
+			data = append(data, in.json...)
+		}
+		out = append(out, &pieceDoc{id: rand.Text(), count: len(chunk), first: chunk[0].key, last: chunk[len(chunk)-1].key, data: data})
+	}
+	return out
 }
 
 // uidAndNumber reads the uid and number members of a series or instance
@@ -196,7 +321,7 @@ func newInstanceDoc(in *instanceRecord) instanceDoc {
 	b = append(b, `,"system":"urn:ietf:rfc:3986"},"uid":`...)
 	b = append(b, uid...)
 	b = append(b, '}')
-	return instanceDoc{uid: []byte(in.UID), number: number, json: b}
+	return instanceDoc{key: instanceKey{number, in.UID}, json: b}
 }
 
 // Outside the outline the FHIR layer validates are the instance elements
@@ -220,64 +345,88 @@ func validInstance(in *instanceRecord) bool {
 // seriesAttrs, and returns how many instances it then lists and whether
 // anything changed.
 func (d *studyDoc) merge(added []*instanceRecord, seriesAttrs func(uid string) (Dataset, error)) (total int, changed bool, err error) {
+	bySeries := map[string][]instanceDoc{}
+	var order []string
 	for _, in := range added {
-		i := slices.IndexFunc(d.series, func(se *seriesDoc) bool { return se.uid == in.Series })
+		if _, ok := bySeries[in.Series]; !ok {
+			order = append(order, in.Series)
+		}
+		d.unchecked = d.unchecked || !validInstance(in)
+		bySeries[in.Series] = append(bySeries[in.Series], newInstanceDoc(in))
+	}
+	for _, uid := range order {
+		i := slices.IndexFunc(d.series, func(se *seriesDoc) bool { return se.uid == uid })
 		if i < 0 {
-			attrs, err := seriesAttrs(in.Series)
+			attrs, err := seriesAttrs(uid)
 			if err != nil {
 				return 0, false, err
 			}
-			se, err := newSeriesDoc(in.Series, attrs)
+			se, err := newSeriesDoc(uid, attrs)
 			if err != nil {
 				return 0, false, err
 			}
 			d.series, i, changed = append(d.series, se), len(d.series), true
 		}
-		d.unchecked = d.unchecked || !validInstance(in)
-		doc := newInstanceDoc(in)
-		switch d.series[i].put(doc) {
-		case instanceAdded:
-			d.added, changed = append(d.added, doc), true
-		case instanceReplaced:
-			d.rewritten, changed = true, true
+		more, replaced, err := d.series[i].insert(bySeries[uid], d.pieces)
+		if err != nil {
+			return 0, false, err
 		}
-	}
-	for _, se := range d.series {
-		se.sort()
+		d.added = append(d.added, more...)
+		d.rewritten = d.rewritten || replaced
+		changed = changed || replaced || len(more) > 0
 	}
 	d.sortSeries()
 	return d.instanceCount(), changed, nil
 }
 
-// What put did to a series.
-type putResult int
-
-const (
-	instanceKept     putResult = iota // the series listed it as it is
-	instanceAdded                     // the series did not list it
-	instanceReplaced                  // the series listed it otherwise
-)
-
-// put adds or replaces an instance.
-func (se *seriesDoc) put(in instanceDoc) putResult {
-	for i := range se.instances {
-		if bytes.Equal(se.instances[i].uid, in.uid) {
-			if bytes.Equal(se.instances[i].json, in.json) {
-				return instanceKept
-			}
-			se.instances[i] = in
-			return instanceReplaced
+// insert adds instances to the series: in a piece of their own placed
+// among the others, or merged with the pieces their keys fall among. It
+// returns those the series did not list, and whether it replaced one it
+// listed otherwise.
+func (se *seriesDoc) insert(instances []instanceDoc, pieces func(id string) ([]byte, error)) (added []instanceDoc, replaced bool, err error) {
+	slices.SortStableFunc(instances, func(a, b instanceDoc) int { return a.key.compare(b.key) })
+	instances = slices.CompactFunc(instances, func(a, b instanceDoc) bool { return a.key == b.key }) // the first of a UID sent twice
+	first, last := instances[0].key, instances[len(instances)-1].key
+	from := slices.IndexFunc(se.pieces, func(p *pieceDoc) bool { return p.last.compare(first) >= 0 })
+	if from < 0 {
+		from = len(se.pieces)
+	}
+	to := from
+	for to < len(se.pieces) && se.pieces[to].first.compare(last) <= 0 {
+		to++
+	}
+	if from == to {
+		se.pieces = slices.Insert(se.pieces, from, newPieces(instances)...)
+		return instances, false, nil
+	}
+	var listed []instanceDoc
+	for _, p := range se.pieces[from:to] {
+		data, err := pieces(p.id)
+		if err != nil {
+			return nil, false, err
+		}
+		more, err := readInstances(append(append([]byte{'['}, data...), ']'))
+		if err != nil {
+			return nil, false, fmt.Errorf("piece %s: %w", p.id, err)
+		}
+		listed = append(listed, more...)
+	}
+	for _, in := range instances {
+		i := slices.IndexFunc(listed, func(l instanceDoc) bool { return l.key.uid == in.key.uid })
+		switch {
+		case i < 0:
+			listed = append(listed, in)
+			added = append(added, in)
+		case !bytes.Equal(listed[i].json, in.json):
+			listed[i], replaced = in, true
 		}
 	}
-	se.instances = append(se.instances, in)
-	return instanceAdded
-}
-
-// sort orders the instances by number, then UID.
-func (se *seriesDoc) sort() {
-	slices.SortStableFunc(se.instances, func(a, b instanceDoc) int {
-		return cmp.Or(cmp.Compare(a.number, b.number), bytes.Compare(a.uid, b.uid))
-	})
+	if len(added) == 0 && !replaced {
+		return nil, false, nil
+	}
+	slices.SortStableFunc(listed, func(a, b instanceDoc) int { return a.key.compare(b.key) })
+	se.pieces = slices.Replace(se.pieces, from, to, newPieces(listed)...)
+	return added, replaced, nil
 }
 
 func (d *studyDoc) sortSeries() {
@@ -306,23 +455,33 @@ func (d *studyDoc) rebuild(series []*seriesRecord, instances []*instanceRecord) 
 		if err != nil {
 			return err
 		}
-		se.instances = make([]instanceDoc, len(ins))
+		docs := make([]instanceDoc, len(ins))
 		for i, in := range ins {
 			d.unchecked = d.unchecked || !validInstance(in)
-			se.instances[i] = newInstanceDoc(in)
+			docs[i] = newInstanceDoc(in)
 		}
-		se.sort()
+		slices.SortStableFunc(docs, func(a, b instanceDoc) int { return a.key.compare(b.key) })
+		se.pieces = newPieces(docs)
 		d.series = append(d.series, se)
 	}
 	d.sortSeries()
 	return nil
 }
 
+// count is how many instances the series lists.
+func (se *seriesDoc) count() int {
+	n := 0
+	for _, p := range se.pieces {
+		n += p.count
+	}
+	return n
+}
+
 // instanceCount is how many instances the resource lists.
 func (d *studyDoc) instanceCount() int {
 	n := 0
 	for _, se := range d.series {
-		n += len(se.instances)
+		n += se.count()
 	}
 	return n
 }
@@ -333,13 +492,27 @@ func (d *studyDoc) setCounts() {
 	d.members["numberOfInstances"] = strconv.AppendInt(nil, int64(d.instanceCount()), 10)
 }
 
+// newPieces returns the pieces this round writes, to be stored before the
+// resource that names them.
+func (d *studyDoc) newPieces() []*pieceDoc {
+	var out []*pieceDoc
+	for _, se := range d.series {
+		for _, p := range se.pieces {
+			if p.data != nil {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
 // generated is the resource for fhir.UpdateGenerated. previous is the
 // version the doc was read from (0 for none), with its outline: unless the
 // round rewrote instances, the new version grew from it by those added.
 func (d *studyDoc) generated(previous int64, previousOutline []byte) fhir.Generated {
 	g := fhir.Generated{
-		Outline: d.appendJSON(nil, false),
-		Body:    d.appendJSON(make([]byte, 0, d.size()), true),
+		Outline: d.outline(),
+		Body:    d.spliced(),
 		Bulk:    d.instanceParts(),
 	}
 	if previous > 0 && !d.rewritten {
@@ -348,28 +521,28 @@ func (d *studyDoc) generated(previous int64, previousOutline []byte) fhir.Genera
 	return g
 }
 
-// size is about the length of the resource's JSON, so that its buffer is
-// allocated once.
-func (d *studyDoc) size() int {
-	n := 64
-	for k, v := range d.members {
-		n += len(k) + len(v) + 4
-	}
-	for _, se := range d.series {
-		n += 64
-		for k, v := range se.members {
-			n += len(k) + len(v) + 4
+// spliced is the resource's spliced body: its JSON with an empty instance
+// list in each series, where the series' pieces go.
+func (d *studyDoc) spliced() []byte {
+	var slots []store.Slot
+	outline := d.appendJSONWith(nil, func(b []byte, se *seriesDoc) []byte {
+		b = append(b, '[')
+		pieces := make([]store.Piece, len(se.pieces))
+		for i, p := range se.pieces {
+			pieces[i] = store.Piece{ID: p.id, Note: p.note()}
 		}
-		for _, in := range se.instances {
-			n += len(in.json) + 1
-		}
-	}
-	return n
+		slots = append(slots, store.Slot{At: len(b), Pieces: pieces})
+		return append(b, ']')
+	})
+	return store.Splice(outline, slots)
 }
 
-// appendJSON appends the resource's JSON, its instance lists left out
-// unless withInstances.
-func (d *studyDoc) appendJSON(b []byte, withInstances bool) []byte {
+// outline is the resource's JSON without its instances.
+func (d *studyDoc) outline() []byte { return d.appendJSONWith(nil, nil) }
+
+// appendJSONWith appends the resource's JSON, each series' instance list
+// written by instances (left out when nil).
+func (d *studyDoc) appendJSONWith(b []byte, instances func([]byte, *seriesDoc) []byte) []byte {
 	b = append(b, '{')
 	first := true
 	for _, k := range []string{"resourceType", "id", "meta"} {
@@ -390,7 +563,7 @@ func (d *studyDoc) appendJSON(b []byte, withInstances bool) []byte {
 				if i > 0 {
 					b = append(b, ',')
 				}
-				b = se.appendJSON(b, withInstances)
+				b = se.appendJSON(b, instances)
 			}
 			b = append(b, ']')
 		default:
@@ -400,35 +573,24 @@ func (d *studyDoc) appendJSON(b []byte, withInstances bool) []byte {
 	return append(b, '}')
 }
 
-func (se *seriesDoc) appendJSON(b []byte, withInstances bool) []byte {
+func (se *seriesDoc) appendJSON(b []byte, instances func([]byte, *seriesDoc) []byte) []byte {
 	b = append(b, '{')
 	first := true
 	for _, k := range sortedKeys(se.members, "instance", "numberOfInstances") {
 		switch k {
 		case "instance":
-			if withInstances && len(se.instances) > 0 {
+			if instances != nil && len(se.pieces) > 0 {
 				b, first = appendKey(b, first, k), false
-				b = appendInstances(b, se.instances)
+				b = instances(b, se)
 			}
 		case "numberOfInstances":
 			b, first = appendKey(b, first, k), false
-			b = strconv.AppendInt(b, int64(len(se.instances)), 10)
+			b = strconv.AppendInt(b, int64(se.count()), 10)
 		default:
 			b, first = appendMember(b, first, k, se.members[k]), false
 		}
 	}
 	return append(b, '}')
-}
-
-func appendInstances(b []byte, instances []instanceDoc) []byte {
-	b = append(b, '[')
-	for i, in := range instances {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, in.json...)
-	}
-	return append(b, ']')
 }
 
 // instancePartSize is how many instances a part of the bulk holds: the
@@ -437,13 +599,29 @@ func appendInstances(b []byte, instances []instanceDoc) []byte {
 // repeated entries (their SOP classes) cost a sort at the end.
 const instancePartSize = 32
 
-// instanceParts yields the instances as ImagingStudies of one series
-// holding up to instancePartSize of them each, in one reused buffer.
+// instanceParts yields the instances, read piece by piece, as
+// ImagingStudies of one series holding up to instancePartSize of them
+// each, in one reused buffer. A piece that cannot be read ends the parts
+// with a part that is not JSON, which the index refuses.
 func (d *studyDoc) instanceParts() iter.Seq[[]byte] {
 	return instanceParts(func(yield func([]instanceDoc) bool) {
 		for _, se := range d.series {
-			if !yield(se.instances) {
-				return
+			for _, p := range se.pieces {
+				data := p.data
+				if data == nil {
+					var err error
+					if data, err = d.pieces(p.id); err != nil {
+						yield([]instanceDoc{{json: []byte("unreadable piece " + p.id)}})
+						return
+					}
+				}
+				instances, err := readInstances(append(append([]byte{'['}, data...), ']'))
+				if err != nil {
+					instances = []instanceDoc{{json: []byte("corrupt piece " + p.id)}}
+				}
+				if !yield(instances) {
+					return
+				}
 			}
 		}
 	})
@@ -455,8 +633,7 @@ func instanceParts(lists iter.Seq[[]instanceDoc]) iter.Seq[[]byte] {
 	return func(yield func([]byte) bool) {
 		var b []byte
 		for instances := range lists {
-			for start := 0; start < len(instances); start += instancePartSize {
-				part := instances[start:min(start+instancePartSize, len(instances))]
+			for part := range slices.Chunk(instances, instancePartSize) {
 				b = append(b[:0], `{"resourceType":"ImagingStudy","series":[{"instance":`...)
 				b = appendInstances(b, part)
 				b = append(b, "}]}"...)
@@ -466,6 +643,17 @@ func instanceParts(lists iter.Seq[[]instanceDoc]) iter.Seq[[]byte] {
 			}
 		}
 	}
+}
+
+func appendInstances(b []byte, instances []instanceDoc) []byte {
+	b = append(b, '[')
+	for i, in := range instances {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, in.json...)
+	}
+	return append(b, ']')
 }
 
 func appendKey(b []byte, first bool, k string) []byte {

@@ -76,7 +76,7 @@ func (p *publishing) Commit(ctx context.Context, writes []store.Write) error {
 			if e.Patient == "" && w.PartialIndex {
 				// Its entries of the parameters it keeps are the previous
 				// version's, not in w.Index: the body names the patient.
-				e.Patient = patientOfBody(w.Body)
+				e.Patient = patientOfBody(store.Outline(w.Body))
 			}
 		case w.Version > 1:
 			// A deletion has no index entries: the patient is in the

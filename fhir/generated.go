@@ -24,17 +24,24 @@ import (
 // outline only, and indexes the bulk a part at a time, so that a version
 // costs the body's bytes and its index entries, not a parse of the whole;
 // and when the caller says how the bulk grew (Growth), only the parts
-// added, the store keeping the previous version's entries.
+// added, the store keeping the previous version's entries. With a spliced
+// body (store.Splice), a version does not even cost the body's bytes: it
+// writes its outline and names the pieces, written beforehand, that hold
+// the bulk.
 //
 // The caller vouches for what is not parsed: Body is the Outline with the
-// bulk put back, compact JSON, and the bulk's elements are valid (built
-// from checked values, or kept from versions validated before).
+// bulk put back, compact JSON, or spliced; and the bulk's elements are
+// valid (built from checked values, or kept from versions validated
+// before). The bulk's full-text words are not indexed (_text and _content
+// find the outline's), and the parameters of the bulk's entries are none
+// of the outline's.
 type Generated struct {
 	// Outline is the resource without its bulk: parsed, validated and
 	// indexed as the body of an update is.
 	Outline []byte
-	// Body is the whole resource, compact; it is stored with the id and
-	// meta the update gives it.
+	// Body is the whole resource, compact, or its spliced form, whose
+	// outline is Outline with an empty list where each list of the bulk
+	// goes; it is stored with the id and meta the update gives it.
 	Body []byte
 	// Bulk yields the bulk again in parts, each a JSON object of the same
 	// resource type holding some of it where Body holds it (an
@@ -72,17 +79,28 @@ func (s *Server) UpdateGenerated(ctx context.Context, typ, id string, g Generate
 // buildGenerated makes the write of a Generated update: the outline's,
 // with the whole body, and the index entries of the outline and of every
 // part of the bulk, without repeats (the store keeps an entry once).
-func (s *Server) buildGenerated(ch *change, now time.Time) error {
+func (s *Server) buildGenerated(ctx context.Context, ch *change, now time.Time) error {
 	g := ch.call.generated
 	if err := s.buildResource(ch, g.Outline, now, http.StatusBadRequest); err != nil {
 		return err
 	}
 	w := &ch.writes[0]
-	w.Body = model.Stamp(w.Type, w.ID, g.Body, w.Version, w.LastUpdated)
+	body, err := store.Restamp(g.Body, func(outline []byte) []byte {
+		return model.Stamp(w.Type, w.ID, outline, w.Version, w.LastUpdated)
+	})
+	if err != nil {
+		return fmt.Errorf("fhir: build %s/%s: %w", w.Type, w.ID, err)
+	}
+	w.Body = body
 	if len(s.custom.forType(w.Type)) > 0 {
 		// Custom parameters are evaluated on the whole resource: their
 		// expressions may reach into the bulk.
-		index, err := s.indexEntries(w.Type, w.Body)
+		if pieces, ok := store.As[store.PieceReader](s.store); ok && store.IsSpliced(body) {
+			if body, err = store.Assemble(ctx, body, pieces.Piece); err != nil {
+				return err
+			}
+		}
+		index, err := s.indexEntries(w.Type, body)
 		if err != nil {
 			return fmt.Errorf("fhir: build %s/%s: %w", w.Type, w.ID, err)
 		}
@@ -90,7 +108,10 @@ func (s *Server) buildGenerated(ch *change, now time.Time) error {
 		return nil
 	}
 	if gr := g.Growth; gr != nil && ch.current != nil && !ch.current.Deleted && ch.current.VersionID == gr.Version {
-		return s.buildGrowth(w, g)
+		grown, err := s.buildGrowth(w, g)
+		if grown || err != nil {
+			return err
+		}
 	}
 	index, err := s.appendBulkEntries(w.Index, w, g.Bulk, func(store.IndexEntry) bool { return true })
 	if err != nil {
@@ -104,7 +125,7 @@ func (s *Server) buildGenerated(ch *change, now time.Time) error {
 // bulk that wanted keeps.
 func (s *Server) appendBulkEntries(index []store.IndexEntry, w *store.Write, parts iter.Seq[[]byte], wanted func(store.IndexEntry) bool) ([]store.IndexEntry, error) {
 	for part := range parts {
-		entries, err := s.extract.Extract(w.Type, part)
+		entries, err := s.bulkExtract.Extract(w.Type, part)
 		if err != nil {
 			return nil, fmt.Errorf("fhir: build %s/%s: bulk: %w", w.Type, w.ID, err)
 		}
@@ -130,38 +151,53 @@ func compareEntries(a, b store.IndexEntry) int {
 }
 
 // buildGrowth indexes a Generated update that grew from the current version
-// as a store.PartialIndex write. The bulk's index entries grow with it (an
-// ImagingStudy of 2,860 instances has some 8,600 besides its words), and a
-// version that replaced them all held them all at once, and had the store
-// delete and insert them all again: the memory of a round of a study's
-// STOWs grew with the study. A parameter's entries are the outline's and
-// the bulk's; the previous version's bulk is all in the new one, so that
-// its entries are still true, and the write adds the outline's and those
-// of the added parts. Only a parameter of which the previous outline had an
-// entry the new one lacks is replaced, its entries gathered again from the
-// outline and every part of the bulk (the bulk may give that entry too).
-func (s *Server) buildGrowth(w *store.Write, g *Generated) error {
+// as a store.PartialIndex write, and reports whether it did. The bulk's
+// index entries grow with it (an ImagingStudy of 2,860 instances has some
+// 8,600), and a version that replaced them all held them all at once, and
+// had the store delete and insert them all again: the memory of a round of
+// a study's STOWs grew with the study. The previous version's bulk is all
+// in the new one, so that its entries are still true, and the bulk's
+// parameters are none of the outline's: the write replaces the parameters
+// of which the previous outline had an entry the new one lacks, and adds
+// the outline's entries the previous one lacked and those of the added
+// parts. An added part with an entry of an outline's parameter breaks that
+// contract: the update is then indexed whole (false).
+func (s *Server) buildGrowth(w *store.Write, g *Generated) (bool, error) {
 	previous, err := s.extract.Extract(w.Type, g.Growth.Outline)
 	if err != nil {
-		return fmt.Errorf("fhir: build %s/%s: previous outline: %w", w.Type, w.ID, err)
+		return false, fmt.Errorf("fhir: build %s/%s: previous outline: %w", w.Type, w.ID, err)
+	}
+	outlineParams := map[string]bool{}
+	had := make(map[store.IndexEntry]bool, len(previous))
+	for _, e := range previous {
+		had[e], outlineParams[e.Param] = true, true
+	}
+	has := make(map[store.IndexEntry]bool, len(w.Index))
+	for _, e := range w.Index {
+		has[e], outlineParams[e.Param] = true, true
 	}
 	replaced := map[string]bool{}
-	for _, e := range previous {
-		if !slices.Contains(w.Index, e) {
+	for e := range had {
+		if !has[e] {
 			replaced[e.Param] = true
 		}
 	}
-	index := w.Index
-	if len(replaced) > 0 {
-		if index, err = s.appendBulkEntries(index, w, g.Bulk, func(e store.IndexEntry) bool { return replaced[e.Param] }); err != nil {
-			return err
+	index := make([]store.IndexEntry, 0, len(w.Index))
+	for _, e := range w.Index {
+		if replaced[e.Param] || !had[e] {
+			index = append(index, e)
 		}
 	}
-	if index, err = s.appendBulkEntries(index, w, g.Growth.Added, func(e store.IndexEntry) bool { return !replaced[e.Param] }); err != nil {
-		return err
+	outline := len(index)
+	index, err = s.appendBulkEntries(index, w, g.Growth.Added, func(store.IndexEntry) bool { return true })
+	if err != nil {
+		return false, err
+	}
+	if slices.ContainsFunc(index[outline:], func(e store.IndexEntry) bool { return outlineParams[e.Param] }) {
+		return false, nil
 	}
 	w.Index = sortedEntries(index)
 	w.PartialIndex = true
 	w.Replaced = slices.Sorted(maps.Keys(replaced))
-	return nil
+	return true, nil
 }

@@ -102,23 +102,34 @@ func TestUpdateGenerated(t *testing.T) {
 
 	// The index: the outline's and the parts' entries are the whole body's.
 	ch := &change{call: &call{method: http.MethodPut, typ: "ImagingStudy", id: "1.2.3", body: g.Outline, generated: &g}, id: "1.2.3"}
-	if err := srv.buildGenerated(ch, now()); err != nil {
+	if err := srv.buildGenerated(context.Background(), ch, now()); err != nil {
 		t.Fatal(err)
 	}
 	whole, err := srv.indexEntries("ImagingStudy", ch.writes[0].Body)
 	if err != nil {
 		t.Fatal(err)
 	}
+	outline, err := srv.indexEntries("ImagingStudy", g.Outline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The bulk's words are not indexed.
+	whole = slices.DeleteFunc(whole, func(e store.IndexEntry) bool {
+		return store.IsFullText(e.Param) && !slices.Contains(outline, e)
+	})
 	slices.SortFunc(whole, compareEntries)
 	whole = slices.Compact(whole)
 	if got := ch.writes[0].Index; !slices.Equal(got, whole) {
 		t.Errorf("generated index has %d entries, the whole body's %d:\n%v\n%v", len(got), len(whole), entryDiff(got, whole), entryDiff(whole, got))
 	}
 	for _, q := range []url.Values{{"instance": {"1.2.3.1.299"}}, {"dicom-class": {"urn:oid:1.2.840.10008.5.1.4.1.1.6"}},
-		{"series": {"1.2.3.3"}}, {"_content": {"fat"}}, {"_tag": {"urn:t|x"}}} {
+		{"series": {"1.2.3.3"}}, {"_content": {"house"}}, {"_tag": {"urn:t|x"}}} {
 		if found, err := srv.Find(ctx, "ImagingStudy", q, 2); err != nil || len(found) != 1 {
 			t.Errorf("ImagingStudy?%s: %v (%d found)", q.Encode(), err, len(found))
 		}
+	}
+	if found, err := srv.Find(ctx, "ImagingStudy", url.Values{"_content": {"fat"}}, 2); err != nil || len(found) != 0 {
+		t.Errorf("ImagingStudy?_content=fat (an instance's title, in the bulk): %v (%d found), want none", err, len(found))
 	}
 
 	// Versions and If-Match as for Update; the outline is validated.
@@ -164,7 +175,7 @@ func TestUpdateGeneratedGrowth(t *testing.T) {
 	}
 	ch := &change{call: &call{method: http.MethodPut, typ: "ImagingStudy", id: "1.2.3", body: grown.Outline, generated: &grown},
 		id: "1.2.3", current: current}
-	if err := srv.buildGenerated(ch, now()); err != nil {
+	if err := srv.buildGenerated(context.Background(), ch, now()); err != nil {
 		t.Fatal(err)
 	}
 	w := ch.writes[0]
@@ -197,7 +208,7 @@ func TestUpdateGeneratedGrowth(t *testing.T) {
 		{url.Values{"status": {"available"}}, false},
 		{url.Values{"_content": {"cuddy"}}, true},
 		{url.Values{"_content": {"house"}}, false},
-		{url.Values{"_content": {"fat"}}, true}, // a kept instance's title
+		{url.Values{"_content": {"fat"}}, false}, // an instance's title: the bulk's words are not indexed
 	} {
 		found, err := srv.Find(ctx, "ImagingStudy", tc.query, 2)
 		if err != nil || (len(found) == 1) != tc.found {
@@ -205,8 +216,8 @@ func TestUpdateGeneratedGrowth(t *testing.T) {
 		}
 	}
 
-	// Growing again with nothing taken from the outline replaces nothing:
-	// the words of the kept instances stay without their parts being read.
+	// Growing again with nothing taken from the outline replaces nothing,
+	// without the bulk's parts being read.
 	again := studyOf([]int{320, 5, 1}, "registered", "seen by Dr Cuddy")
 	again.Bulk = func(func([]byte) bool) { t.Error("the whole bulk was read for a growth that replaces nothing") }
 	again.Growth = &Growth{Version: 2, Outline: grown.Outline, Added: func(yield func([]byte) bool) {
@@ -217,13 +228,13 @@ func TestUpdateGeneratedGrowth(t *testing.T) {
 	}
 	ch = &change{call: &call{method: http.MethodPut, typ: "ImagingStudy", id: "1.2.3", body: again.Outline, generated: &again},
 		id: "1.2.3", current: current}
-	if err := srv.buildGenerated(ch, now()); err != nil || !ch.writes[0].PartialIndex || len(ch.writes[0].Replaced) > 0 {
+	if err := srv.buildGenerated(context.Background(), ch, now()); err != nil || !ch.writes[0].PartialIndex || len(ch.writes[0].Replaced) > 0 {
 		t.Fatalf("third version: %v; partial %v, replacing %v; want a partial index replacing nothing", err, ch.writes[0].PartialIndex, ch.writes[0].Replaced)
 	}
 	if _, err := srv.UpdateGenerated(ctx, "ImagingStudy", "1.2.3", again, 2); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []url.Values{{"instance": {"1.2.3.1.315"}}, {"instance": {"1.2.3.1.5"}}, {"_content": {"fat"}},
+	for _, q := range []url.Values{{"instance": {"1.2.3.1.315"}}, {"instance": {"1.2.3.1.5"}},
 		{"_content": {"cuddy"}}, {"status": {"registered"}}} {
 		if found, err := srv.Find(ctx, "ImagingStudy", q, 2); err != nil || len(found) != 1 {
 			t.Errorf("third version: ImagingStudy?%s: %v (%d found)", q.Encode(), err, len(found))

@@ -93,6 +93,31 @@ func (s *Server) Read(ctx context.Context, typ, id string) (*store.Resource, err
 	return res, nil
 }
 
+// PieceStore is the store the pieces of spliced bodies are read from (see
+// store.WithPieces), or nil when the server's store assembles none.
+func (s *Server) PieceStore() store.Store {
+	if pieces, ok := store.As[store.PieceReader](s.store); ok {
+		return pieces.PieceStore()
+	}
+	return nil
+}
+
+// ReadStored is Read with a spliced body (store.Splice) as stored, not
+// assembled: for the component that writes it, which needs its outline and
+// the names of its pieces, not its bulk.
+func (s *Server) ReadStored(ctx context.Context, typ, id string) (*store.Resource, error) {
+	res, err := s.stored(ctx, typ, id)
+	switch {
+	case err != nil:
+		return nil, local(err)
+	case res == nil:
+		return nil, local(newError(http.StatusNotFound, codeNotFound, "%s/%s is not known", typ, id))
+	case res.Deleted:
+		return res, local(newError(http.StatusGone, codeDeleted, "%s/%s was deleted (version %d)", typ, id, res.VersionID))
+	}
+	return res, nil
+}
+
 // Find returns at most limit current resources of type typ matching the
 // search params (every parameter must be understood: 400 otherwise).
 func (s *Server) Find(ctx context.Context, typ string, params url.Values, limit int) ([]store.Resource, error) {

@@ -151,14 +151,18 @@ type Options struct {
 
 // Server serves the FHIR R4 REST API over a store.
 type Server struct {
-	opts       Options
-	store      store.Store
-	log        *slog.Logger
-	registry   *search.Registry
-	extract    *search.Extractor
-	custom     *customParams
-	reindex    *reindexJobs
-	capability []byte
+	opts     Options
+	store    store.Store
+	log      *slog.Logger
+	registry *search.Registry
+	extract  *search.Extractor
+	// bulkExtract indexes the bulk of a Generated resource: without its
+	// words, which would make every version that changes the outline's
+	// read and write them all again (see Generated).
+	bulkExtract *search.Extractor
+	custom      *customParams
+	reindex     *reindexJobs
+	capability  []byte
 }
 
 // New checks the options, fills the defaults and builds the CapabilityStatement.
@@ -197,7 +201,8 @@ func New(opts Options) (*Server, error) {
 		opts: opts, store: audit.LeanSearch(opts.Store), log: opts.Logger, registry: search.DefaultRegistry(),
 		custom: newCustomParams(), reindex: newReindexJobs(),
 		// References to this server's own base URL index as Type/id.
-		extract: search.NewExtractor(search.DefaultRegistry(), search.WithBaseURL(opts.BaseURL)),
+		extract:     search.NewExtractor(search.DefaultRegistry(), search.WithBaseURL(opts.BaseURL)),
+		bulkExtract: search.NewExtractor(search.DefaultRegistry(), search.WithBaseURL(opts.BaseURL), search.WithoutFullText()),
 	}
 	capability, err := buildCapability(opts)
 	if err != nil {

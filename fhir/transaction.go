@@ -357,7 +357,7 @@ func (s *Server) prepareTransaction(ctx context.Context, ordered []*step) ([]sto
 		}
 		builds = append(builds, st)
 	}
-	if err := s.buildAll(builds, now()); err != nil {
+	if err := s.buildAll(ctx, builds, now()); err != nil {
 		return nil, err
 	}
 	// One forbidden entry fails the whole transaction.
@@ -376,7 +376,7 @@ func (s *Server) prepareTransaction(ctx context.Context, ordered []*step) ([]sto
 // buildAll builds the changes of a transaction on every core: parsing,
 // marshalling and index extraction are most of a transaction's CPU time and
 // each change is independent. The first failure in processing order wins.
-func (s *Server) buildAll(steps []*step, stamp time.Time) error {
+func (s *Server) buildAll(ctx context.Context, steps []*step, stamp time.Time) error {
 	errs := make([]error, len(steps))
 	var (
 		next atomic.Int64
@@ -392,7 +392,7 @@ func (s *Server) buildAll(steps []*step, stamp time.Time) error {
 				if i >= len(steps) {
 					return
 				}
-				errs[i] = s.build(steps[i].ch, stamp)
+				errs[i] = s.build(ctx, steps[i].ch, stamp)
 			}
 		}()
 	}

@@ -146,7 +146,11 @@ func (s *Server) resolveUpdate(ctx context.Context, cl *call) (*change, error) {
 		ch.id, ch.current = target.ID, target
 		return ch, checkIfMatch(cl.ifMatch, ch.current)
 	}
-	current, err := s.current(ctx, cl.typ, ch.id)
+	read := s.current
+	if cl.generated != nil {
+		read = s.stored // the update needs its version, not its bulk
+	}
+	current, err := read(ctx, cl.typ, ch.id)
 	if err != nil {
 		return nil, err
 	}
@@ -217,6 +221,23 @@ func (s *Server) resolveDelete(ctx context.Context, cl *call) (*change, error) {
 // current reads the current version of a resource; nil when never stored.
 func (s *Server) current(ctx context.Context, typ, id string) (*store.Resource, error) {
 	res, err := s.store.Read(ctx, typ, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fhir: read %s/%s: %w", typ, id, err)
+	}
+	return res, nil
+}
+
+// stored is current with a spliced body as stored, not assembled (see
+// store.Splice).
+func (s *Server) stored(ctx context.Context, typ, id string) (*store.Resource, error) {
+	pieces, ok := store.As[store.PieceReader](s.store)
+	if !ok {
+		return s.current(ctx, typ, id)
+	}
+	res, err := pieces.ReadStored(ctx, typ, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -309,7 +330,7 @@ func bodyID(body []byte) string {
 
 // build turns a resolved change into store writes stamped at now: the one
 // parse, Marshal and index extraction of the write path.
-func (s *Server) build(ch *change, now time.Time) error {
+func (s *Server) build(ctx context.Context, ch *change, now time.Time) error {
 	cl := ch.call
 	switch cl.method {
 	case http.MethodPost:
@@ -319,7 +340,7 @@ func (s *Server) build(ch *change, now time.Time) error {
 		return s.buildResource(ch, cl.body, now, http.StatusBadRequest)
 	case http.MethodPut:
 		if cl.generated != nil {
-			return s.buildGenerated(ch, now)
+			return s.buildGenerated(ctx, ch, now)
 		}
 		return s.buildResource(ch, cl.body, now, http.StatusBadRequest)
 	case http.MethodPatch:
@@ -479,7 +500,7 @@ func (s *Server) apply(ctx context.Context, cl *call) (*change, error) {
 		if err := protectedChange(ch); err != nil {
 			return nil, err
 		}
-		if err := s.build(ch, now()); err != nil {
+		if err := s.build(ctx, ch, now()); err != nil {
 			return nil, err
 		}
 		if err := s.authorizeChange(ctx, ch); err != nil {

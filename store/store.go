@@ -11,6 +11,12 @@
 // versions computed above it (package fhir), and get bytes back. That keeps the
 // read path free of any parsing.
 //
+// A version whose bulk grows with the data it is made from (an ImagingStudy
+// listing every instance of its study) may be stored spliced: its outline
+// and the names of pieces kept in another store, each written once (see
+// Splice). The backends store such a body as they store any other;
+// WithPieces gives the readers above them every body assembled.
+//
 // Backends: store/sqlite (embedded, the default) and store/mongo (production).
 // Both pass the same conformance suite, store/storetest.
 package store
@@ -102,7 +108,7 @@ type Write struct {
 	LastUpdated time.Time
 	Deleted     bool
 	Method      string // "POST", "PUT", "PATCH", "DELETE"
-	Body        []byte // canonical JSON; nil when Deleted
+	Body        []byte // canonical JSON, or spliced (see Splice); nil when Deleted
 	// Index holds the search index entries of this version; they replace the
 	// previous version's (unless PartialIndex). Ignored when Deleted (a
 	// deleted resource matches nothing).

@@ -93,13 +93,15 @@ func startServer(ctx context.Context, cfg serveConfig, logger *slog.Logger) (*se
 		s.data.Close()
 		return nil, fmt.Errorf("NATS: %w", err)
 	}
-	s.store = events.Publish(s.data, s.bus)
 	s.dicom, err = openDICOMStorage(ctx, cfg, kind, target)
 	if err != nil {
 		listener.Close()
 		s.closeComponents()
 		return nil, err
 	}
+	// ImagingStudies are stored spliced, their pieces in the DICOM index
+	// (see dicomweb): every reader above gets them whole.
+	s.store = events.Publish(store.WithPieces(s.data, s.dicom.index), s.bus)
 	handler, err := s.handler(ctx, cfg)
 	if err == nil {
 		err = s.prepareAuth(ctx, cfg)

@@ -20,6 +20,7 @@ import (
 	"github.com/telehub/telehub/dicomweb"
 	"github.com/telehub/telehub/fhir"
 	"github.com/telehub/telehub/smart"
+	"github.com/telehub/telehub/store"
 	"github.com/telehub/telehub/store/sqlite"
 )
 
@@ -71,6 +72,7 @@ func startHub(t testing.TB, mount ...func(*echo.Echo)) *hub {
 	if err != nil {
 		t.Fatal(err)
 	}
+	data = store.WithPieces(data, idx)
 	rec, err := audit.NewRecorder(data, audit.Options{Trail: trail, Logger: logger})
 	if err != nil {
 		t.Fatal(err)

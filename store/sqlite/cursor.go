@@ -33,13 +33,23 @@ func sortKeys(keys []store.SortKey) []sortKey {
 		case store.ParamLastUpdated:
 			sk.expr = "r.last_updated"
 		default:
-			sk.expr = "sort_value((SELECT entries FROM idx_entries WHERE rid = r.rid), ?, ?)"
+			sk.expr = sortValueSQL(k.Descending)
 			sk.args = []any{k.Param, k.Descending}
 			sk.nullable = true
 		}
 		out[i] = sk
 	}
 	return out
+}
+
+// sortValueSQL is the SQL of a resource's sort value on a parameter (the
+// parameter and the direction are its arguments): sort_value of each part
+// of its entries, the smallest ascending, the largest descending.
+func sortValueSQL(descending bool) string {
+	if descending {
+		return "(SELECT max(sort_value(entries, ?, ?)) FROM " + entriesOf + ")"
+	}
+	return "(SELECT min(sort_value(entries, ?, ?)) FROM " + entriesOf + ")"
 }
 
 // A cursor is the base64url of a JSON array: a fingerprint of the sort keys

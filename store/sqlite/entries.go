@@ -7,8 +7,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
+	"strings"
 
 	sqlitedriver "modernc.org/sqlite"
 
@@ -20,17 +22,39 @@ import (
 // when the resource changes and to read its sort values. A secondary index
 // (rid, …) on each table would serve both, at the price of a second B-tree
 // insert for every entry of every write: about half of a commit's index
-// work. Instead, idx_entries keeps one row per resource, a blob listing its
-// entries, appended in rid order: one insert per write. An update reads it
-// to delete the old entries by primary key, or to keep some (a
-// store.Write's PartialIndex: see keepIndex); a sort reads it through the
-// SQL function sort_value.
+// work. Instead, idx_entries lists a resource's entries in blobs: one
+// insert per write. An update reads them to delete the old entries by
+// primary key, or to keep some (a store.Write's PartialIndex: see
+// keepIndex); a sort reads them through the SQL function sort_value.
+//
+// A resource's entries are in one part, a row of idx_entries, or, after
+// partial writes, in several: a partial write adds a part holding its
+// entries and what it keeps of the parts it reads, and reads only the
+// parts that hold a parameter it replaces (each part lists its parameters
+// in params, ahead of the blob, which is then not read). A version that
+// adds a few instances to an ImagingStudy of thousands thus writes a part
+// of their entries and reads none of the others. A part's key is the
+// resource's rid shifted left by partBits plus the part's number, so that
+// a resource's parts are one range of the table's own B-tree (no index).
 const entriesSchema = `
 CREATE TABLE IF NOT EXISTS idx_entries (
-	rid     INTEGER PRIMARY KEY,
-	entries BLOB NOT NULL
+	key     INTEGER PRIMARY KEY, -- rid << partBits | part
+	params  TEXT    NOT NULL,    -- the parameters of its entries, each followed by a space
+	entries BLOB    NOT NULL
 );
 `
+
+// partBits is how many low bits of an idx_entries key number the part.
+const partBits = 20
+
+// maxPart is the largest part number.
+const maxPart = 1<<partBits - 1
+
+// partKey is the idx_entries key of a part of resource rid.
+func partKey(rid int64, part int) int64 { return rid<<partBits | int64(part) }
+
+// entriesOf is the SQL of the idx_entries rows of the resource r.rid.
+var entriesOf = fmt.Sprintf("idx_entries WHERE key BETWEEN r.rid << %d AND (r.rid << %d) + %d", partBits, partBits, maxPart)
 
 // The blob is a sequence of entries, each: a kind byte (entryText,
 // entryRange, or their shared forms), the parameter and the text as
@@ -209,19 +233,19 @@ func init() {
 }
 
 // deleteEntries deletes the index rows of resource rid (of type typ) that
-// idx_entries lists, and its idx_entries row.
+// its parts list, and the parts.
 func (w *txWriter) deleteEntries(rid int64, typ string) error {
 	var execErr error
-	found, err := w.withEntries(rid, func(blob []byte) error {
+	err := w.withEntries(partKey(rid, 0), partKey(rid, maxPart), func(blob []byte) error {
 		return eachEntry(blob, func(e entry) bool {
 			execErr = w.deleteRow(rid, typ, e)
 			return execErr == nil
 		})
 	})
-	if err = errors.Join(err, execErr); err != nil || !found {
+	if err = errors.Join(err, execErr); err != nil {
 		return err
 	}
-	_, err = w.exec(w.st.deleteEntries, rid)
+	_, err = w.exec(w.st.deleteEntries, partKey(rid, 0), partKey(rid, maxPart))
 	return err
 }
 
@@ -240,13 +264,17 @@ func (w *txWriter) deleteRow(rid int64, typ string, e entry) error {
 }
 
 // keepIndex clears the index of resource rid for a PartialIndex write wr:
-// it deletes the rows of the previous version's entries of the parameters
-// wr replaces, and returns what it keeps of the others, whose rows stay,
-// and wr's entries less those the kept ones already hold. A kept entry that
-// was shared with an entry of a replaced parameter gets a row of its own,
-// the other's going. It fails with store.ErrIndexNotKept for a resource
-// whose words a program of schema version 5 or before indexed without
-// listing them. The entries are read in place: a large resource has
+// it reads the parts holding a parameter wr replaces (and, when words
+// change, those holding words, as the resource's row of idx_words is
+// written again whole), deletes the rows of their entries of the replaced
+// parameters, and returns what it keeps of their other entries, whose rows
+// stay, with the number of the part to write them in with wr's entries
+// less those the kept ones already hold. The other parts are left as they
+// are. A kept entry that was shared with an entry of a replaced parameter
+// gets a row of its own, the other's going. It fails with
+// store.ErrIndexNotKept for a resource whose words a program of schema
+// version 5 or before indexed without listing them, and for one with
+// maxPart parts. The entries are read in place: a large resource has
 // thousands, which the write must not copy one by one.
 func (w *txWriter) keepIndex(rid int64, wr *store.Write) (kept keptIndex, added []store.IndexEntry, err error) {
 	if w.pending[rid] {
@@ -259,6 +287,36 @@ func (w *txWriter) keepIndex(rid int64, wr *store.Write) (kept keptIndex, added 
 	replaced := make(map[string]bool, len(wr.Replaced))
 	for _, p := range wr.Replaced {
 		replaced[p] = true
+	}
+	// The parts read: those holding a replaced parameter; those holding
+	// words when words change; and those holding a range parameter wr
+	// adds an entry of, so that a resource's range entries of one
+	// parameter stay in one part, where range_shapes sees how many it has
+	// (foldShapes).
+	read := maps.Clone(replaced)
+	wordsChange := replaced[store.ParamText] || replaced[store.ParamContent]
+	for _, e := range wr.Index {
+		wordsChange = wordsChange || store.IsFullText(e.Param)
+		if inRangeTable(e) {
+			read[e.Param] = true
+		}
+	}
+	if wordsChange {
+		read[store.ParamText], read[store.ParamContent] = true, true
+	}
+	parts, err := w.parts(rid)
+	if err != nil {
+		return kept, nil, err
+	}
+	var readParts []int64
+	for _, p := range parts {
+		kept.part = int(p.key&maxPart) + 1
+		if p.holdsAny(read) {
+			readParts = append(readParts, p.key)
+		}
+	}
+	if kept.part > maxPart {
+		return kept, nil, fmt.Errorf("%d parts: %w", len(parts), store.ErrIndexNotKept)
 	}
 	// The entries of wr that the kept ones may already hold, by their key
 	// (entryKeys): held[i] turns true for those they hold.
@@ -275,52 +333,57 @@ func (w *txWriter) keepIndex(rid int64, wr *store.Write) (kept keptIndex, added 
 	listsWords := false
 	var key []byte
 	var execErr error
-	_, err = w.withEntries(rid, func(blob []byte) error {
-		kept.blob = make([]byte, 0, len(blob))
-		return eachRecord(blob, func(r record) bool {
-			listsWords = listsWords || isWord(r.kind)
-			if replaced[string(r.param)] {
-				execErr = w.deleteRow(rid, wr.Type, r.entry())
-				return execErr == nil
+	for _, part := range readParts {
+		err = w.withEntries(part, part, func(blob []byte) error {
+			if kept.blob == nil {
+				kept.blob = make([]byte, 0, len(blob))
 			}
-			key = append(key[:0], r.raw...)
-			if isShared(r.kind) {
-				key[0] = unshared(r.kind)
-				if replaced[narrow[string(r.param)]] {
-					r.raw = key // its row is its own now
-					w.ownRow(rid, wr.Type, r.entry())
+			return eachRecord(blob, func(r record) bool {
+				listsWords = listsWords || isWord(r.kind)
+				if replaced[string(r.param)] {
+					execErr = w.deleteRow(rid, wr.Type, r.entry())
+					return execErr == nil
 				}
-			}
-			if i, ok := keys[string(key)]; ok {
-				held[i] = true
-			}
-			if isWord(r.kind) {
-				kept.addWord(rid, r.param, r.text)
-			}
-			kept.blob = append(kept.blob, r.raw...)
-			return true
+				key = append(key[:0], r.raw...)
+				if isShared(r.kind) {
+					key[0] = unshared(r.kind)
+					if replaced[narrow[string(r.param)]] {
+						r.raw = key // its row is its own now
+						w.ownRow(rid, wr.Type, r.entry())
+					}
+				}
+				if i, ok := keys[string(key)]; ok {
+					held[i] = true
+				}
+				if isWord(r.kind) {
+					kept.addWord(rid, r.param, r.text)
+				}
+				kept.blob = append(kept.blob, r.raw...)
+				return true
+			})
 		})
-	})
-	if err = errors.Join(err, execErr); err != nil {
-		return kept, nil, err
-	}
-	if !listsWords && (!replaced[store.ParamText] || !replaced[store.ParamContent]) {
-		var one int
-		err := w.stmt(w.st.hasWords).QueryRowContext(w.ctx, rid).Scan(&one)
-		if err == nil {
-			return kept, nil, fmt.Errorf("its words are not listed: %w", store.ErrIndexNotKept)
+		if err = errors.Join(err, execErr); err != nil {
+			return kept, nil, err
 		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		if _, err := w.exec(w.st.deleteEntries, part, part); err != nil {
 			return kept, nil, err
 		}
 	}
-	// The words are written again whole with the new ones, the entries with
-	// the new ones (insertIndex).
-	if _, err := w.exec(w.st.deleteEntries, rid); err != nil {
-		return kept, nil, err
-	}
-	if _, err := w.exec(w.st.deleteWords, rid); err != nil {
-		return kept, nil, err
+	if wordsChange {
+		if !listsWords {
+			var one int
+			err := w.stmt(w.st.hasWords).QueryRowContext(w.ctx, rid).Scan(&one)
+			if err == nil {
+				return kept, nil, fmt.Errorf("its words are not listed: %w", store.ErrIndexNotKept)
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return kept, nil, err
+			}
+		}
+		// Written again whole, with the new ones (insertIndex).
+		if _, err := w.exec(w.st.deleteWords, rid); err != nil {
+			return kept, nil, err
+		}
 	}
 	added = make([]store.IndexEntry, 0, len(wr.Index))
 	for _, e := range wr.Index {
@@ -331,12 +394,65 @@ func (w *txWriter) keepIndex(rid int64, wr *store.Write) (kept keptIndex, added 
 	return kept, added, nil
 }
 
+// partRow is a part of a resource's entries as listed: its key and the
+// parameters it holds.
+type partRow struct {
+	key    int64
+	params string
+}
+
+// holdsAny reports whether the part holds an entry of a parameter of set.
+func (p partRow) holdsAny(set map[string]bool) bool {
+	for param := range strings.FieldsSeq(p.params) {
+		if set[param] {
+			return true
+		}
+	}
+	return false
+}
+
+// parts lists the parts of resource rid, in order.
+func (w *txWriter) parts(rid int64) ([]partRow, error) {
+	rows, err := w.stmt(w.st.readParts).QueryContext(w.ctx, partKey(rid, 0), partKey(rid, maxPart))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var parts []partRow
+	for rows.Next() {
+		var p partRow
+		if err := rows.Scan(&p.key, &p.params); err != nil {
+			return nil, err
+		}
+		parts = append(parts, p)
+	}
+	return parts, rows.Err()
+}
+
+// paramsOf is the params column of a part holding blob.
+func paramsOf(blob []byte) (string, error) {
+	set := map[string]bool{}
+	err := eachRecord(blob, func(r record) bool {
+		if !set[string(r.param)] { // looked up in place, not allocated
+			set[string(r.param)] = true
+		}
+		return true
+	})
+	var b strings.Builder
+	for _, p := range slices.Sorted(maps.Keys(set)) {
+		b.WriteString(p)
+		b.WriteByte(' ')
+	}
+	return b.String(), err
+}
+
 // keptIndex is what a PartialIndex write keeps of the previous version's
 // index: the blob of its entries, and its words, which the resource's row
 // of idx_words gets again.
 type keptIndex struct {
 	blob  []byte
 	words *wordRow
+	part  int // the number of the part to write
 }
 
 func (k *keptIndex) addWord(rid int64, param, word []byte) {
@@ -429,7 +545,7 @@ func migrateEntries(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 	for rid, blob := range blobs {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO idx_entries (rid, entries) VALUES (?, ?)`, rid, blob); err != nil {
+		if err := insertPart(ctx, tx, partKey(rid, 0), blob); err != nil {
 			return fmt.Errorf("entries of %d: %w", rid, err)
 		}
 	}
@@ -437,25 +553,72 @@ func migrateEntries(ctx context.Context, tx *sql.Tx) error {
 	return err
 }
 
-// withEntries calls f with the idx_entries blob of resource rid as the
-// driver read it, not copied again: a large resource's is megabytes, read
-// at each of its versions. f must not keep it. found is false, and f is
-// not called, when rid has no idx_entries row.
-func (w *txWriter) withEntries(rid int64, f func(blob []byte) error) (found bool, err error) {
-	rows, err := w.stmt(w.st.readEntries).QueryContext(w.ctx, rid)
+// insertPart inserts a part of entries, outside the writer's statements.
+func insertPart(ctx context.Context, tx *sql.Tx, key int64, blob []byte) error {
+	params, err := paramsOf(blob)
+	if err == nil {
+		_, err = tx.ExecContext(ctx, `INSERT INTO idx_entries (key, params, entries) VALUES (?, ?, ?)`, key, params, blob)
+	}
+	return err
+}
+
+// partEntries moves the entries of a file of schema version 7 or before,
+// one row per resource keyed by rid, to parts (version 8): each resource's
+// blob becomes its part 0.
+func partEntries(ctx context.Context, tx *sql.Tx) error {
+	var byRid bool
+	err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pragma_table_info('idx_entries') WHERE name = 'rid')`).Scan(&byRid)
+	if err != nil || !byRid {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `ALTER TABLE idx_entries RENAME TO idx_entries_by_rid`); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, entriesSchema); err != nil {
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT rid, entries FROM idx_entries_by_rid ORDER BY rid`)
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer rows.Close()
-	if !rows.Next() {
-		return false, rows.Err()
+	for rows.Next() {
+		var rid int64
+		var blob []byte
+		if err := rows.Scan(&rid, &blob); err != nil {
+			return err
+		}
+		if err := insertPart(ctx, tx, partKey(rid, 0), blob); err != nil {
+			return fmt.Errorf("entries of %d: %w", rid, err)
+		}
 	}
-	var blob sql.RawBytes
-	if err := rows.Scan(&blob); err != nil {
-		return true, err
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
 	}
-	if err := f(blob); err != nil {
-		return true, err
+	_, err = tx.ExecContext(ctx, `DROP TABLE idx_entries_by_rid`)
+	return err
+}
+
+// withEntries calls f with each idx_entries blob of the parts keyed from
+// first to last, in order, as the driver read it, not copied again: a large
+// resource's are megabytes. f must not keep it.
+func (w *txWriter) withEntries(first, last int64, f func(blob []byte) error) error {
+	rows, err := w.stmt(w.st.readEntries).QueryContext(w.ctx, first, last)
+	if err != nil {
+		return err
 	}
-	return true, rows.Close()
+	defer rows.Close()
+	for rows.Next() {
+		var blob sql.RawBytes
+		if err := rows.Scan(&blob); err != nil {
+			return err
+		}
+		if err := f(blob); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
 }

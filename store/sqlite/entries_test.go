@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -132,4 +133,118 @@ func mustBlob(t *testing.T, s *Store) []byte {
 		t.Fatal(err)
 	}
 	return blob
+}
+
+// TestEntriesInParts: each partial write adds a part, reading only the
+// parts that hold a parameter it replaces, and a full write leaves one.
+func TestEntriesInParts(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	write := func(version int64, partial bool, replaced []string, index ...store.IndexEntry) {
+		t.Helper()
+		err := s.Commit(ctx, []store.Write{{Type: "ImagingStudy", ID: "s", Version: version, LastUpdated: time.UnixMilli(version),
+			Method: "PUT", Body: []byte(`{"resourceType":"ImagingStudy","id":"s"}`), Index: index,
+			PartialIndex: partial, Replaced: replaced}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok := func(param, text string) store.IndexEntry {
+		return store.IndexEntry{Param: param, Kind: store.KindToken, Text: text}
+	}
+	parts := func() string {
+		t.Helper()
+		rows, err := s.writer.QueryContext(ctx, `SELECT key & 1048575, params FROM idx_entries ORDER BY key`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var part int
+			var params string
+			if err := rows.Scan(&part, &params); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("%d:%s", part, strings.TrimSpace(params)))
+		}
+		return strings.Join(out, " ")
+	}
+	write(1, false, nil, tok("status", "registered"), tok("instance", "i1"))
+	write(2, true, nil, tok("instance", "i2"))
+	write(3, true, nil, tok("instance", "i3"), tok("dicom-class", "ct"))
+	if got, want := parts(), "0:instance status 1:instance 2:dicom-class instance"; got != want {
+		t.Errorf("parts after adding %q, want %q", got, want)
+	}
+	write(4, true, []string{"status"}, tok("status", "available"))
+	if got, want := parts(), "1:instance 2:dicom-class instance 3:instance status"; got != want {
+		t.Errorf("parts after replacing status %q, want %q", got, want)
+	}
+	write(5, false, nil, tok("status", "cancelled"))
+	if got, want := parts(), "0:status"; got != want {
+		t.Errorf("parts after a full write %q, want %q", got, want)
+	}
+	res, err := s.Search(ctx, store.Query{Types: []string{"ImagingStudy"}, Count: 10, Clauses: []store.Clause{{Any: []store.Condition{{Param: "instance", Op: store.OpExact, Text: "i2"}}}}})
+	if err != nil || len(res.Resources) != 0 {
+		t.Errorf("an entry of a part the full write replaced is found: %+v, %v", res, err)
+	}
+
+	// A full write lists a parameter of many entries apart, which a
+	// partial write replacing another leaves alone.
+	many := []store.IndexEntry{tok("status", "available")}
+	for i := range bigParam {
+		many = append(many, tok("instance", fmt.Sprint("j", i)))
+	}
+	write(6, false, nil, many...)
+	if got, want := parts(), "0:status 1:instance"; got != want {
+		t.Errorf("parts of a full write with %d instances %q, want %q", bigParam, got, want)
+	}
+	write(7, true, []string{"status"}, tok("status", "cancelled"))
+	if got, want := parts(), "1:instance 2:status"; got != want {
+		t.Errorf("parts after replacing status %q, want %q", got, want)
+	}
+	res, err = s.Search(ctx, store.Query{Types: []string{"ImagingStudy"}, Count: 10, Clauses: []store.Clause{{Any: []store.Condition{{Param: "instance", Op: store.OpExact, Text: "j7"}}}}})
+	if err != nil || len(res.Resources) != 1 {
+		t.Errorf("an instance of the full write: %+v, %v", res, err)
+	}
+}
+
+// TestOpenVersion7: a file whose entries are one row per resource, keyed
+// by rid, has them moved to part 0 of each resource when opened, found,
+// sorted on and replaced as before.
+func TestOpenVersion7(t *testing.T) {
+	ctx := context.Background()
+	s, path := openClosable(t)
+	for i, name := range []string{"martin", "dupont"} {
+		err := s.Commit(ctx, []store.Write{{Type: "Patient", ID: name, Version: 1, LastUpdated: time.UnixMilli(1), Method: "POST",
+			Body: []byte(`{"resourceType":"Patient"}`), Index: []store.IndexEntry{{Param: "name", Kind: store.KindString, Text: name},
+				{Param: "birthdate", Kind: store.KindDate, Low: float64(i), High: float64(i + 1)}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = reopen(t, s, path,
+		`CREATE TABLE idx_entries_v7 (rid INTEGER PRIMARY KEY, entries BLOB NOT NULL)`,
+		`INSERT INTO idx_entries_v7 SELECT key >> 20, entries FROM idx_entries`,
+		`DROP TABLE idx_entries`,
+		`ALTER TABLE idx_entries_v7 RENAME TO idx_entries`,
+		`PRAGMA user_version = 7`)
+	if v := pragma(t, s, "user_version"); v != schemaVersion {
+		t.Errorf("user_version %d", v)
+	}
+	res, err := s.Search(ctx, store.Query{Types: []string{"Patient"}, Count: 10, Sort: []store.SortKey{{Param: "name"}}})
+	if err != nil || len(res.Resources) != 2 || res.Resources[0].ID != "dupont" {
+		t.Fatalf("sorted by name: %+v, %v", res, err)
+	}
+	err = s.Commit(ctx, []store.Write{{Type: "Patient", ID: "martin", Version: 2, LastUpdated: time.UnixMilli(2), Method: "PUT",
+		Body: []byte(`{"resourceType":"Patient"}`), Index: []store.IndexEntry{{Param: "name", Kind: store.KindString, Text: "durand"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]int{"martin": 0, "durand": 1, "dupont": 1} {
+		res, err := s.Search(ctx, store.Query{Types: []string{"Patient"}, Count: 10, Clauses: []store.Clause{{Any: []store.Condition{{Param: "name", Op: store.OpExact, Text: name}}}}})
+		if err != nil || len(res.Resources) != want {
+			t.Errorf("name %s: %d found, want %d (%v)", name, len(res.Resources), want, err)
+		}
+	}
 }

@@ -179,6 +179,20 @@ func selectEntries(columns, table, filter string, filterArgs []any, types []stri
 // sharedEntries returns, for the entries of one resource of type typ, the
 // indexes of those whose row an entry of the narrower parameter stands
 // for; nil when there are none.
+// sharesEntries reports whether param of typ may share entries with
+// another parameter, as the wider or the narrower one.
+func sharesEntries(typ, param string) bool {
+	if _, ok := sharedParams[typ][param]; ok {
+		return true
+	}
+	for _, narrow := range sharedParams[typ] {
+		if narrow == param {
+			return true
+		}
+	}
+	return false
+}
+
 func sharedEntries(typ string, entries []store.IndexEntry) map[int]bool {
 	params := sharedParams[typ]
 	if params == nil {

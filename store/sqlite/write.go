@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -21,7 +22,7 @@ type statements struct {
 	state                                   *sql.Stmt
 	updateResource, deleteText, deleteRange *sql.Stmt
 	deleteWords, readEntries, deleteEntries *sql.Stmt
-	foldShape, hasWords                     *sql.Stmt
+	readParts, foldShape, hasWords          *sql.Stmt
 	// insertText[k], insertRange[k], insertWords[k] and insertEntries[k]
 	// insert 1<<k rows at once.
 	insertText, insertRange, insertWords, insertEntries []*sql.Stmt
@@ -50,8 +51,9 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 			WHERE param = ? AND type = ? AND low = ? AND high = ? AND text = ? AND rid = ?`},
 		{writer, &st.deleteWords, `DELETE FROM idx_words WHERE rowid = ?`},
 		{writer, &st.hasWords, `SELECT 1 FROM idx_words WHERE rowid = ?`},
-		{writer, &st.readEntries, `SELECT entries FROM idx_entries WHERE rid = ?`},
-		{writer, &st.deleteEntries, `DELETE FROM idx_entries WHERE rid = ?`},
+		{writer, &st.readEntries, `SELECT entries FROM idx_entries WHERE key BETWEEN ? AND ?`},
+		{writer, &st.readParts, `SELECT key, params FROM idx_entries WHERE key BETWEEN ? AND ?`},
+		{writer, &st.deleteEntries, `DELETE FROM idx_entries WHERE key BETWEEN ? AND ?`},
 		{writer, &st.foldShape, foldShapeSQL},
 	} {
 		stmt, err := p.db.PrepareContext(ctx, p.text)
@@ -76,7 +78,7 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 			return err
 		}
 		st.insertWords = append(st.insertWords, words)
-		entries, err := writer.PrepareContext(ctx, insertSQL("idx_entries (rid, entries)", 2, rows))
+		entries, err := writer.PrepareContext(ctx, insertSQL("idx_entries (key, params, entries)", 3, rows))
 		if err != nil {
 			return err
 		}
@@ -89,7 +91,7 @@ func (st *statements) close() {
 	all := []*sql.Stmt{
 		st.read, st.vread, st.current, st.state, st.insertVersion, st.insertResource,
 		st.updateResource, st.deleteText, st.deleteRange, st.deleteWords, st.readEntries, st.deleteEntries,
-		st.foldShape, st.hasWords,
+		st.readParts, st.foldShape, st.hasWords,
 	}
 	for _, stmt := range slices.Concat(all, st.insertText, st.insertRange, st.insertWords, st.insertEntries) {
 		if stmt != nil {
@@ -137,9 +139,10 @@ type txWriter struct {
 	pending map[int64]bool // rids with entries in text, ranges, words or entries
 }
 
-// entriesRow is the idx_entries row of one resource, of type typ.
+// entriesRow is an idx_entries row (a part) of resource rid, of type typ.
 type entriesRow struct {
 	rid  int64
+	part int
 	typ  string
 	blob []byte
 }
@@ -270,7 +273,9 @@ func (w *txWriter) clearIndex(rid int64, typ string) error {
 // for text operators and, when they have a range, for idx_range with their
 // first component, and full-text words for one row of idx_words, after
 // what is kept of the previous version's entries (keepIndex), whose rows
-// are in place.
+// are in place. They are listed in the part kept.part; when that is the
+// first (a full write), a parameter with bigParam entries or more gets a
+// part of its own (see partOf).
 func (w *txWriter) insertIndex(rid int64, typ string, kept keptIndex, entries []store.IndexEntry) error {
 	if len(entries) == 0 && len(kept.blob) == 0 {
 		return nil
@@ -279,16 +284,19 @@ func (w *txWriter) insertIndex(rid int64, typ string, kept keptIndex, entries []
 	if words != nil {
 		w.words = append(w.words, words)
 	}
-	blob := append(make([]byte, 0, len(kept.blob)+entriesSize(entries)), kept.blob...)
+	blobs := map[int][]byte{kept.part: append(make([]byte, 0, len(kept.blob)+entriesSize(entries)), kept.blob...)}
+	partOf := w.partsOf(typ, kept, entries)
 	shared := sharedEntries(typ, entries)
 	for i, e := range entries {
+		part := partOf(e.Param)
+		blob := blobs[part]
 		if store.IsFullText(e.Param) {
 			if words == nil {
 				words = &wordRow{rid: rid}
 				w.words = append(w.words, words)
 			}
 			writeFTSWord(words.column(e.Param), e.Text)
-			blob = appendEntry(blob, entryWord, e.Param, e.Text, 0, 0)
+			blobs[part] = appendEntry(blob, entryWord, e.Param, e.Text, 0, 0)
 			continue
 		}
 		if shared[i] {
@@ -299,6 +307,7 @@ func (w *txWriter) insertIndex(rid int64, typ string, kept keptIndex, entries []
 			if inTextTable(e) {
 				blob = appendEntry(blob, entryTextShared, e.Param, e.Text, 0, 0)
 			}
+			blobs[part] = blob
 			continue
 		}
 		if inRangeTable(e) {
@@ -309,15 +318,49 @@ func (w *txWriter) insertIndex(rid int64, typ string, kept keptIndex, entries []
 			w.text = append(w.text, textRow{param: e.Param, text: e.Text, typ: typ, rid: rid})
 			blob = appendEntry(blob, entryText, e.Param, e.Text, 0, 0)
 		}
+		blobs[part] = blob
 	}
-	if len(blob) > 0 {
-		w.entries = append(w.entries, entriesRow{rid: rid, typ: typ, blob: blob})
+	for _, part := range slices.Sorted(maps.Keys(blobs)) {
+		if blob := blobs[part]; len(blob) > 0 {
+			w.entries = append(w.entries, entriesRow{rid: rid, part: part, typ: typ, blob: blob})
+		}
 	}
 	if w.pending == nil {
 		w.pending = map[int64]bool{}
 	}
 	w.pending[rid] = true
 	return nil
+}
+
+// bigParam is how many entries of one parameter a full write lists in a
+// part of their own: an ImagingStudy's thousands of instance entries, which
+// a partial write replacing its status then neither reads nor writes.
+const bigParam = 256
+
+// partsOf returns the part of each parameter of entries: kept.part, but in
+// a full write (part 0, nothing kept) a parameter with bigParam entries or
+// more gets a part of its own, unless it shares entries with another
+// (shared.go: a kept shared entry and the entry standing for it are read
+// together) or is full-text (the words are read together).
+func (w *txWriter) partsOf(typ string, kept keptIndex, entries []store.IndexEntry) func(param string) int {
+	same := func(string) int { return kept.part }
+	if kept.part != 0 || len(kept.blob) > 0 || len(entries) < bigParam {
+		return same
+	}
+	count := map[string]int{}
+	for _, e := range entries {
+		count[e.Param]++
+	}
+	parts := map[string]int{}
+	for _, param := range slices.Sorted(maps.Keys(count)) {
+		if count[param] >= bigParam && !store.IsFullText(param) && !sharesEntries(typ, param) {
+			parts[param] = len(parts) + 1
+		}
+	}
+	if len(parts) == 0 {
+		return same
+	}
+	return func(param string) int { return parts[param] }
 }
 
 // flushIndex inserts the queued entries sorted by primary key, with
@@ -346,9 +389,13 @@ func (w *txWriter) flushIndex() error {
 	for _, r := range w.words {
 		words = append(words, r.rid, r.text.String(), r.content.String())
 	}
-	entries := make([]any, 0, 2*len(w.entries))
+	entries := make([]any, 0, 3*len(w.entries))
 	for _, r := range w.entries {
-		entries = append(entries, r.rid, r.blob)
+		params, err := paramsOf(r.blob)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, partKey(r.rid, r.part), params, r.blob)
 	}
 	w.text, w.ranges, w.words, w.entries, w.pending = w.text[:0], w.ranges[:0], nil, nil, nil
 	if err := w.insertRows(w.st.insertText, 4, text); err != nil {
@@ -360,7 +407,7 @@ func (w *txWriter) flushIndex() error {
 	if err := w.insertRows(w.st.insertWords, 3, words); err != nil {
 		return err
 	}
-	if err := w.insertRows(w.st.insertEntries, 2, entries); err != nil {
+	if err := w.insertRows(w.st.insertEntries, 3, entries); err != nil {
 		return err
 	}
 	return w.writeShapes(shapes)

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/telehub/telehub/store"
@@ -100,4 +101,65 @@ func testPartialIndex(t *testing.T, open func(t *testing.T) store.Store) {
 	} {
 		checkSearch(t, s, store.Query{Types: patients, Count: 10, Clauses: []store.Clause{tc.clause}}, tc.want)
 	}
+}
+
+// testGrowingBulk: a resource grown by many partial writes (an
+// ImagingStudy whose instances come request by request) keeps every
+// entry each added, loses those of the parameters replaced wherever an
+// earlier write put them, sorts on its entries whichever write added
+// them, and a full write replaces them all.
+func testGrowingBulk(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	studies := []string{"ImagingStudy"}
+	commit(t, s, newWrite("ImagingStudy", "s", 1, at(1000), "POST", token("status", "registered"), token("instance", "i1")))
+	const versions = 12
+	for v := int64(2); v <= versions; v++ {
+		index := []store.IndexEntry{token("instance", fmt.Sprintf("i%d", v)), token("dicom-class", "ct")}
+		replaced := []string(nil)
+		if v%4 == 0 {
+			// Now and then the status changes, and a date is added.
+			index = append(index, token("status", fmt.Sprintf("status%d", v)))
+			replaced = []string{"status"}
+		}
+		if v == 7 {
+			index = append(index, rangeEntry("started", store.KindDate, 700, 800))
+		}
+		commit(t, s, partialWrite("ImagingStudy", "s", v, replaced, index...))
+	}
+	for v := 1; v <= versions; v++ {
+		checkSearch(t, s, store.Query{Types: studies, Count: 10, Clauses: []store.Clause{exact("instance", fmt.Sprintf("i%d", v))}}, []string{"ImagingStudy/s"})
+	}
+	for _, status := range []string{"registered", "status4", "status8"} {
+		checkSearch(t, s, store.Query{Types: studies, Count: 10, Clauses: []store.Clause{exact("status", status)}}, nil)
+	}
+	checkSearch(t, s, store.Query{Types: studies, Count: 10, Clauses: []store.Clause{exact("status", "status12")}}, []string{"ImagingStudy/s"})
+	checkSearch(t, s, store.Query{Types: studies, Count: 10, Clauses: []store.Clause{clause(rangeCond("started", store.OpEq, 700, 800))}}, []string{"ImagingStudy/s"})
+
+	// Sorted on entries of the first write and of later ones.
+	commit(t, s, newWrite("ImagingStudy", "t", 1, at(1000), "POST", token("instance", "i5"), rangeEntry("started", store.KindDate, 750, 760)))
+	for _, tc := range []struct {
+		key  store.SortKey
+		want []string
+	}{
+		{store.SortKey{Param: "instance"}, []string{"ImagingStudy/s", "ImagingStudy/t"}},                   // i1 < i5
+		{store.SortKey{Param: "instance", Descending: true}, []string{"ImagingStudy/s", "ImagingStudy/t"}}, // i9 > i5
+		{store.SortKey{Param: "started"}, []string{"ImagingStudy/s", "ImagingStudy/t"}},
+		{store.SortKey{Param: "started", Descending: true}, []string{"ImagingStudy/s", "ImagingStudy/t"}},
+	} {
+		checkSearch(t, s, store.Query{Types: studies, Count: 10, Sort: []store.SortKey{tc.key}}, tc.want)
+	}
+
+	commit(t, s, newWrite("ImagingStudy", "s", versions+1, at(20000), "PUT", token("instance", "only")))
+	for v := 1; v <= versions; v++ {
+		checkSearch(t, s, store.Query{Types: studies, Count: 10, Clauses: []store.Clause{exact("instance", fmt.Sprintf("i%d", v))}}, []string{"ImagingStudy/t"}[:boolInt(v == 5)])
+	}
+	checkSearch(t, s, store.Query{Types: studies, Count: 10, Clauses: []store.Clause{exact("status", "status12")}}, nil)
+	checkSearch(t, s, store.Query{Types: studies, Count: 10, Clauses: []store.Clause{exact("instance", "only")}}, []string{"ImagingStudy/s"})
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

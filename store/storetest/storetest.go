@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("SearchLastUpdated", func(t *testing.T) { testSearchLastUpdated(t, open) })
 	t.Run("SearchIndexReplaced", func(t *testing.T) { testSearchIndexReplaced(t, open) })
 	t.Run("PartialIndex", func(t *testing.T) { testPartialIndex(t, open) })
+	t.Run("GrowingBulk", func(t *testing.T) { testGrowingBulk(t, open) })
 	t.Run("SearchSort", func(t *testing.T) { testSearchSort(t, open) })
 	t.Run("SearchPaging", func(t *testing.T) { testSearchPaging(t, open) })
 	t.Run("SearchRangeText", func(t *testing.T) { testSearchRangeText(t, open) })
