@@ -33,9 +33,12 @@ import (
 //
 // The instances of a series are in order of number, then UID. A piece's
 // note says how many instances it holds and its first and last, so that a
-// round places its piece among the others without reading them; a round
-// whose instances fall among those of pieces already written (concurrent
-// STOWs of one series) reads those pieces only, and writes their merge.
+// round places its instances among the others without reading them: in
+// the piece before them when it has room (maxPiece), else in a piece of
+// their own; a round whose instances fall among those of pieces already
+// written (concurrent STOWs of one series) reads those pieces only, and
+// writes their merge. A round thus reads and writes maxPiece instances at
+// most, besides its own.
 //
 // The FHIR layer parses and validates the outline as any update
 // (fhir.UpdateGenerated); a round that only adds instances (the usual one)
@@ -395,15 +398,23 @@ func (se *seriesDoc) insert(instances []instanceDoc, pieces func(id string) ([]b
 	for to < len(se.pieces) && se.pieces[to].first.compare(last) <= 0 {
 		to++
 	}
+	if from == to && from > 0 && se.pieces[from-1].count+len(instances) <= maxPiece {
+		// Instances that come after a piece not yet full join it: a study
+		// sent in order is some instances/maxPiece pieces, not a piece a
+		// STOW, which its outline names and its readers read one by one.
+		from--
+	}
 	if from == to {
 		se.pieces = slices.Insert(se.pieces, from, newPieces(instances)...)
 		return instances, false, nil
 	}
 	var listed []instanceDoc
 	for _, p := range se.pieces[from:to] {
-		data, err := pieces(p.id)
-		if err != nil {
-			return nil, false, err
+		data := p.data // a piece of this round is not stored yet
+		if data == nil {
+			if data, err = pieces(p.id); err != nil {
+				return nil, false, err
+			}
 		}
 		more, err := readInstances(append(append([]byte{'['}, data...), ']'))
 		if err != nil {
