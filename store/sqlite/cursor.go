@@ -34,7 +34,7 @@ func sortKeys(keys []store.SortKey) []sortKey {
 			sk.expr = "r.last_updated"
 		default:
 			sk.expr = sortValueSQL(k.Descending)
-			sk.args = []any{k.Param, k.Descending}
+			sk.args = []any{k.Param, k.Descending, k.Param, k.Descending}
 			sk.nullable = true
 		}
 		out[i] = sk
@@ -43,13 +43,15 @@ func sortKeys(keys []store.SortKey) []sortKey {
 }
 
 // sortValueSQL is the SQL of a resource's sort value on a parameter (the
-// parameter and the direction are its arguments): sort_value of each part
-// of its entries, the smallest ascending, the largest descending.
+// parameter and the direction are its arguments, twice): sort_value of its
+// main part of entries or, when that has none, the smallest (ascending) or
+// largest (descending) of its other parts' (see partsSchema).
 func sortValueSQL(descending bool) string {
+	agg := "min"
 	if descending {
-		return "(SELECT max(sort_value(entries, ?, ?)) FROM " + entriesOf + ")"
+		agg = "max"
 	}
-	return "(SELECT min(sort_value(entries, ?, ?)) FROM " + entriesOf + ")"
+	return "coalesce(sort_value((SELECT entries FROM idx_entries WHERE rid = r.rid), ?, ?), (SELECT " + agg + "(sort_value(entries, ?, ?)) FROM " + partsOf + "))"
 }
 
 // A cursor is the base64url of a JSON array: a fingerprint of the sort keys

@@ -22,39 +22,54 @@ import (
 // when the resource changes and to read its sort values. A secondary index
 // (rid, …) on each table would serve both, at the price of a second B-tree
 // insert for every entry of every write: about half of a commit's index
-// work. Instead, idx_entries lists a resource's entries in blobs: one
-// insert per write. An update reads them to delete the old entries by
-// primary key, or to keep some (a store.Write's PartialIndex: see
-// keepIndex); a sort reads them through the SQL function sort_value.
-//
-// A resource's entries are in one part, a row of idx_entries, or, after
-// partial writes, in several: a partial write adds a part holding its
-// entries and what it keeps of the parts it reads, and reads only the
-// parts that hold a parameter it replaces (each part lists its parameters
-// in params, ahead of the blob, which is then not read). A version that
-// adds a few instances to an ImagingStudy of thousands thus writes a part
-// of their entries and reads none of the others. A part's key is the
-// resource's rid shifted left by partBits plus the part's number, so that
-// a resource's parts are one range of the table's own B-tree (no index).
+// work. Instead, idx_entries keeps one row per resource, a blob listing its
+// entries, appended in rid order: one insert per write. An update reads it
+// to delete the old entries by primary key, or to keep some (a
+// store.Write's PartialIndex: see keepIndex); a sort reads it through the
+// SQL function sort_value.
 const entriesSchema = `
 CREATE TABLE IF NOT EXISTS idx_entries (
-	key     INTEGER PRIMARY KEY, -- rid << partBits | part
+	rid     INTEGER PRIMARY KEY,
+	entries BLOB NOT NULL
+);
+`
+
+// A large resource's entries are in parts: its idx_entries row (the main
+// part) and rows of idx_parts, keyed by the resource's rid shifted left by
+// partBits plus the part's number, so that a resource's parts are one
+// range of the table's own B-tree, each listing its parameters ahead of
+// its blob. A full write lists a parameter of bigParam entries or more in
+// a part of its own. A partial write (store.Write.PartialIndex) reads the
+// main part only when it touches a parameter (replaces one, changes the
+// words, or adds a range entry, so that a parameter's range entries stay
+// in one part, where range_shapes sees how many it has), and the other
+// parts holding a parameter it replaces; it adds the entries of the
+// parameters it does not touch as a new part. A round that adds instances
+// to an ImagingStudy of thousands thus reads none of their entries and
+// writes a part of its own. A sort reads the main part, and the other
+// parts only for a resource whose main part has no value for the
+// parameter: a parameter whose entries are in both (an ImagingStudy's
+// instances, sorted by UID) sorts on the main part's. An ordinary resource
+// has no other part: its writes and sorts read idx_parts with one probe.
+const partsSchema = `
+CREATE TABLE IF NOT EXISTS idx_parts (
+	key     INTEGER PRIMARY KEY, -- rid << partBits | part, part >= 1
 	params  TEXT    NOT NULL,    -- the parameters of its entries, each followed by a space
 	entries BLOB    NOT NULL
 );
 `
 
-// partBits is how many low bits of an idx_entries key number the part.
+// partBits is how many low bits of an idx_parts key number the part.
 const partBits = 20
 
 // maxPart is the largest part number.
 const maxPart = 1<<partBits - 1
 
-// partKey is the idx_entries key of a part of resource rid.
+// partKey is the idx_parts key of a part of resource rid.
 func partKey(rid int64, part int) int64 { return rid<<partBits | int64(part) }
 
-// entriesOf is the SQL of the idx_entries rows of the resource r.rid.
-var entriesOf = fmt.Sprintf("idx_entries WHERE key BETWEEN r.rid << %d AND (r.rid << %d) + %d", partBits, partBits, maxPart)
+// partsOf is the SQL of the idx_parts rows of the resource r.rid.
+var partsOf = fmt.Sprintf("idx_parts WHERE key BETWEEN r.rid << %d AND (r.rid << %d) + %d", partBits, partBits, maxPart)
 
 // The blob is a sequence of entries, each: a kind byte (entryText,
 // entryRange, or their shared forms), the parameter and the text as
@@ -236,16 +251,26 @@ func init() {
 // its parts list, and the parts.
 func (w *txWriter) deleteEntries(rid int64, typ string) error {
 	var execErr error
-	err := w.withEntries(partKey(rid, 0), partKey(rid, maxPart), func(blob []byte) error {
+	deleteRows := func(blob []byte) error {
 		return eachEntry(blob, func(e entry) bool {
 			execErr = w.deleteRow(rid, typ, e)
 			return execErr == nil
 		})
-	})
+	}
+	found, err := w.withEntries(rid, deleteRows)
 	if err = errors.Join(err, execErr); err != nil {
 		return err
 	}
-	_, err = w.exec(w.st.deleteEntries, partKey(rid, 0), partKey(rid, maxPart))
+	if found {
+		if _, err := w.exec(w.st.deleteEntries, rid); err != nil {
+			return err
+		}
+	}
+	found, err = w.withParts(partKey(rid, 1), partKey(rid, maxPart), deleteRows)
+	if err = errors.Join(err, execErr); err != nil || !found {
+		return err
+	}
+	_, err = w.exec(w.st.deleteParts, partKey(rid, 1), partKey(rid, maxPart))
 	return err
 }
 
@@ -263,19 +288,18 @@ func (w *txWriter) deleteRow(rid int64, typ string, e entry) error {
 	return err
 }
 
-// keepIndex clears the index of resource rid for a PartialIndex write wr:
-// it reads the parts holding a parameter wr replaces (and, when words
-// change, those holding words, as the resource's row of idx_words is
-// written again whole), deletes the rows of their entries of the replaced
-// parameters, and returns what it keeps of their other entries, whose rows
-// stay, with the number of the part to write them in with wr's entries
-// less those the kept ones already hold. The other parts are left as they
-// are. A kept entry that was shared with an entry of a replaced parameter
-// gets a row of its own, the other's going. It fails with
-// store.ErrIndexNotKept for a resource whose words a program of schema
-// version 5 or before indexed without listing them, and for one with
-// maxPart parts. The entries are read in place: a large resource has
-// thousands, which the write must not copy one by one.
+// keepIndex clears the index of resource rid for a PartialIndex write wr,
+// as far as wr touches it (see partsSchema): it reads the main part if wr
+// touches a parameter, and the other parts holding a parameter wr
+// replaces, deletes the rows of their entries of the replaced parameters,
+// and keeps their other entries, whose rows stay: the other parts' are
+// listed again in their part, the main part's returned, to be listed with
+// wr's entries of the parameters it touches. It returns those of wr's
+// entries that the kept ones do not already hold. A kept entry that was
+// shared with an entry of a replaced parameter gets a row of its own, the
+// other's going. It fails with store.ErrIndexNotKept for a resource whose
+// words a program of schema version 5 or before indexed without listing
+// them, and for one of maxPart parts. The entries are read in place.
 func (w *txWriter) keepIndex(rid int64, wr *store.Write) (kept keptIndex, added []store.IndexEntry, err error) {
 	if w.pending[rid] {
 		// Written earlier in this transaction: its entries are not in the
@@ -288,32 +312,24 @@ func (w *txWriter) keepIndex(rid int64, wr *store.Write) (kept keptIndex, added 
 	for _, p := range wr.Replaced {
 		replaced[p] = true
 	}
-	// The parts read: those holding a replaced parameter; those holding
-	// words when words change; and those holding a range parameter wr
-	// adds an entry of, so that a resource's range entries of one
-	// parameter stay in one part, where range_shapes sees how many it has
-	// (foldShapes).
-	read := maps.Clone(replaced)
+	kept.touched = maps.Clone(replaced)
 	wordsChange := replaced[store.ParamText] || replaced[store.ParamContent]
 	for _, e := range wr.Index {
 		wordsChange = wordsChange || store.IsFullText(e.Param)
 		if inRangeTable(e) {
-			read[e.Param] = true
+			kept.touched[e.Param] = true
 		}
 	}
 	if wordsChange {
-		read[store.ParamText], read[store.ParamContent] = true, true
+		kept.touched[store.ParamText], kept.touched[store.ParamContent] = true, true
 	}
 	parts, err := w.parts(rid)
 	if err != nil {
 		return kept, nil, err
 	}
-	var readParts []int64
-	for _, p := range parts {
-		kept.part = int(p.key&maxPart) + 1
-		if p.holdsAny(read) {
-			readParts = append(readParts, p.key)
-		}
+	kept.part = 1
+	if len(parts) > 0 {
+		kept.part = int(parts[len(parts)-1].key&maxPart) + 1
 	}
 	if kept.part > maxPart {
 		return kept, nil, fmt.Errorf("%d parts: %w", len(parts), store.ErrIndexNotKept)
@@ -333,11 +349,9 @@ func (w *txWriter) keepIndex(rid int64, wr *store.Write) (kept keptIndex, added 
 	listsWords := false
 	var key []byte
 	var execErr error
-	for _, part := range readParts {
-		err = w.withEntries(part, part, func(blob []byte) error {
-			if kept.blob == nil {
-				kept.blob = make([]byte, 0, len(blob))
-			}
+	// keep appends what it keeps of blob to *to.
+	keep := func(to *[]byte) func(blob []byte) error {
+		return func(blob []byte) error {
 			return eachRecord(blob, func(r record) bool {
 				listsWords = listsWords || isWord(r.kind)
 				if replaced[string(r.param)] {
@@ -358,15 +372,36 @@ func (w *txWriter) keepIndex(rid int64, wr *store.Write) (kept keptIndex, added 
 				if isWord(r.kind) {
 					kept.addWord(rid, r.param, r.text)
 				}
-				kept.blob = append(kept.blob, r.raw...)
+				*to = append(*to, r.raw...)
 				return true
 			})
-		})
+		}
+	}
+	if len(kept.touched) > 0 {
+		kept.main = true
+		_, err = w.withEntries(rid, keep(&kept.blob))
 		if err = errors.Join(err, execErr); err != nil {
 			return kept, nil, err
 		}
-		if _, err := w.exec(w.st.deleteEntries, part, part); err != nil {
+		if _, err := w.exec(w.st.deleteEntries, rid); err != nil {
 			return kept, nil, err
+		}
+	}
+	for _, p := range parts {
+		if !p.holdsAny(replaced) {
+			continue
+		}
+		var blob []byte
+		_, err = w.withParts(p.key, p.key, keep(&blob))
+		if err = errors.Join(err, execErr); err != nil {
+			return kept, nil, err
+		}
+		if _, err := w.exec(w.st.deleteParts, p.key, p.key); err != nil {
+			return kept, nil, err
+		}
+		if len(blob) > 0 {
+			w.entries = append(w.entries, entriesRow{rid: rid, part: int(p.key & maxPart), typ: wr.Type, blob: blob})
+			w.markPending(rid)
 		}
 	}
 	if wordsChange {
@@ -394,8 +429,8 @@ func (w *txWriter) keepIndex(rid int64, wr *store.Write) (kept keptIndex, added 
 	return kept, added, nil
 }
 
-// partRow is a part of a resource's entries as listed: its key and the
-// parameters it holds.
+// partRow is a part of a resource's entries in idx_parts, as listed: its
+// key and the parameters it holds.
 type partRow struct {
 	key    int64
 	params string
@@ -411,9 +446,9 @@ func (p partRow) holdsAny(set map[string]bool) bool {
 	return false
 }
 
-// parts lists the parts of resource rid, in order.
+// parts lists the parts of resource rid in idx_parts, in order.
 func (w *txWriter) parts(rid int64) ([]partRow, error) {
-	rows, err := w.stmt(w.st.readParts).QueryContext(w.ctx, partKey(rid, 0), partKey(rid, maxPart))
+	rows, err := w.stmt(w.st.readParts).QueryContext(w.ctx, partKey(rid, 1), partKey(rid, maxPart))
 	if err != nil {
 		return nil, err
 	}
@@ -452,7 +487,11 @@ func paramsOf(blob []byte) (string, error) {
 type keptIndex struct {
 	blob  []byte
 	words *wordRow
-	part  int // the number of the part to write
+	// main is set when the main part was read (and deleted): blob is what
+	// it keeps, to be listed with the entries of the touched parameters.
+	main    bool
+	touched map[string]bool
+	part    int // the number of the new part of the other entries
 }
 
 func (k *keptIndex) addWord(rid int64, param, word []byte) {
@@ -545,7 +584,7 @@ func migrateEntries(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 	for rid, blob := range blobs {
-		if err := insertPart(ctx, tx, partKey(rid, 0), blob); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO idx_entries (rid, entries) VALUES (?, ?)`, rid, blob); err != nil {
 			return fmt.Errorf("entries of %d: %w", rid, err)
 		}
 	}
@@ -553,72 +592,49 @@ func migrateEntries(ctx context.Context, tx *sql.Tx) error {
 	return err
 }
 
-// insertPart inserts a part of entries, outside the writer's statements.
-func insertPart(ctx context.Context, tx *sql.Tx, key int64, blob []byte) error {
-	params, err := paramsOf(blob)
-	if err == nil {
-		_, err = tx.ExecContext(ctx, `INSERT INTO idx_entries (key, params, entries) VALUES (?, ?, ?)`, key, params, blob)
+// withEntries calls f with the idx_entries blob of resource rid as the
+// driver read it, not copied again: a large resource's is megabytes, read
+// at each of its versions. f must not keep it. found is false, and f is
+// not called, when rid has no idx_entries row.
+func (w *txWriter) withEntries(rid int64, f func(blob []byte) error) (found bool, err error) {
+	rows, err := w.stmt(w.st.readEntries).QueryContext(w.ctx, rid)
+	if err != nil {
+		return false, err
 	}
-	return err
+	defer rows.Close()
+	if !rows.Next() {
+		return false, rows.Err()
+	}
+	var blob sql.RawBytes
+	if err := rows.Scan(&blob); err != nil {
+		return true, err
+	}
+	if err := f(blob); err != nil {
+		return true, err
+	}
+	return true, rows.Close()
 }
 
-// partEntries moves the entries of a file of schema version 7 or before,
-// one row per resource keyed by rid, to parts (version 8): each resource's
-// blob becomes its part 0.
-func partEntries(ctx context.Context, tx *sql.Tx) error {
-	var byRid bool
-	err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pragma_table_info('idx_entries') WHERE name = 'rid')`).Scan(&byRid)
-	if err != nil || !byRid {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `ALTER TABLE idx_entries RENAME TO idx_entries_by_rid`); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, entriesSchema); err != nil {
-		return err
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT rid, entries FROM idx_entries_by_rid ORDER BY rid`)
+// withParts calls f with each idx_parts blob of the parts keyed from first
+// to last, in order, read in place. found is false when there is none.
+func (w *txWriter) withParts(first, last int64, f func(blob []byte) error) (found bool, err error) {
+	rows, err := w.stmt(w.st.readPartEntries).QueryContext(w.ctx, first, last)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var rid int64
-		var blob []byte
-		if err := rows.Scan(&rid, &blob); err != nil {
-			return err
-		}
-		if err := insertPart(ctx, tx, partKey(rid, 0), blob); err != nil {
-			return fmt.Errorf("entries of %d: %w", rid, err)
-		}
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, `DROP TABLE idx_entries_by_rid`)
-	return err
-}
-
-// withEntries calls f with each idx_entries blob of the parts keyed from
-// first to last, in order, as the driver read it, not copied again: a large
-// resource's are megabytes. f must not keep it.
-func (w *txWriter) withEntries(first, last int64, f func(blob []byte) error) error {
-	rows, err := w.stmt(w.st.readEntries).QueryContext(w.ctx, first, last)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
+		found = true
 		var blob sql.RawBytes
 		if err := rows.Scan(&blob); err != nil {
-			return err
+			return found, err
 		}
 		if err := f(blob); err != nil {
-			return err
+			return found, err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return err
+		return found, err
 	}
-	return rows.Close()
+	return found, rows.Close()
 }

@@ -135,8 +135,10 @@ func mustBlob(t *testing.T, s *Store) []byte {
 	return blob
 }
 
-// TestEntriesInParts: each partial write adds a part, reading only the
-// parts that hold a parameter it replaces, and a full write leaves one.
+// TestEntriesInParts: a partial write that touches no parameter of the
+// main part adds a part of its own; one that replaces a parameter reads
+// and writes the main part and the parts holding it; a full write lists a
+// parameter of many entries apart, and replaces every part.
 func TestEntriesInParts(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)
@@ -152,14 +154,21 @@ func TestEntriesInParts(t *testing.T) {
 	tok := func(param, text string) store.IndexEntry {
 		return store.IndexEntry{Param: param, Kind: store.KindToken, Text: text}
 	}
+	// parts lists the main part's parameters, then each other part's.
 	parts := func() string {
 		t.Helper()
-		rows, err := s.writer.QueryContext(ctx, `SELECT key & 1048575, params FROM idx_entries ORDER BY key`)
+		var out []string
+		var blob []byte
+		err := s.writer.QueryRowContext(ctx, `SELECT entries FROM idx_entries`).Scan(&blob)
+		if err == nil {
+			params, _ := paramsOf(blob)
+			out = append(out, "main:"+strings.TrimSpace(params))
+		}
+		rows, err := s.writer.QueryContext(ctx, `SELECT key & 1048575, params FROM idx_parts ORDER BY key`)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer rows.Close()
-		var out []string
 		for rows.Next() {
 			var part int
 			var params string
@@ -170,48 +179,52 @@ func TestEntriesInParts(t *testing.T) {
 		}
 		return strings.Join(out, " ")
 	}
+	found := func(param, text string) int {
+		t.Helper()
+		res, err := s.Search(ctx, store.Query{Types: []string{"ImagingStudy"}, Count: 10, Clauses: []store.Clause{{Any: []store.Condition{{Param: param, Op: store.OpExact, Text: text}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(res.Resources)
+	}
 	write(1, false, nil, tok("status", "registered"), tok("instance", "i1"))
 	write(2, true, nil, tok("instance", "i2"))
 	write(3, true, nil, tok("instance", "i3"), tok("dicom-class", "ct"))
-	if got, want := parts(), "0:instance status 1:instance 2:dicom-class instance"; got != want {
+	if got, want := parts(), "main:instance status 1:instance 2:dicom-class instance"; got != want {
 		t.Errorf("parts after adding %q, want %q", got, want)
 	}
-	write(4, true, []string{"status"}, tok("status", "available"))
-	if got, want := parts(), "1:instance 2:dicom-class instance 3:instance status"; got != want {
-		t.Errorf("parts after replacing status %q, want %q", got, want)
+	write(4, true, []string{"status", "dicom-class"}, tok("status", "available"), tok("instance", "i4"))
+	if got, want := parts(), "main:instance status 1:instance 2:instance 3:instance"; got != want {
+		t.Errorf("parts after replacing status and dicom-class %q, want %q", got, want)
 	}
-	write(5, false, nil, tok("status", "cancelled"))
-	if got, want := parts(), "0:status"; got != want {
-		t.Errorf("parts after a full write %q, want %q", got, want)
-	}
-	res, err := s.Search(ctx, store.Query{Types: []string{"ImagingStudy"}, Count: 10, Clauses: []store.Clause{{Any: []store.Condition{{Param: "instance", Op: store.OpExact, Text: "i2"}}}}})
-	if err != nil || len(res.Resources) != 0 {
-		t.Errorf("an entry of a part the full write replaced is found: %+v, %v", res, err)
+	for _, c := range []struct {
+		param, text string
+		want        int
+	}{{"status", "registered", 0}, {"status", "available", 1}, {"dicom-class", "ct", 0}, {"instance", "i1", 1}, {"instance", "i3", 1}, {"instance", "i4", 1}} {
+		if got := found(c.param, c.text); got != c.want {
+			t.Errorf("%s=%s: %d found, want %d", c.param, c.text, got, c.want)
+		}
 	}
 
-	// A full write lists a parameter of many entries apart, which a
-	// partial write replacing another leaves alone.
-	many := []store.IndexEntry{tok("status", "available")}
+	many := []store.IndexEntry{tok("status", "cancelled")}
 	for i := range bigParam {
 		many = append(many, tok("instance", fmt.Sprint("j", i)))
 	}
-	write(6, false, nil, many...)
-	if got, want := parts(), "0:status 1:instance"; got != want {
+	write(5, false, nil, many...)
+	if got, want := parts(), "main:status 1:instance"; got != want {
 		t.Errorf("parts of a full write with %d instances %q, want %q", bigParam, got, want)
 	}
-	write(7, true, []string{"status"}, tok("status", "cancelled"))
-	if got, want := parts(), "1:instance 2:status"; got != want {
+	write(6, true, []string{"status"}, tok("status", "entered-in-error"))
+	if got, want := parts(), "main:status 1:instance"; got != want {
 		t.Errorf("parts after replacing status %q, want %q", got, want)
 	}
-	res, err = s.Search(ctx, store.Query{Types: []string{"ImagingStudy"}, Count: 10, Clauses: []store.Clause{{Any: []store.Condition{{Param: "instance", Op: store.OpExact, Text: "j7"}}}}})
-	if err != nil || len(res.Resources) != 1 {
-		t.Errorf("an instance of the full write: %+v, %v", res, err)
+	if found("instance", "j7") != 1 || found("instance", "i2") != 0 || found("status", "entered-in-error") != 1 {
+		t.Error("the entries of a full write and a partial one are not those found")
 	}
 }
 
-// TestOpenVersion7: a file whose entries are one row per resource, keyed
-// by rid, has them moved to part 0 of each resource when opened, found,
-// sorted on and replaced as before.
+// TestOpenVersion7: a file of schema version 7 (no idx_parts) is found,
+// written and sorted as before when opened.
 func TestOpenVersion7(t *testing.T) {
 	ctx := context.Background()
 	s, path := openClosable(t)
@@ -223,12 +236,7 @@ func TestOpenVersion7(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s = reopen(t, s, path,
-		`CREATE TABLE idx_entries_v7 (rid INTEGER PRIMARY KEY, entries BLOB NOT NULL)`,
-		`INSERT INTO idx_entries_v7 SELECT key >> 20, entries FROM idx_entries`,
-		`DROP TABLE idx_entries`,
-		`ALTER TABLE idx_entries_v7 RENAME TO idx_entries`,
-		`PRAGMA user_version = 7`)
+	s = reopen(t, s, path, `DROP TABLE idx_parts`, `PRAGMA user_version = 7`)
 	if v := pragma(t, s, "user_version"); v != schemaVersion {
 		t.Errorf("user_version %d", v)
 	}

@@ -176,9 +176,6 @@ func selectEntries(columns, table, filter string, filterArgs []any, types []stri
 	return sql, all
 }
 
-// sharedEntries returns, for the entries of one resource of type typ, the
-// indexes of those whose row an entry of the narrower parameter stands
-// for; nil when there are none.
 // sharesEntries reports whether param of typ may share entries with
 // another parameter, as the wider or the narrower one.
 func sharesEntries(typ, param string) bool {
@@ -193,6 +190,9 @@ func sharesEntries(typ, param string) bool {
 	return false
 }
 
+// sharedEntries returns, for the entries of one resource of type typ, the
+// indexes of those whose row an entry of the narrower parameter stands
+// for; nil when there are none.
 func sharedEntries(typ string, entries []store.IndexEntry) map[int]bool {
 	params := sharedParams[typ]
 	if params == nil {

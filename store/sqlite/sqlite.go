@@ -13,9 +13,10 @@
 // its text (a quantity's unit) in the same row, so that a condition on both
 // matches one entry. The index tables have no rowid: their primary key is
 // the search index, so an entry costs one B-tree insert; idx_entries lists
-// each resource's entries in one row, or a few parts after partial writes
-// (store.Write.PartialIndex, which read and write only the parts they
-// change), for updates and sorts (see entries.go). A commit queues the
+// each resource's entries in one row, for updates (which may keep some:
+// store.Write.PartialIndex) and sorts, and idx_parts those of a large
+// resource that partial writes add, which they do not read again (see
+// entries.go). A commit queues the
 // entries of all its writes and inserts them at the end, sorted by primary
 // key, in multi-row INSERTs.
 //
@@ -157,9 +158,9 @@ const rangeColumns = `(
 // not list them, which a partial write detects (keepIndex), so it is only
 // marked. Version 7 orders idx_range's key by (…, high, rid, text) (see
 // rangeColumns); an older file's table is copied into the new order when
-// opened (rekeyRanges). Version 8 keeps a resource's entries in parts
-// (entries.go), keyed by rid and part; an older file's rows become part 0
-// of their resources when opened (partEntries).
+// opened (rekeyRanges). Version 8 adds idx_parts, the other parts of a
+// resource's entries (entries.go), which a program of version 7 would
+// neither read nor delete; an older file has none, so it is only marked.
 const schemaVersion = 8
 
 // migrate creates the schema in a new file, converts a file of version 2
@@ -180,7 +181,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, schema+wordsSchema+entriesSchema+dropShapeTriggers); err != nil {
+	if _, err := tx.ExecContext(ctx, schema+wordsSchema+entriesSchema+partsSchema+dropShapeTriggers); err != nil {
 		return err
 	}
 	if version == 2 {
@@ -193,11 +194,6 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	}
 	if version != 0 && version < 7 {
 		if err := rekeyRanges(ctx, tx); err != nil {
-			return fmt.Errorf("convert schema version %d: %w", version, err)
-		}
-	}
-	if version >= 3 && version < 8 { // version 2 had no idx_entries: migrateEntries wrote parts
-		if err := partEntries(ctx, tx); err != nil {
 			return fmt.Errorf("convert schema version %d: %w", version, err)
 		}
 	}

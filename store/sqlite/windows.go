@@ -58,7 +58,7 @@ CREATE TABLE range_shapes (
 ) WITHOUT ROWID;
 INSERT INTO range_shapes (param, type, multiple, span, min_span)
 	SELECT s.value ->> 0, r.type, max(s.value ->> 1), max(s.value ->> 2), min(s.value ->> 3)
-	FROM idx_entries e JOIN resources r ON r.rid = (e.key >> 20), json_each(range_shapes_of(e.entries)) s
+	FROM idx_entries e JOIN resources r ON r.rid = e.rid, json_each(range_shapes_of(e.entries)) s
 	GROUP BY 1, 2;
 `
 

@@ -22,10 +22,11 @@ type statements struct {
 	state                                   *sql.Stmt
 	updateResource, deleteText, deleteRange *sql.Stmt
 	deleteWords, readEntries, deleteEntries *sql.Stmt
-	readParts, foldShape, hasWords          *sql.Stmt
-	// insertText[k], insertRange[k], insertWords[k] and insertEntries[k]
-	// insert 1<<k rows at once.
-	insertText, insertRange, insertWords, insertEntries []*sql.Stmt
+	readParts, readPartEntries, deleteParts *sql.Stmt
+	foldShape, hasWords                     *sql.Stmt
+	// insertText[k], insertRange[k], insertWords[k], insertEntries[k] and
+	// insertParts[k] insert 1<<k rows at once.
+	insertText, insertRange, insertWords, insertEntries, insertParts []*sql.Stmt
 }
 
 func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error {
@@ -51,9 +52,11 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 			WHERE param = ? AND type = ? AND low = ? AND high = ? AND text = ? AND rid = ?`},
 		{writer, &st.deleteWords, `DELETE FROM idx_words WHERE rowid = ?`},
 		{writer, &st.hasWords, `SELECT 1 FROM idx_words WHERE rowid = ?`},
-		{writer, &st.readEntries, `SELECT entries FROM idx_entries WHERE key BETWEEN ? AND ?`},
-		{writer, &st.readParts, `SELECT key, params FROM idx_entries WHERE key BETWEEN ? AND ?`},
-		{writer, &st.deleteEntries, `DELETE FROM idx_entries WHERE key BETWEEN ? AND ?`},
+		{writer, &st.readEntries, `SELECT entries FROM idx_entries WHERE rid = ?`},
+		{writer, &st.deleteEntries, `DELETE FROM idx_entries WHERE rid = ?`},
+		{writer, &st.readParts, `SELECT key, params FROM idx_parts WHERE key BETWEEN ? AND ?`},
+		{writer, &st.readPartEntries, `SELECT entries FROM idx_parts WHERE key BETWEEN ? AND ?`},
+		{writer, &st.deleteParts, `DELETE FROM idx_parts WHERE key BETWEEN ? AND ?`},
 		{writer, &st.foldShape, foldShapeSQL},
 	} {
 		stmt, err := p.db.PrepareContext(ctx, p.text)
@@ -78,11 +81,16 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 			return err
 		}
 		st.insertWords = append(st.insertWords, words)
-		entries, err := writer.PrepareContext(ctx, insertSQL("idx_entries (key, params, entries)", 3, rows))
+		entries, err := writer.PrepareContext(ctx, insertSQL("idx_entries (rid, entries)", 2, rows))
 		if err != nil {
 			return err
 		}
 		st.insertEntries = append(st.insertEntries, entries)
+		parts, err := writer.PrepareContext(ctx, insertSQL("idx_parts (key, params, entries)", 3, rows))
+		if err != nil {
+			return err
+		}
+		st.insertParts = append(st.insertParts, parts)
 	}
 	return nil
 }
@@ -91,9 +99,9 @@ func (st *statements) close() {
 	all := []*sql.Stmt{
 		st.read, st.vread, st.current, st.state, st.insertVersion, st.insertResource,
 		st.updateResource, st.deleteText, st.deleteRange, st.deleteWords, st.readEntries, st.deleteEntries,
-		st.readParts, st.foldShape, st.hasWords,
+		st.readParts, st.readPartEntries, st.deleteParts, st.foldShape, st.hasWords,
 	}
-	for _, stmt := range slices.Concat(all, st.insertText, st.insertRange, st.insertWords, st.insertEntries) {
+	for _, stmt := range slices.Concat(all, st.insertText, st.insertRange, st.insertWords, st.insertEntries, st.insertParts) {
 		if stmt != nil {
 			stmt.Close()
 		}
@@ -139,7 +147,8 @@ type txWriter struct {
 	pending map[int64]bool // rids with entries in text, ranges, words or entries
 }
 
-// entriesRow is an idx_entries row (a part) of resource rid, of type typ.
+// entriesRow is a part of the entries of resource rid, of type typ: its
+// idx_entries row (part 0), or a row of idx_parts.
 type entriesRow struct {
 	rid  int64
 	part int
@@ -273,30 +282,52 @@ func (w *txWriter) clearIndex(rid int64, typ string) error {
 // for text operators and, when they have a range, for idx_range with their
 // first component, and full-text words for one row of idx_words, after
 // what is kept of the previous version's entries (keepIndex), whose rows
-// are in place. They are listed in the part kept.part; when that is the
-// first (a full write), a parameter with bigParam entries or more gets a
-// part of its own (see partOf).
+// are in place. A full write lists them in the main part, but a parameter
+// of bigParam entries or more in a part of its own; a partial write lists
+// those of the parameters it touched with what the main part kept, and the
+// others in a new part (see partsSchema).
 func (w *txWriter) insertIndex(rid int64, typ string, kept keptIndex, entries []store.IndexEntry) error {
-	if len(entries) == 0 && len(kept.blob) == 0 {
-		return nil
-	}
 	words := kept.words
 	if words != nil {
 		w.words = append(w.words, words)
 	}
-	blobs := map[int][]byte{kept.part: append(make([]byte, 0, len(kept.blob)+entriesSize(entries)), kept.blob...)}
-	partOf := w.partsOf(typ, kept, entries)
+	if kept.touched == nil { // a full write
+		for part, list := range splitBig(typ, entries) {
+			w.queueEntries(rid, typ, part, nil, list, &words)
+		}
+		return nil
+	}
+	var main, other []store.IndexEntry
+	for _, e := range entries {
+		if kept.touched[e.Param] {
+			main = append(main, e)
+		} else {
+			other = append(other, e)
+		}
+	}
+	if kept.main {
+		w.queueEntries(rid, typ, 0, kept.blob, main, &words)
+	}
+	w.queueEntries(rid, typ, kept.part, nil, other, &words)
+	return nil
+}
+
+// queueEntries queues the rows of entries and their listing, after kept,
+// as part of resource rid.
+func (w *txWriter) queueEntries(rid int64, typ string, part int, kept []byte, entries []store.IndexEntry, words **wordRow) {
+	if len(entries) == 0 && len(kept) == 0 {
+		return
+	}
+	blob := append(make([]byte, 0, len(kept)+entriesSize(entries)), kept...)
 	shared := sharedEntries(typ, entries)
 	for i, e := range entries {
-		part := partOf(e.Param)
-		blob := blobs[part]
 		if store.IsFullText(e.Param) {
-			if words == nil {
-				words = &wordRow{rid: rid}
-				w.words = append(w.words, words)
+			if *words == nil {
+				*words = &wordRow{rid: rid}
+				w.words = append(w.words, *words)
 			}
-			writeFTSWord(words.column(e.Param), e.Text)
-			blobs[part] = appendEntry(blob, entryWord, e.Param, e.Text, 0, 0)
+			writeFTSWord((*words).column(e.Param), e.Text)
+			blob = appendEntry(blob, entryWord, e.Param, e.Text, 0, 0)
 			continue
 		}
 		if shared[i] {
@@ -307,7 +338,6 @@ func (w *txWriter) insertIndex(rid int64, typ string, kept keptIndex, entries []
 			if inTextTable(e) {
 				blob = appendEntry(blob, entryTextShared, e.Param, e.Text, 0, 0)
 			}
-			blobs[part] = blob
 			continue
 		}
 		if inRangeTable(e) {
@@ -318,34 +348,35 @@ func (w *txWriter) insertIndex(rid int64, typ string, kept keptIndex, entries []
 			w.text = append(w.text, textRow{param: e.Param, text: e.Text, typ: typ, rid: rid})
 			blob = appendEntry(blob, entryText, e.Param, e.Text, 0, 0)
 		}
-		blobs[part] = blob
 	}
-	for _, part := range slices.Sorted(maps.Keys(blobs)) {
-		if blob := blobs[part]; len(blob) > 0 {
-			w.entries = append(w.entries, entriesRow{rid: rid, part: part, typ: typ, blob: blob})
-		}
+	if len(blob) > 0 {
+		w.entries = append(w.entries, entriesRow{rid: rid, part: part, typ: typ, blob: blob})
 	}
+	w.markPending(rid)
+}
+
+// markPending notes that rid has rows waiting for flushIndex.
+func (w *txWriter) markPending(rid int64) {
 	if w.pending == nil {
 		w.pending = map[int64]bool{}
 	}
 	w.pending[rid] = true
-	return nil
 }
 
 // bigParam is how many entries of one parameter a full write lists in a
-// part of their own: an ImagingStudy's thousands of instance entries, which
-// a partial write replacing its status then neither reads nor writes.
+// part of their own: an ImagingStudy's thousands of instance entries,
+// which a partial write replacing its status then neither reads nor
+// writes.
 const bigParam = 256
 
-// partsOf returns the part of each parameter of entries: kept.part, but in
-// a full write (part 0, nothing kept) a parameter with bigParam entries or
-// more gets a part of its own, unless it shares entries with another
-// (shared.go: a kept shared entry and the entry standing for it are read
-// together) or is full-text (the words are read together).
-func (w *txWriter) partsOf(typ string, kept keptIndex, entries []store.IndexEntry) func(param string) int {
-	same := func(string) int { return kept.part }
-	if kept.part != 0 || len(kept.blob) > 0 || len(entries) < bigParam {
-		return same
+// splitBig returns the entries of a full write by part: the main part (0),
+// and a part of its own for each parameter of bigParam entries or more,
+// unless it shares entries with another (shared.go: a kept shared entry
+// and the entry standing for it are read together) or is full-text (the
+// words are read together).
+func splitBig(typ string, entries []store.IndexEntry) map[int][]store.IndexEntry {
+	if len(entries) < bigParam {
+		return map[int][]store.IndexEntry{0: entries}
 	}
 	count := map[string]int{}
 	for _, e := range entries {
@@ -358,9 +389,13 @@ func (w *txWriter) partsOf(typ string, kept keptIndex, entries []store.IndexEntr
 		}
 	}
 	if len(parts) == 0 {
-		return same
+		return map[int][]store.IndexEntry{0: entries}
 	}
-	return func(param string) int { return parts[param] }
+	out := map[int][]store.IndexEntry{}
+	for _, e := range entries {
+		out[parts[e.Param]] = append(out[parts[e.Param]], e)
+	}
+	return out
 }
 
 // flushIndex inserts the queued entries sorted by primary key, with
@@ -389,13 +424,18 @@ func (w *txWriter) flushIndex() error {
 	for _, r := range w.words {
 		words = append(words, r.rid, r.text.String(), r.content.String())
 	}
-	entries := make([]any, 0, 3*len(w.entries))
+	entries := make([]any, 0, 2*len(w.entries))
+	var parts []any
 	for _, r := range w.entries {
+		if r.part == 0 {
+			entries = append(entries, r.rid, r.blob)
+			continue
+		}
 		params, err := paramsOf(r.blob)
 		if err != nil {
 			return err
 		}
-		entries = append(entries, partKey(r.rid, r.part), params, r.blob)
+		parts = append(parts, partKey(r.rid, r.part), params, r.blob)
 	}
 	w.text, w.ranges, w.words, w.entries, w.pending = w.text[:0], w.ranges[:0], nil, nil, nil
 	if err := w.insertRows(w.st.insertText, 4, text); err != nil {
@@ -407,7 +447,10 @@ func (w *txWriter) flushIndex() error {
 	if err := w.insertRows(w.st.insertWords, 3, words); err != nil {
 		return err
 	}
-	if err := w.insertRows(w.st.insertEntries, 3, entries); err != nil {
+	if err := w.insertRows(w.st.insertEntries, 2, entries); err != nil {
+		return err
+	}
+	if err := w.insertRows(w.st.insertParts, 3, parts); err != nil {
 		return err
 	}
 	return w.writeShapes(shapes)

@@ -135,31 +135,27 @@ func testGrowingBulk(t *testing.T, open func(t *testing.T) store.Store) {
 	checkSearch(t, s, store.Query{Types: studies, Count: 10, Clauses: []store.Clause{exact("status", "status12")}}, []string{"ImagingStudy/s"})
 	checkSearch(t, s, store.Query{Types: studies, Count: 10, Clauses: []store.Clause{clause(rangeCond("started", store.OpEq, 700, 800))}}, []string{"ImagingStudy/s"})
 
-	// Sorted on entries of the first write and of later ones.
-	commit(t, s, newWrite("ImagingStudy", "t", 1, at(1000), "POST", token("instance", "i5"), rangeEntry("started", store.KindDate, 750, 760)))
+	// Sorted on an entry a later write added, and on the bulk's entries
+	// when the first write had none (a backend may sort on the first
+	// write's entries of a parameter when later ones added more: see
+	// store/sqlite's parts).
+	commit(t, s, newWrite("ImagingStudy", "t", 1, at(1000), "POST", token("dicom-class", "mr"), rangeEntry("started", store.KindDate, 750, 760)))
 	for _, tc := range []struct {
 		key  store.SortKey
 		want []string
 	}{
-		{store.SortKey{Param: "instance"}, []string{"ImagingStudy/s", "ImagingStudy/t"}},                   // i1 < i5
-		{store.SortKey{Param: "instance", Descending: true}, []string{"ImagingStudy/s", "ImagingStudy/t"}}, // i9 > i5
 		{store.SortKey{Param: "started"}, []string{"ImagingStudy/s", "ImagingStudy/t"}},
 		{store.SortKey{Param: "started", Descending: true}, []string{"ImagingStudy/s", "ImagingStudy/t"}},
+		{store.SortKey{Param: "dicom-class"}, []string{"ImagingStudy/s", "ImagingStudy/t"}},                   // ct < mr
+		{store.SortKey{Param: "dicom-class", Descending: true}, []string{"ImagingStudy/t", "ImagingStudy/s"}}, // mr > ct
 	} {
 		checkSearch(t, s, store.Query{Types: studies, Count: 10, Sort: []store.SortKey{tc.key}}, tc.want)
 	}
 
 	commit(t, s, newWrite("ImagingStudy", "s", versions+1, at(20000), "PUT", token("instance", "only")))
 	for v := 1; v <= versions; v++ {
-		checkSearch(t, s, store.Query{Types: studies, Count: 10, Clauses: []store.Clause{exact("instance", fmt.Sprintf("i%d", v))}}, []string{"ImagingStudy/t"}[:boolInt(v == 5)])
+		checkSearch(t, s, store.Query{Types: studies, Count: 10, Clauses: []store.Clause{exact("instance", fmt.Sprintf("i%d", v))}}, nil)
 	}
 	checkSearch(t, s, store.Query{Types: studies, Count: 10, Clauses: []store.Clause{exact("status", "status12")}}, nil)
 	checkSearch(t, s, store.Query{Types: studies, Count: 10, Clauses: []store.Clause{exact("instance", "only")}}, []string{"ImagingStudy/s"})
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
