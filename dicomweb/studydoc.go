@@ -382,13 +382,51 @@ func (d *studyDoc) merge(added []*instanceRecord, seriesAttrs func(uid string) (
 	return d.instanceCount(), changed, nil
 }
 
-// insert adds instances to the series: in a piece of their own placed
-// among the others, or merged with the pieces their keys fall among. It
-// returns those the series did not list, and whether it replaced one it
-// listed otherwise.
+// insert adds instances to the series, each run of them that falls in
+// one piece, or between two, apart (see insertRun). It returns those the
+// series did not list, and whether it replaced one it listed otherwise.
 func (se *seriesDoc) insert(instances []instanceDoc, pieces func(id string) ([]byte, error)) (added []instanceDoc, replaced bool, err error) {
 	slices.SortStableFunc(instances, func(a, b instanceDoc) int { return a.key.compare(b.key) })
 	instances = slices.CompactFunc(instances, func(a, b instanceDoc) bool { return a.key == b.key }) // the first of a UID sent twice
+	for _, run := range se.runs(instances) {
+		more, rep, err := se.insertRun(run, pieces)
+		if err != nil {
+			return nil, false, err
+		}
+		added, replaced = append(added, more...), replaced || rep
+	}
+	return added, replaced, nil
+}
+
+// runs splits sorted instances where they fall in another piece, or
+// between other pieces: a STOW of a few instances scattered over a long
+// series reads the pieces they fall in, not all those between them.
+func (se *seriesDoc) runs(instances []instanceDoc) [][]instanceDoc {
+	region := func(k instanceKey) int {
+		i := slices.IndexFunc(se.pieces, func(p *pieceDoc) bool { return p.last.compare(k) >= 0 })
+		if i < 0 {
+			return 2 * len(se.pieces)
+		}
+		if se.pieces[i].first.compare(k) <= 0 {
+			return 2*i + 1 // in piece i
+		}
+		return 2 * i // before piece i
+	}
+	var runs [][]instanceDoc
+	start := 0
+	for i := 1; i <= len(instances); i++ {
+		if i == len(instances) || region(instances[i].key) != region(instances[start].key) {
+			runs = append(runs, instances[start:i])
+			start = i
+		}
+	}
+	return runs
+}
+
+// insertRun adds sorted instances to the series: in a piece of their own
+// placed among the others (or in the piece before them, while it has
+// room), or merged with the pieces their keys fall among.
+func (se *seriesDoc) insertRun(instances []instanceDoc, pieces func(id string) ([]byte, error)) (added []instanceDoc, replaced bool, err error) {
 	first, last := instances[0].key, instances[len(instances)-1].key
 	from := slices.IndexFunc(se.pieces, func(p *pieceDoc) bool { return p.last.compare(first) >= 0 })
 	if from < 0 {

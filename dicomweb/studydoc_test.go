@@ -118,6 +118,24 @@ func TestStudyPieces(t *testing.T) {
 		t.Errorf("lists %s, want %s", got, want)
 	}
 
+	// Instances scattered over the series: only the pieces they fall in
+	// are read, not those between.
+	for n := 3000; n < 3000+3*maxPiece; n += maxPiece {
+		batch := make([]int, maxPiece)
+		for i := range batch {
+			batch[i] = n + i
+		}
+		body, _ = p.round(t, body, batch...)
+	}
+	p.reads = 0
+	body, doc = p.round(t, body, 2, 3000+maxPiece+7, 9000)
+	if p.reads != 2 || len(doc.added) != 1 {
+		t.Errorf("scattered: %d pieces read (want the two the instances fall in), %d added", p.reads, len(doc.added))
+	}
+	if got := p.listed(t, body); !strings.HasSuffix(got, fmt.Sprintf(",9000 (%d, %d)", 4*maxPiece+4, 4*maxPiece+4)) {
+		t.Errorf("scattered: lists %s", got)
+	}
+
 	if _, err := readStudyDoc(body[:len(body)-1], p.read); err == nil {
 		t.Error("a cut spliced body was read")
 	}
