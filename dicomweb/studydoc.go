@@ -118,7 +118,7 @@ const maxPiece = 256
 // client) is split into pieces, and the doc marked rewritten.
 func readStudyDoc(body []byte, pieces func(id string) ([]byte, error)) (*studyDoc, error) {
 	doc := &studyDoc{members: map[string]json.RawMessage{}, pieces: pieces}
-	outline, slots, spliced, err := store.Unsplice(body)
+	outline, slots, _, err := store.Unsplice(body)
 	if err != nil {
 		return nil, err
 	}
@@ -135,13 +135,10 @@ func readStudyDoc(body []byte, pieces func(id string) ([]byte, error)) (*studyDo
 		if err != nil {
 			return nil, err
 		}
-		if spliced {
-			// The slot within the item's instance list is the series'.
-			at := cap(outline) - cap(item)
-			i := slices.IndexFunc(slots, func(s store.Slot) bool { return s.At > at && s.At < at+len(item) })
-			if i < 0 {
-				return nil, fmt.Errorf("imaging study series %s: no pieces", se.uid)
-			}
+		// The slot within the item's instance list is the series' (none
+		// for a series that lists no instance).
+		at := cap(outline) - cap(item)
+		if i := slices.IndexFunc(slots, func(s store.Slot) bool { return s.At > at && s.At < at+len(item) }); i >= 0 {
 			if se.pieces, err = readPieces(slots[i].Pieces); err != nil {
 				return nil, fmt.Errorf("imaging study series %s: %w", se.uid, err)
 			}

@@ -158,3 +158,18 @@ func TestStudyPiecesFromInline(t *testing.T) {
 		t.Errorf("the client's title is lost: %s", whole)
 	}
 }
+
+// TestStudyPiecesEmptySeries: a series a client listed without instances
+// has no pieces, and the rounds after one that kept it go on.
+func TestStudyPiecesEmptySeries(t *testing.T) {
+	p := &pieceTable{bodies: map[string][]byte{}}
+	inline := []byte(`{"resourceType":"ImagingStudy","id":"9","series":[{"instance":[{"number":1,"uid":"9.1.1"}],"uid":"1"},{"uid":"2"}],"status":"available"}`)
+	body, _ := p.round(t, inline, 2)
+	body, doc := p.round(t, body, 3)
+	if len(doc.series) != 2 || len(doc.added) != 1 {
+		t.Fatalf("%d series, %d added", len(doc.series), len(doc.added))
+	}
+	if got := p.listed(t, body); got != "1,2,3 (3, 3)" {
+		t.Errorf("lists %s", got)
+	}
+}

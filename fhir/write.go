@@ -146,11 +146,10 @@ func (s *Server) resolveUpdate(ctx context.Context, cl *call) (*change, error) {
 		ch.id, ch.current = target.ID, target
 		return ch, checkIfMatch(cl.ifMatch, ch.current)
 	}
-	read := s.current
-	if cl.generated != nil {
-		read = s.stored // the update needs its version, not its bulk
-	}
-	current, err := read(ctx, cl.typ, ch.id)
+	// An update needs the current version, not its body: read as stored,
+	// a spliced body (store.Splice) is neither assembled nor needs its
+	// pieces, so that an update can replace one whose piece is lost.
+	current, err := s.stored(ctx, cl.typ, ch.id)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +203,7 @@ func (s *Server) resolveDelete(ctx context.Context, cl *call) (*change, error) {
 		ch.targets = matches
 		return ch, nil
 	}
-	current, err := s.current(ctx, cl.typ, cl.id)
+	current, err := s.stored(ctx, cl.typ, cl.id) // as an update does
 	if err != nil {
 		return nil, err
 	}

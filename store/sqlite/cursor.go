@@ -1,11 +1,13 @@
 package sqlite
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 
 	"github.com/telehub/telehub/store"
 )
@@ -22,8 +24,9 @@ type sortKey struct {
 }
 
 // sortKeys returns the SQL of the query's sort keys. A parameter sorts
-// ascending on its smallest value and descending on its largest.
-func sortKeys(keys []store.SortKey) []sortKey {
+// ascending on its smallest value and descending on its largest; withParts
+// when the resources may have entries in idx_parts (see partsSchema).
+func sortKeys(keys []store.SortKey, withParts bool) []sortKey {
 	out := make([]sortKey, len(keys))
 	for i, k := range keys {
 		sk := sortKey{param: k.Param, desc: k.Descending}
@@ -33,8 +36,12 @@ func sortKeys(keys []store.SortKey) []sortKey {
 		case store.ParamLastUpdated:
 			sk.expr = "r.last_updated"
 		default:
-			sk.expr = sortValueSQL(k.Descending)
-			sk.args = []any{k.Param, k.Descending, k.Param, k.Descending}
+			sk.expr = "sort_value((SELECT entries FROM idx_entries WHERE rid = r.rid), ?, ?)"
+			sk.args = []any{k.Param, k.Descending}
+			if withParts {
+				sk.expr = sortValueSQL(k.Descending)
+				sk.args = append(sk.args, k.Param, k.Descending)
+			}
 			sk.nullable = true
 		}
 		out[i] = sk
@@ -42,16 +49,39 @@ func sortKeys(keys []store.SortKey) []sortKey {
 	return out
 }
 
-// sortValueSQL is the SQL of a resource's sort value on a parameter (the
-// parameter and the direction are its arguments, twice): sort_value of its
-// main part of entries or, when that has none, the smallest (ascending) or
-// largest (descending) of its other parts' (see partsSchema).
+// sortValueSQL is the SQL of the sort value on a parameter of a resource
+// that may have entries in idx_parts (the parameter and the direction are
+// its arguments, twice): the smallest (ascending) or largest (descending)
+// sort_value of its parts, the main one and the others.
 func sortValueSQL(descending bool) string {
 	agg := "min"
 	if descending {
 		agg = "max"
 	}
-	return "coalesce(sort_value((SELECT entries FROM idx_entries WHERE rid = r.rid), ?, ?), (SELECT " + agg + "(sort_value(entries, ?, ?)) FROM " + partsOf + "))"
+	return "(SELECT " + agg + "(v) FROM (SELECT sort_value(entries, ?, ?) AS v FROM idx_entries WHERE rid = r.rid" +
+		" UNION ALL SELECT sort_value(entries, ?, ?) FROM " + partsOf + "))"
+}
+
+// sortKeysOf returns the SQL of q's sort keys, reading every part of the
+// entries of the types that ever had other parts.
+func (s *Store) sortKeysOf(ctx context.Context, q store.Query) ([]sortKey, error) {
+	if !slices.ContainsFunc(q.Sort, func(k store.SortKey) bool { return k.Param != store.ParamID && k.Param != store.ParamLastUpdated }) {
+		return sortKeys(q.Sort, false), nil
+	}
+	rows, err := s.stmts.partTypes.QueryContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	withParts := false
+	for rows.Next() {
+		var typ string
+		if err := rows.Scan(&typ); err != nil {
+			return nil, err
+		}
+		withParts = withParts || len(q.Types) == 0 || slices.Contains(q.Types, typ)
+	}
+	return sortKeys(q.Sort, withParts), rows.Err()
 }
 
 // A cursor is the base64url of a JSON array: a fingerprint of the sort keys

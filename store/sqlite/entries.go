@@ -46,17 +46,18 @@ CREATE TABLE IF NOT EXISTS idx_entries (
 // parts holding a parameter it replaces; it adds the entries of the
 // parameters it does not touch as a new part. A round that adds instances
 // to an ImagingStudy of thousands thus reads none of their entries and
-// writes a part of its own. A sort reads the main part, and the other
-// parts only for a resource whose main part has no value for the
-// parameter: a parameter whose entries are in both (an ImagingStudy's
-// instances, sorted by UID) sorts on the main part's. An ordinary resource
-// has no other part: its writes and sorts read idx_parts with one probe.
+// writes a part of its own. part_types lists the types of the resources
+// that ever had other parts: a sort of those reads every part (the
+// smallest or largest value of them all), a sort of any other type the
+// main part only, as it did before parts. An ordinary resource has no
+// other part: its updates probe idx_parts once.
 const partsSchema = `
 CREATE TABLE IF NOT EXISTS idx_parts (
 	key     INTEGER PRIMARY KEY, -- rid << partBits | part, part >= 1
 	params  TEXT    NOT NULL,    -- the parameters of its entries, each followed by a space
 	entries BLOB    NOT NULL
 );
+CREATE TABLE IF NOT EXISTS part_types (type TEXT PRIMARY KEY) WITHOUT ROWID;
 `
 
 // partBits is how many low bits of an idx_parts key number the part.
@@ -340,7 +341,9 @@ func (w *txWriter) keepIndex(rid int64, wr *store.Write) (kept keptIndex, added 
 	for _, e := range wr.Index {
 		if !replaced[e.Param] {
 			for _, k := range entryKeys(e) {
-				keys[k] = len(keys)
+				if _, ok := keys[k]; !ok {
+					keys[k] = len(keys)
+				}
 			}
 		}
 	}

@@ -256,3 +256,27 @@ func TestOpenVersion7(t *testing.T) {
 		}
 	}
 }
+
+// TestPartialIndexRepeatedKeys: a partial write whose entries repeat a key
+// (two composites of one text, with different ranges) is written.
+func TestPartialIndexRepeatedKeys(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	combo := func(low float64) store.IndexEntry {
+		return store.IndexEntry{Param: "combo", Kind: store.KindComposite, Text: "a$b", Low: low, High: low + 1}
+	}
+	for v, index := range [][]store.IndexEntry{{combo(1)}, {combo(2), combo(3), combo(1)}} {
+		err := s.Commit(ctx, []store.Write{{Type: "Observation", ID: "o", Version: int64(v + 1), LastUpdated: time.UnixMilli(int64(v + 1)),
+			Method: "PUT", Body: []byte(`{"resourceType":"Observation"}`), Index: index, PartialIndex: v > 0}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for low := 1.0; low <= 3; low++ {
+		res, err := s.Search(ctx, store.Query{Types: []string{"Observation"}, Count: 10,
+			Clauses: []store.Clause{{Any: []store.Condition{{Param: "combo", Op: store.OpEq, Text: "a$b", Low: low, High: low + 1}}}}})
+		if err != nil || len(res.Resources) != 1 {
+			t.Errorf("combo at %v: %+v, %v", low, res, err)
+		}
+	}
+}

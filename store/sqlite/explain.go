@@ -35,7 +35,10 @@ func (s *Store) Explain(ctx context.Context, q store.Query) (string, error) {
 		}
 	}
 	b.WriteString("\n")
-	keys := sortKeys(q.Sort)
+	keys, err := s.sortKeysOf(ctx, q)
+	if err != nil {
+		return "", fmt.Errorf("store: explain: %w", err)
+	}
 	matches := matchesOf(q, driver, where, windows)
 	if q.Total && q.Count > 0 && countsWithPage(q, keys, matches) {
 		matches.counted = true

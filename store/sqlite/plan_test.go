@@ -78,7 +78,7 @@ func TestSearchPlans(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			page, args, err := pageSQL(tc.q, sortKeys(tc.q.Sort), matchesOf(tc.q, -1, where, nil))
+			page, args, err := pageSQL(tc.q, sortKeys(tc.q.Sort, false), matchesOf(tc.q, -1, where, nil))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,7 +109,7 @@ var tableScan = regexp.MustCompile(`(?m)^SCAN (r|v|x|resources|versions|idx_\w+)
 func cursor(t *testing.T, sort []store.SortKey, fields ...any) string {
 	t.Helper()
 	n := len(fields) - 2
-	c, err := encodeCursor(sortKeys(sort), fields[:n], fields[n].(string), fields[n+1].(string), -1)
+	c, err := encodeCursor(sortKeys(sort, false), fields[:n], fields[n].(string), fields[n+1].(string), -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestWalkPlans(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			q := store.Query{Types: observations, Clauses: code, Sort: tc.sort, Count: 10}
-			page, args, walk, err := choosePage(q, sortKeys(q.Sort), matchSQL{})
+			page, args, walk, err := choosePage(q, sortKeys(q.Sort, false), matchSQL{})
 			if err != nil || !walk {
 				t.Fatalf("walk %v, %v", walk, err)
 			}

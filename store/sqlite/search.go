@@ -35,7 +35,10 @@ func (s *Store) search(ctx context.Context, q store.Query, useWindows bool) (*st
 	if err != nil {
 		return nil, fmt.Errorf("store: search: %w", err)
 	}
-	keys := sortKeys(q.Sort)
+	keys, err := s.sortKeysOf(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("store: search: %w", err)
+	}
 	// A cursor carries the total its first page counted (see cursor.go).
 	carried := -1
 	if q.Total && q.Cursor != "" {

@@ -110,7 +110,7 @@ func walkPageSQL(q store.Query, keys []sortKey, windows map[*store.Condition]*wi
 	}
 	// The clauses first: their probes are cheaper than reading the entries.
 	cond.add(filter.sql(), filter.args...)
-	cond.add(column+" = "+sortValueSQL(keys[0].desc), keys[0].args...)
+	cond.add(column+" = "+keys[0].expr, keys[0].args...)
 	if q.Cursor != "" {
 		after, args := afterSQL(walked, values, q.Types, "r", typ, id)
 		cond.add(after, args...)

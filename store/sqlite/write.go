@@ -23,6 +23,7 @@ type statements struct {
 	updateResource, deleteText, deleteRange *sql.Stmt
 	deleteWords, readEntries, deleteEntries *sql.Stmt
 	readParts, readPartEntries, deleteParts *sql.Stmt
+	insertPartType, partTypes               *sql.Stmt
 	foldShape, hasWords                     *sql.Stmt
 	// insertText[k], insertRange[k], insertWords[k], insertEntries[k] and
 	// insertParts[k] insert 1<<k rows at once.
@@ -57,6 +58,8 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 		{writer, &st.readParts, `SELECT key, params FROM idx_parts WHERE key BETWEEN ? AND ?`},
 		{writer, &st.readPartEntries, `SELECT entries FROM idx_parts WHERE key BETWEEN ? AND ?`},
 		{writer, &st.deleteParts, `DELETE FROM idx_parts WHERE key BETWEEN ? AND ?`},
+		{writer, &st.insertPartType, `INSERT OR IGNORE INTO part_types (type) VALUES (?)`},
+		{reader, &st.partTypes, `SELECT type FROM part_types`},
 		{writer, &st.foldShape, foldShapeSQL},
 	} {
 		stmt, err := p.db.PrepareContext(ctx, p.text)
@@ -99,7 +102,7 @@ func (st *statements) close() {
 	all := []*sql.Stmt{
 		st.read, st.vread, st.current, st.state, st.insertVersion, st.insertResource,
 		st.updateResource, st.deleteText, st.deleteRange, st.deleteWords, st.readEntries, st.deleteEntries,
-		st.readParts, st.readPartEntries, st.deleteParts, st.foldShape, st.hasWords,
+		st.readParts, st.readPartEntries, st.deleteParts, st.insertPartType, st.partTypes, st.foldShape, st.hasWords,
 	}
 	for _, stmt := range slices.Concat(all, st.insertText, st.insertRange, st.insertWords, st.insertEntries, st.insertParts) {
 		if stmt != nil {
@@ -426,6 +429,7 @@ func (w *txWriter) flushIndex() error {
 	}
 	entries := make([]any, 0, 2*len(w.entries))
 	var parts []any
+	partTypes := map[string]bool{}
 	for _, r := range w.entries {
 		if r.part == 0 {
 			entries = append(entries, r.rid, r.blob)
@@ -436,6 +440,12 @@ func (w *txWriter) flushIndex() error {
 			return err
 		}
 		parts = append(parts, partKey(r.rid, r.part), params, r.blob)
+		partTypes[r.typ] = true
+	}
+	for typ := range partTypes {
+		if _, err := w.exec(w.st.insertPartType, typ); err != nil {
+			return err
+		}
 	}
 	w.text, w.ranges, w.words, w.entries, w.pending = w.text[:0], w.ranges[:0], nil, nil, nil
 	if err := w.insertRows(w.st.insertText, 4, text); err != nil {

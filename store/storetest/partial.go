@@ -111,7 +111,7 @@ func testPartialIndex(t *testing.T, open func(t *testing.T) store.Store) {
 func testGrowingBulk(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	studies := []string{"ImagingStudy"}
-	commit(t, s, newWrite("ImagingStudy", "s", 1, at(1000), "POST", token("status", "registered"), token("instance", "i1")))
+	commit(t, s, newWrite("ImagingStudy", "s", 1, at(1000), "POST", token("status", "registered"), token("instance", "i1"), token("modality", "MR")))
 	const versions = 12
 	for v := int64(2); v <= versions; v++ {
 		index := []store.IndexEntry{token("instance", fmt.Sprintf("i%d", v)), token("dicom-class", "ct")}
@@ -122,7 +122,7 @@ func testGrowingBulk(t *testing.T, open func(t *testing.T) store.Store) {
 			replaced = []string{"status"}
 		}
 		if v == 7 {
-			index = append(index, rangeEntry("started", store.KindDate, 700, 800))
+			index = append(index, rangeEntry("started", store.KindDate, 700, 800), token("modality", "CT"))
 		}
 		commit(t, s, partialWrite("ImagingStudy", "s", v, replaced, index...))
 	}
@@ -135,26 +135,31 @@ func testGrowingBulk(t *testing.T, open func(t *testing.T) store.Store) {
 	checkSearch(t, s, store.Query{Types: studies, Count: 10, Clauses: []store.Clause{exact("status", "status12")}}, []string{"ImagingStudy/s"})
 	checkSearch(t, s, store.Query{Types: studies, Count: 10, Clauses: []store.Clause{clause(rangeCond("started", store.OpEq, 700, 800))}}, []string{"ImagingStudy/s"})
 
-	// Sorted on an entry a later write added, and on the bulk's entries
-	// when the first write had none (a backend may sort on the first
-	// write's entries of a parameter when later ones added more: see
-	// store/sqlite's parts).
-	commit(t, s, newWrite("ImagingStudy", "t", 1, at(1000), "POST", token("dicom-class", "mr"), rangeEntry("started", store.KindDate, 750, 760)))
+	// Sorted on all its entries, whichever write added them: s has i1 and
+	// MR from the first write, i2… and CT from later ones.
+	commit(t, s, newWrite("ImagingStudy", "t", 1, at(1000), "POST", token("instance", "i5"), token("modality", "DX"),
+		rangeEntry("started", store.KindDate, 750, 760)))
 	for _, tc := range []struct {
 		key  store.SortKey
 		want []string
 	}{
 		{store.SortKey{Param: "started"}, []string{"ImagingStudy/s", "ImagingStudy/t"}},
 		{store.SortKey{Param: "started", Descending: true}, []string{"ImagingStudy/s", "ImagingStudy/t"}},
-		{store.SortKey{Param: "dicom-class"}, []string{"ImagingStudy/s", "ImagingStudy/t"}},                   // ct < mr
-		{store.SortKey{Param: "dicom-class", Descending: true}, []string{"ImagingStudy/t", "ImagingStudy/s"}}, // mr > ct
+		{store.SortKey{Param: "instance"}, []string{"ImagingStudy/s", "ImagingStudy/t"}},                   // i1 < i5
+		{store.SortKey{Param: "instance", Descending: true}, []string{"ImagingStudy/s", "ImagingStudy/t"}}, // i9 > i5
+		{store.SortKey{Param: "modality"}, []string{"ImagingStudy/s", "ImagingStudy/t"}},                   // CT < DX
+		{store.SortKey{Param: "modality", Descending: true}, []string{"ImagingStudy/s", "ImagingStudy/t"}}, // MR > DX
 	} {
 		checkSearch(t, s, store.Query{Types: studies, Count: 10, Sort: []store.SortKey{tc.key}}, tc.want)
 	}
 
 	commit(t, s, newWrite("ImagingStudy", "s", versions+1, at(20000), "PUT", token("instance", "only")))
 	for v := 1; v <= versions; v++ {
-		checkSearch(t, s, store.Query{Types: studies, Count: 10, Clauses: []store.Clause{exact("instance", fmt.Sprintf("i%d", v))}}, nil)
+		var want []string // s lost them all; t has i5
+		if v == 5 {
+			want = []string{"ImagingStudy/t"}
+		}
+		checkSearch(t, s, store.Query{Types: studies, Count: 10, Clauses: []store.Clause{exact("instance", fmt.Sprintf("i%d", v))}}, want)
 	}
 	checkSearch(t, s, store.Query{Types: studies, Count: 10, Clauses: []store.Clause{exact("status", "status12")}}, nil)
 	checkSearch(t, s, store.Query{Types: studies, Count: 10, Clauses: []store.Clause{exact("instance", "only")}}, []string{"ImagingStudy/s"})
