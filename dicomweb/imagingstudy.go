@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/telehub/telehub/fhir"
 	"github.com/telehub/telehub/fhir/model"
@@ -206,38 +205,16 @@ func (s *Server) studyRound(ctx context.Context, study, id string, links studyLi
 
 // pieceReader reads the pieces of ImagingStudies from the index's store.
 func (s *Server) pieceReader(ctx context.Context) func(id string) ([]byte, error) {
-	return func(id string) ([]byte, error) {
-		res, err := s.idx.st.Read(ctx, store.PieceType, id)
-		if err != nil {
-			return nil, fmt.Errorf("imaging study piece %s: %w", id, err)
-		}
-		return res.Body, nil
-	}
+	return func(id string) ([]byte, error) { return store.ReadPiece(ctx, s.idx.st, id) }
 }
 
-// writePieces stores new pieces of ImagingStudies in the index's store:
-// in one commit when it has transactions, else one by one.
+// writePieces stores new pieces of ImagingStudies in the index's store.
 func (s *Server) writePieces(ctx context.Context, pieces []*pieceDoc) error {
-	now := time.Now()
-	writes := make([]store.Write, len(pieces))
-	for i, p := range pieces {
-		writes[i] = store.Write{Type: store.PieceType, ID: p.id, Version: 1, LastUpdated: now, Method: http.MethodPost, Body: p.data}
+	bodies := make(map[string][]byte, len(pieces))
+	for _, p := range pieces {
+		bodies[p.id] = p.data
 	}
-	if len(writes) == 0 {
-		return nil
-	}
-	if s.idx.st.SupportsTransactions() {
-		if err := s.idx.st.Commit(ctx, writes); err != nil {
-			return fmt.Errorf("store imaging study pieces: %w", err)
-		}
-		return nil
-	}
-	for _, w := range writes {
-		if err := s.idx.st.Commit(ctx, []store.Write{w}); err != nil {
-			return fmt.Errorf("store imaging study piece: %w", err)
-		}
-	}
-	return nil
+	return store.WritePieces(ctx, s.idx.st, bodies)
 }
 
 // sameMembers reports whether two versions' members but meta are the same.

@@ -173,7 +173,7 @@ func readSeriesDoc(item []byte) (*seriesDoc, []instanceDoc, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("imaging study series %s: %w", se.uid, err)
 	}
-	slices.SortStableFunc(inline, func(a, b instanceDoc) int { return a.key.compare(b.key) })
+	sortInstanceDocs(inline)
 	return se, inline, nil
 }
 
@@ -188,6 +188,16 @@ func readInstances(list []byte) ([]instanceDoc, error) {
 		out = append(out, instanceDoc{key: instanceKey{number, string(uid)}, json: item})
 	}
 	return out, nil
+}
+
+// pieceInstances reads the instances of a piece's body.
+func pieceInstances(data []byte) ([]instanceDoc, error) {
+	return readInstances(append(append([]byte{'['}, data...), ']'))
+}
+
+// sortInstanceDocs orders instance elements by number, then UID.
+func sortInstanceDocs(instances []instanceDoc) {
+	slices.SortStableFunc(instances, func(a, b instanceDoc) int { return a.key.compare(b.key) })
 }
 
 // A piece's note: how many instances, then the first's and the last's
@@ -383,7 +393,7 @@ func (d *studyDoc) merge(added []*instanceRecord, seriesAttrs func(uid string) (
 // one piece, or between two, apart (see insertRun). It returns those the
 // series did not list, and whether it replaced one it listed otherwise.
 func (se *seriesDoc) insert(instances []instanceDoc, pieces func(id string) ([]byte, error)) (added []instanceDoc, replaced bool, err error) {
-	slices.SortStableFunc(instances, func(a, b instanceDoc) int { return a.key.compare(b.key) })
+	sortInstanceDocs(instances)
 	instances = slices.CompactFunc(instances, func(a, b instanceDoc) bool { return a.key == b.key }) // the first of a UID sent twice
 	for _, run := range se.runs(instances) {
 		more, rep, err := se.insertRun(run, pieces)
@@ -451,7 +461,7 @@ func (se *seriesDoc) insertRun(instances []instanceDoc, pieces func(id string) (
 				return nil, false, err
 			}
 		}
-		more, err := readInstances(append(append([]byte{'['}, data...), ']'))
+		more, err := pieceInstances(data)
 		if err != nil {
 			return nil, false, fmt.Errorf("piece %s: %w", p.id, err)
 		}
@@ -470,7 +480,7 @@ func (se *seriesDoc) insertRun(instances []instanceDoc, pieces func(id string) (
 	if len(added) == 0 && !replaced {
 		return nil, false, nil
 	}
-	slices.SortStableFunc(listed, func(a, b instanceDoc) int { return a.key.compare(b.key) })
+	sortInstanceDocs(listed)
 	se.pieces = slices.Replace(se.pieces, from, to, newPieces(listed)...)
 	return added, replaced, nil
 }
@@ -506,7 +516,7 @@ func (d *studyDoc) rebuild(series []*seriesRecord, instances []*instanceRecord) 
 			d.unchecked = d.unchecked || !validInstance(in)
 			docs[i] = newInstanceDoc(in)
 		}
-		slices.SortStableFunc(docs, func(a, b instanceDoc) int { return a.key.compare(b.key) })
+		sortInstanceDocs(docs)
 		se.pieces = newPieces(docs)
 		d.series = append(d.series, se)
 	}
@@ -661,7 +671,7 @@ func (d *studyDoc) instanceParts() iter.Seq[[]byte] {
 						return
 					}
 				}
-				instances, err := readInstances(append(append([]byte{'['}, data...), ']'))
+				instances, err := pieceInstances(data)
 				if err != nil {
 					instances = []instanceDoc{{json: []byte("corrupt piece " + p.id)}}
 				}

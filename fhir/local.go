@@ -106,14 +106,9 @@ func (s *Server) PieceStore() store.Store {
 // assembled: for the component that writes it, which needs its outline and
 // the names of its pieces, not its bulk.
 func (s *Server) ReadStored(ctx context.Context, typ, id string) (*store.Resource, error) {
-	res, err := s.stored(ctx, typ, id)
-	switch {
-	case err != nil:
-		return nil, local(err)
-	case res == nil:
-		return nil, local(newError(http.StatusNotFound, codeNotFound, "%s/%s is not known", typ, id))
-	case res.Deleted:
-		return res, local(newError(http.StatusGone, codeDeleted, "%s/%s was deleted (version %d)", typ, id, res.VersionID))
+	res, err := s.readVersionWith(ctx, typ, id, "", s.readStored)
+	if err != nil {
+		return res, local(err)
 	}
 	return res, nil
 }

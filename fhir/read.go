@@ -57,6 +57,12 @@ func (s *Server) readAllowed(ctx context.Context, typ, id, vid string) (*store.R
 // resource. A deleted version comes back with a 410 error, so that callers
 // can still report its version.
 func (s *Server) readVersion(ctx context.Context, typ, id, vid string) (*store.Resource, error) {
+	return s.readVersionWith(ctx, typ, id, vid, s.store.Read)
+}
+
+// readVersionWith is readVersion reading the current version with
+// readCurrent.
+func (s *Server) readVersionWith(ctx context.Context, typ, id, vid string, readCurrent func(context.Context, string, string) (*store.Resource, error)) (*store.Resource, error) {
 	var (
 		res *store.Resource
 		err error
@@ -65,7 +71,7 @@ func (s *Server) readVersion(ctx context.Context, typ, id, vid string) (*store.R
 		return nil, err
 	}
 	if vid == "" {
-		res, err = s.store.Read(ctx, typ, id)
+		res, err = readCurrent(ctx, typ, id)
 	} else {
 		v, perr := strconv.ParseInt(vid, 10, 64)
 		if perr != nil || v < 1 {

@@ -219,24 +219,26 @@ func (s *Server) resolveDelete(ctx context.Context, cl *call) (*change, error) {
 
 // current reads the current version of a resource; nil when never stored.
 func (s *Server) current(ctx context.Context, typ, id string) (*store.Resource, error) {
-	res, err := s.store.Read(ctx, typ, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("fhir: read %s/%s: %w", typ, id, err)
-	}
-	return res, nil
+	return currentWith(ctx, typ, id, s.store.Read)
 }
 
 // stored is current with a spliced body as stored, not assembled (see
 // store.Splice).
 func (s *Server) stored(ctx context.Context, typ, id string) (*store.Resource, error) {
-	pieces, ok := store.As[store.PieceReader](s.store)
-	if !ok {
-		return s.current(ctx, typ, id)
+	return currentWith(ctx, typ, id, s.readStored)
+}
+
+// readStored is the store's Read, but for a spliced body, which it gives as
+// stored (store.PieceReader).
+func (s *Server) readStored(ctx context.Context, typ, id string) (*store.Resource, error) {
+	if pieces, ok := store.As[store.PieceReader](s.store); ok {
+		return pieces.ReadStored(ctx, typ, id)
 	}
-	res, err := pieces.ReadStored(ctx, typ, id)
+	return s.store.Read(ctx, typ, id)
+}
+
+func currentWith(ctx context.Context, typ, id string, read func(context.Context, string, string) (*store.Resource, error)) (*store.Resource, error) {
+	res, err := read(ctx, typ, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}

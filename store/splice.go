@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // A spliced body is how a resource whose bulk grows with the data it is
@@ -238,7 +239,22 @@ func (w *withPieces) ReadStored(ctx context.Context, typ, id string) (*Resource,
 func (w *withPieces) PieceStore() Store { return w.pieces }
 
 func (w *withPieces) Piece(ctx context.Context, id string) ([]byte, error) {
-	res, err := w.pieces.Read(ctx, PieceType, id)
+	return ReadPiece(ctx, w.pieces, id)
+}
+
+// assemble replaces a spliced body by the JSON it stands for.
+func (w *withPieces) assemble(ctx context.Context, res *Resource) error {
+	body, err := Assemble(ctx, res.Body, w.Piece)
+	if err != nil {
+		return fmt.Errorf("store: assemble %s/%s: %w", res.Type, res.ID, err)
+	}
+	res.Body = body
+	return nil
+}
+
+// ReadPiece returns the body of a piece kept in pieces.
+func ReadPiece(ctx context.Context, pieces Store, id string) ([]byte, error) {
+	res, err := pieces.Read(ctx, PieceType, id)
 	if errors.Is(err, ErrNotFound) {
 		// Not the resource's absence: its body is corrupt.
 		return nil, fmt.Errorf("store: piece %s of a spliced body is missing", id)
@@ -249,16 +265,29 @@ func (w *withPieces) Piece(ctx context.Context, id string) ([]byte, error) {
 	return res.Body, nil
 }
 
-// assemble replaces a spliced body by the JSON it stands for.
-func (w *withPieces) assemble(ctx context.Context, res *Resource) error {
-	if !IsSpliced(res.Body) {
+// WritePieces stores new pieces (their ids and bodies) in pieces, before
+// the version that names them: in one commit when the store has
+// transactions, else one by one.
+func WritePieces(ctx context.Context, pieces Store, bodies map[string][]byte) error {
+	now := time.Now()
+	writes := make([]Write, 0, len(bodies))
+	for id, body := range bodies {
+		writes = append(writes, Write{Type: PieceType, ID: id, Version: 1, LastUpdated: now, Method: "POST", Body: body})
+	}
+	if len(writes) == 0 {
 		return nil
 	}
-	body, err := Assemble(ctx, res.Body, w.Piece)
-	if err != nil {
-		return fmt.Errorf("store: assemble %s/%s: %w", res.Type, res.ID, err)
+	if pieces.SupportsTransactions() {
+		if err := pieces.Commit(ctx, writes); err != nil {
+			return fmt.Errorf("store: write pieces: %w", err)
+		}
+		return nil
 	}
-	res.Body = body
+	for _, w := range writes {
+		if err := pieces.Commit(ctx, []Write{w}); err != nil {
+			return fmt.Errorf("store: write piece %s: %w", w.ID, err)
+		}
+	}
 	return nil
 }
 

@@ -73,8 +73,7 @@ func TestWithPieces(t *testing.T) {
 	st := store.WithPieces(data, pieces)
 	put := func(id, body string) {
 		t.Helper()
-		err := pieces.Commit(ctx, []store.Write{{Type: store.PieceType, ID: id, Version: 1, LastUpdated: time.UnixMilli(1), Method: "POST", Body: []byte(body)}})
-		if err != nil {
+		if err := store.WritePieces(ctx, pieces, map[string][]byte{id: []byte(body)}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -44,8 +44,7 @@ func parseBenchConfig(args []string, env func(string) string, output io.Writer) 
 	fs.IntVar(&cfg.Concurrency, "concurrency", 16, "clients of the concurrent phases")
 	fs.IntVar(&cfg.BundleSize, "bundle-size", 100, "entries per transaction Bundle")
 	fs.IntVar(&cfg.Requests, "requests", 0, "if positive, also bound each client of each phase to this many requests")
-	fs.StringVar(&cfg.Token, "token", "",
-		"Bearer access `token` sent with every request to --url, e.g. from client_credentials with system/*.cruds")
+	benchTokenFlag(fs, &cfg.Token)
 	fs.StringVar(&cfg.Phases, "phases", "",
 		"comma-separated `kinds` of phase to run: create, transaction, read (default: all; read needs create or transaction)")
 	fs.BoolVar(&cfg.Security, "security", false,
@@ -119,6 +118,12 @@ func runBench(ctx context.Context, args []string, env func(string) string, stdou
 
 // benchTokenEnv: each bench command's --token may come from the environment.
 var benchTokenEnv = []envFlag{{"token", "TELEHUB_BENCH_TOKEN"}}
+
+// benchTokenFlag declares a bench command's --token.
+func benchTokenFlag(fs *flag.FlagSet, token *string) {
+	fs.StringVar(token, "token", "",
+		"Bearer access `token` sent with every request to --url, e.g. from client_credentials with system/*.cruds")
+}
 
 // runBenchCommand parses a bench command's flags (-h exits 0, a bad flag
 // 2) and runs it until it ends or is interrupted (a failure exits 1).
@@ -298,8 +303,7 @@ func parseBenchSearchConfig(args []string, env func(string) string, output io.Wr
 	fs.SetOutput(output)
 	fs.StringVar(&cfg.URL, "url", "",
 		"FHIR base `URL` of a running server (default: start an embedded server on --data)")
-	fs.StringVar(&cfg.Token, "token", "",
-		"Bearer access `token` sent with every request to --url, e.g. from client_credentials with system/*.cruds")
+	benchTokenFlag(fs, &cfg.Token)
 	fs.IntVar(&cfg.Population.Resources, "resources", 1_000_000, "size of the synthetic population, in resources")
 	fs.Int64Var(&cfg.Population.Seed, "seed", 1, "random seed of the population")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long each kind of query runs")

@@ -31,8 +31,7 @@ func parseBenchDICOMConfig(args []string, env func(string) string, output io.Wri
 	fs.SetOutput(output)
 	fs.StringVar(&cfg.URL, "url", "",
 		"DICOMweb root `URL` of a running server, e.g. http://localhost:8080/dicom-web (default: start an embedded server on a temporary data directory)")
-	fs.StringVar(&cfg.Token, "token", "",
-		"Bearer access `token` sent with every request to --url, e.g. from client_credentials with system/*.cruds")
+	benchTokenFlag(fs, &cfg.Token)
 	fs.IntVar(&cfg.PID, "pid", 0, "process id of the server at --url, whose memory is sampled (default: none)")
 	fs.BoolVar(&cfg.Orthanc, "orthanc", true, "also benchmark an Orthanc started on loopback ports (Debian packages orthanc and orthanc-dicomweb)")
 	fs.IntVar(&cfg.Run.Instances, "instances", 1000, "instances stored in the STOW phase, in studies of 5 series of 20")

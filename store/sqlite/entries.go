@@ -380,8 +380,7 @@ func (w *txWriter) keepIndex(rid int64, wr *store.Write) (kept keptIndex, added 
 			})
 		}
 	}
-	if len(kept.touched) > 0 {
-		kept.main = true
+	if kept.readMain() {
 		_, err = w.withEntries(rid, keep(&kept.blob))
 		if err = errors.Join(err, execErr); err != nil {
 			return kept, nil, err
@@ -490,12 +489,15 @@ func paramsOf(blob []byte) (string, error) {
 type keptIndex struct {
 	blob  []byte
 	words *wordRow
-	// main is set when the main part was read (and deleted): blob is what
-	// it keeps, to be listed with the entries of the touched parameters.
-	main    bool
+	// touched are the parameters a partial write touches (nil for a full
+	// write): when there are any, the main part was read and deleted, blob
+	// is what it keeps, to be listed with their entries.
 	touched map[string]bool
 	part    int // the number of the new part of the other entries
 }
+
+// readMain reports whether a partial write read (and deleted) the main part.
+func (k *keptIndex) readMain() bool { return len(k.touched) > 0 }
 
 func (k *keptIndex) addWord(rid int64, param, word []byte) {
 	if k.words == nil {

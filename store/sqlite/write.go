@@ -308,7 +308,7 @@ func (w *txWriter) insertIndex(rid int64, typ string, kept keptIndex, entries []
 			other = append(other, e)
 		}
 	}
-	if kept.main {
+	if kept.readMain() {
 		w.queueEntries(rid, typ, 0, kept.blob, main, &words)
 	}
 	w.queueEntries(rid, typ, kept.part, nil, other, &words)
