@@ -83,13 +83,7 @@ const envelopeSize = 320
 // prev's hash, the envelope, then "]" and content; the stored body has the
 // hash extension between (appendChainedBody).
 func chainEnvelope(dst []byte, prev link, seq int64, at time.Time, content []byte) ([]byte, link) {
-	envelope := appendEventID(append(dst, `{"resourceType":"AuditEvent","id":"`...), seq)
-	envelope = append(envelope, `","meta":{"versionId":"1","lastUpdated":"`...)
-	envelope = at.UTC().AppendFormat(envelope, "2006-01-02T15:04:05.000")
-	envelope = append(envelope, `Z"},"extension":[{"url":"`+SequenceURL+`","valueDecimal":`...)
-	envelope = strconv.AppendInt(envelope, seq, 10)
-	envelope = append(envelope, '}')
-
+	envelope := appendEnvelope(dst, seq, at)
 	h := sha256.New()
 	h.Write(prev.hash[:])
 	h.Write(envelope)
@@ -98,6 +92,17 @@ func chainEnvelope(dst []byte, prev link, seq int64, at time.Time, content []byt
 	next := link{seq: seq}
 	h.Sum(next.hash[:0])
 	return envelope, next
+}
+
+// appendEnvelope appends the envelope of the event at seq stored at at:
+// its id, meta and sequence extension, up to the hash extension's place.
+func appendEnvelope(dst []byte, seq int64, at time.Time) []byte {
+	envelope := appendEventID(append(dst, `{"resourceType":"AuditEvent","id":"`...), seq)
+	envelope = append(envelope, `","meta":{"versionId":"1","lastUpdated":"`...)
+	envelope = at.UTC().AppendFormat(envelope, "2006-01-02T15:04:05.000")
+	envelope = append(envelope, `Z"},"extension":[{"url":"`+SequenceURL+`","valueDecimal":`...)
+	envelope = strconv.AppendInt(envelope, seq, 10)
+	return append(envelope, '}')
 }
 
 // chainedBodyLen is the length of the body appendChainedBody appends.

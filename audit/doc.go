@@ -23,7 +23,11 @@
 // issue/revocation, consent decision, break-the-glass) is coded in
 // https://telehub.dev/fhir/CodeSystem/audit-event-subtype.
 //
-// An event's JSON is produced in canonical form (what model.Parse then
+// An Event holds what its builder was given (its recipe: the builder, the
+// agent, the target, the patient, the outcome, a text such as the query,
+// the time): the builders are pure functions of it, so the recipe is the
+// whole event. The trail stores it as such (see "Records"); for a store,
+// the event's JSON is produced in canonical form (what model.Parse then
 // Marshal would give), written by hand rather than through encoding/json,
 // and its index entries directly from the typed event (what search.Extract
 // would give), not by parsing and extracting at run time: both would cost
@@ -94,8 +98,9 @@
 //
 // The trail is a sequence of events numbered from 0 in append order,
 // grouped in blocks of TrailOptions.BlockSize (32 K) events. The open
-// block is a log file of journal frames (the event's stored JSON and its
-// index entries, its id and lastUpdated among them, CRC-checked) and, in
+// block is a log file of journal frames (CRC-checked: a chained event's
+// record, see "Records"; an event created through the API, its stored JSON
+// and its index entries, its id and lastUpdated among them) and, in
 // memory, its postings: for each parameter and normalised value, the
 // events holding it (appended in order, so sorted), and each range entry
 // (date, number, quantity) with its event. Append writes the frames of a
@@ -105,10 +110,29 @@
 // to wait for. With deferred syncs there is nothing to group, so Record
 // chains and appends its event itself under a lock, instead of handing it
 // to the writer goroutine: that saves two goroutine switches per event.
-// Either way the event's stored JSON (envelope, chain extensions, content)
-// is written straight into its frame in the batch's buffer, and Record
-// serialises and indexes the event into pooled buffers: recording a read
-// allocates the event's few strings, not copies of its JSON.
+// Either way the event's record is written straight into its frame in the
+// batch's buffer, and its index entries come from its recipe without
+// building the event.
+//
+// # Records
+//
+// A chained event is stored in the trail as its record: its recipe, its
+// sequence, lastUpdated and hash, a hundred-odd bytes where its JSON is
+// about two kilobytes (recipe.go gives the layout; its first byte, never
+// "{", tells it from JSON). Every byte an event costs is hashed, checked,
+// copied into the operating system's cache and written to disk at the
+// next sync; a read's audit was mostly that. A record is rendered when it
+// is read (Read, search, history): the builder makes the event again from
+// the recipe, in the envelope (id, meta, chain extensions) a store's
+// chained event has, so the trail's AuditEvents read exactly as a store's.
+// At replay a record's index entries are made again from it: its frame
+// keeps none. Its hash is SHA-256(previous event's hash || the record's
+// bytes before the hash), the hash its rendered JSON states: the record is
+// what was written, and any change to one of its bytes breaks its hash
+// (TestRecordDamage). The renderer must therefore keep making the same
+// JSON from a record of a given version: a change to a builder's output is
+// a new record version. Events appended before records (and copied from
+// the store) keep their JSON and its hash rule; Verify tells the two apart.
 //
 // A full block is sealed in the background while the next one fills: its
 // log is synced and kept as the block's event file (its frames are never
@@ -219,7 +243,8 @@
 //   - https://telehub.dev/fhir/StructureDefinition/audit-hash
 //     (valueBase64Binary): SHA-256(previous event's hash || the event's
 //     stored JSON without this extension), the previous hash of event 1
-//     being 32 zero bytes.
+//     being 32 zero bytes; for an event the trail stores as a record, the
+//     record's bytes take the JSON's place (see "Records").
 //
 // The hash extension is always the last member of the extension array, so
 // "the JSON without it" is the stored bytes with exactly that member cut
@@ -248,22 +273,23 @@
 // that Verify can find chained events beyond a gap.
 //
 // With the trail, its single writer chains each event as it appends it
-// (sequence, hash and meta.lastUpdated are in the logged frame, the JSON
-// as stored), and takes its tail from the trail's last chained event at
-// start. The head record is written at most once a second and when the
+// (sequence, hash and meta.lastUpdated are in the logged record), and
+// takes its tail from the trail's last chained event at start. The head
+// record is written at most once a second and when the
 // recorder closes, not after each append (that would be an SQLite commit
 // per event): it lags by up to a second, or more after a crash, and Verify
 // checks the events beyond it as it checks events beyond any lagging head,
 // by the SequenceParam entries. A truncation of the trail is detected
 // unless it removes only events of the last second.
 //
-// Verify walks the chain from 1, recomputes each hash, and reports the first
-// break: a modified event (hash mismatch, or a version other than 1: chained
+// Verify walks the chain from 1, recomputes each hash (over a trail
+// event's record, or over a JSON body without its hash extension), and
+// reports the first break: a modified event (hash mismatch, or a version other than 1: chained
 // events are written once), a missing sequence number (deleted), an event
 // at the wrong position (reordered), or a head that does not match. It
 // reads the events a page at a time by id (one search per 256 events), so
 // its memory does not grow with the chain; through WithTrail it reads the
-// trail.
+// trail's frames, records as they are stored.
 //
 // AuditEvents cannot be updated or deleted through the API: the REST layer
 // asks IsProtected.

@@ -78,14 +78,23 @@ func (t Target) reference() string {
 	return ref
 }
 
-// Event is one AuditEvent ready to be recorded (see Recorder.Record).
+// Event is one AuditEvent ready to be recorded (see Recorder.Record). It
+// holds what its builder was given (a recipe), from which the AuditEvent
+// follows: the trail keeps that, and renders the JSON when it is read
+// (see "Records" in the package documentation).
 type Event struct {
-	resource auditEvent
+	recipe recipe
 }
 
 // JSON returns the event as an R4 AuditEvent without id, meta or chain
 // extensions (what the Recorder adds).
-func (e Event) JSON() ([]byte, error) { return e.resource.appendJSON(make([]byte, 0, 2048)), nil }
+func (e Event) JSON() ([]byte, error) {
+	res, err := e.recipe.build()
+	if err != nil {
+		return nil, err
+	}
+	return res.appendJSON(make([]byte, 0, 2048)), nil
+}
 
 // The JSON shapes of an AuditEvent, members in R4 order. omitempty keeps
 // empty values out: FHIR JSON refuses them. The tags say what
@@ -214,9 +223,8 @@ type eventParts struct {
 	target   reference
 }
 
-// newEvent starts an event recorded now.
-func newEvent(typ coding, subtype coding, action string, outcome Outcome, who Agent, userRole concept) auditEvent {
-	now := time.Now().UTC().Truncate(time.Millisecond)
+// newEvent starts an event recorded at now (UTC, to the millisecond).
+func newEvent(now time.Time, typ coding, subtype coding, action string, outcome Outcome, who Agent, userRole concept) auditEvent {
 	parts := &eventParts{subtype: [1]coding{subtype}, userRole: userRole}
 	return auditEvent{
 		ResourceType: "AuditEvent",
@@ -290,8 +298,8 @@ func withPatient(e *auditEvent, patient string) {
 	}
 }
 
-func restful(code, action string, who Agent, what Target, patient string, outcome Outcome, userRole concept) Event {
-	e := newEvent(typeREST, restfulSubtype(code), action, outcome, who, userRole)
+func restful(at time.Time, code, action string, who Agent, what Target, patient string, outcome Outcome, userRole concept) auditEvent {
+	e := newEvent(at, typeREST, restfulSubtype(code), action, outcome, who, userRole)
 	// One allocation for the entities and their references.
 	parts := &struct {
 		list              [2]entity
@@ -306,43 +314,43 @@ func restful(code, action string, who Agent, what Target, patient string, outcom
 		parts.targeted = reference{Reference: what.reference()}
 		e.Entity = append(e.Entity, entity{What: &parts.targeted, Type: &entitySystem, Role: &roleEntResource})
 	}
-	return Event{resource: e}
+	return e
 }
 
 // Read audits a read (or a vread when what.Version is set) of what, about
 // patient ("Patient/id", or "" when none).
 func Read(who Agent, what Target, patient string, outcome Outcome) Event {
-	code := "read"
-	if what.Version > 0 {
-		code = "vread"
-	}
-	return restful(code, "R", who, what, patient, outcome, roleRecipient)
+	return newRecipe(builtRead, who, what, patient, outcome, "", false)
 }
 
 // Create audits the creation of what.
 func Create(who Agent, what Target, patient string, outcome Outcome) Event {
-	return restful("create", "C", who, what, patient, outcome, roleAuthor)
+	return newRecipe(builtCreate, who, what, patient, outcome, "", false)
 }
 
 // Update audits an update (or patch) of what.
 func Update(who Agent, what Target, patient string, outcome Outcome) Event {
-	return restful("update", "U", who, what, patient, outcome, roleAuthor)
+	return newRecipe(builtUpdate, who, what, patient, outcome, "", false)
 }
 
 // Delete audits the deletion of what.
 func Delete(who Agent, what Target, patient string, outcome Outcome) Event {
-	return restful("delete", "D", who, what, patient, outcome, roleAuthor)
+	return newRecipe(builtDelete, who, what, patient, outcome, "", false)
 }
 
 // Search audits a search of resourceType ("" for a whole-system search)
 // with query (the query string as received, e.g. "code=1234&_count=10").
 // BALP codes a query as action E (execute) with the query in base64.
 func Search(who Agent, resourceType, query, patient string, outcome Outcome) Event {
+	return newRecipe(builtSearch, who, Target{Type: resourceType}, patient, outcome, query, false)
+}
+
+func searchEvent(at time.Time, who Agent, resourceType, query, patient string, outcome Outcome) auditEvent {
 	code := "search-type"
 	if resourceType == "" {
 		code = "search-system"
 	}
-	e := newEvent(typeREST, restfulSubtype(code), "E", outcome, who, roleRecipient)
+	e := newEvent(at, typeREST, restfulSubtype(code), "E", outcome, who, roleRecipient)
 	withPatient(&e, patient)
 	q := entity{Type: &entitySystem, Role: &roleEntQuery, Description: query}
 	if resourceType != "" {
@@ -352,7 +360,7 @@ func Search(who Agent, resourceType, query, patient string, outcome Outcome) Eve
 		q.Query = base64.StdEncoding.EncodeToString([]byte(query))
 	}
 	e.Entity = append(e.Entity, q)
-	return Event{resource: e}
+	return e
 }
 
 // Login audits a login attempt; reason says why it failed (or how it
@@ -362,44 +370,60 @@ func Login(success bool, who Agent, reason string) Event {
 	if !success {
 		outcome = MinorFailure
 	}
-	e := newEvent(typeUserAuth, subtypeLogin, "E", outcome, who, roleAuthor)
+	return newRecipe(builtLogin, who, Target{}, "", outcome, reason, false)
+}
+
+func login(at time.Time, outcome Outcome, who Agent, reason string) auditEvent {
+	e := newEvent(at, typeUserAuth, subtypeLogin, "E", outcome, who, roleAuthor)
 	e.OutcomeDesc = reason
-	return Event{resource: e}
+	return e
 }
 
 // TokenIssued audits the issue of an access token to who.Client for
 // who.User, with its scopes, in the context of patient (or "").
 func TokenIssued(who Agent, scopes, patient string) Event {
-	e := newEvent(typeUserAuth, subtypeTokenIssued, "C", Success, who, roleRecipient)
+	return newRecipe(builtTokenIssued, who, Target{}, patient, Success, scopes, false)
+}
+
+func tokenIssued(at time.Time, who Agent, scopes, patient string) auditEvent {
+	e := newEvent(at, typeUserAuth, subtypeTokenIssued, "C", Success, who, roleRecipient)
 	withPatient(&e, patient)
 	if scopes != "" {
 		e.Entity = append(e.Entity, entity{Type: &entitySystem, Role: &roleEntSecurity, Description: "access token",
 			Detail: []detail{{Type: "scope", ValueString: scopes}}})
 	}
-	return Event{resource: e}
+	return e
 }
 
 // TokenRevoked audits the revocation of a token (tokenID: its jti or a
 // fingerprint, never the token itself) by who.
 func TokenRevoked(who Agent, tokenID string) Event {
-	e := newEvent(typeUserAuth, subtypeTokenRevoked, "D", Success, who, roleAuthor)
+	return newRecipe(builtTokenRevoked, who, Target{}, "", Success, tokenID, false)
+}
+
+func tokenRevoked(at time.Time, who Agent, tokenID string) auditEvent {
+	e := newEvent(at, typeUserAuth, subtypeTokenRevoked, "D", Success, who, roleAuthor)
 	t := entity{Type: &entitySystem, Role: &roleEntSecurity, Description: "token"}
 	if tokenID != "" {
 		t.Detail = []detail{{Type: "jti", ValueString: tokenID}}
 	}
 	e.Entity = append(e.Entity, t)
-	return Event{resource: e}
+	return e
 }
 
 // ConsentDecision audits a consent decision about patient's data: consent
 // is the Consent that decided ("Consent/id", or "" when none applied), what
 // the data asked for, permit the decision.
 func ConsentDecision(who Agent, patient, consent string, what Target, permit bool) Event {
+	return newRecipe(builtConsentDecision, who, what, patient, Success, consent, permit)
+}
+
+func consentDecision(at time.Time, who Agent, patient, consent string, what Target, permit bool) auditEvent {
 	decision := "deny"
 	if permit {
 		decision = "permit"
 	}
-	e := newEvent(typeSecurity, subtypeConsent, "E", Success, who, roleRecipient)
+	e := newEvent(at, typeSecurity, subtypeConsent, "E", Success, who, roleRecipient)
 	e.OutcomeDesc = decision
 	withPatient(&e, patient)
 	if consent != "" {
@@ -409,14 +433,18 @@ func ConsentDecision(who Agent, patient, consent string, what Target, permit boo
 	if what.Type != "" {
 		e.Entity = append(e.Entity, entity{What: &reference{Reference: what.reference()}, Type: &entitySystem, Role: &roleEntResource})
 	}
-	return Event{resource: e}
+	return e
 }
 
 // BreakTheGlass audits an emergency access to patient's data overriding
 // consent, with the reason the user gave; the purpose of the event and of
 // the requesting agent is ETREAT.
 func BreakTheGlass(who Agent, patient, reason string) Event {
-	e := newEvent(typeSecurity, subtypeBreakTheGlass, "E", Success, who, roleRecipient)
+	return newRecipe(builtBreakTheGlass, who, Target{}, patient, Success, reason, false)
+}
+
+func breakTheGlass(at time.Time, who Agent, patient, reason string) auditEvent {
+	e := newEvent(at, typeSecurity, subtypeBreakTheGlass, "E", Success, who, roleRecipient)
 	e.PurposeOfEvent = []concept{purposeEmergency}
 	for i := range e.Agent {
 		if e.Agent[i].Requestor {
@@ -425,7 +453,7 @@ func BreakTheGlass(who Agent, patient, reason string) Event {
 	}
 	e.OutcomeDesc = reason
 	withPatient(&e, patient)
-	return Event{resource: e}
+	return e
 }
 
 // IsProtected reports whether resources of type typ are audit records, which

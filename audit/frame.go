@@ -143,6 +143,30 @@ func (d *decoder) uvarint() uint64 {
 	return v
 }
 
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.buf)
+	if n <= 0 {
+		d.err = errBadFrame
+		return 0
+	}
+	d.buf = d.buf[n:]
+	return v
+}
+
+// take returns the next n bytes.
+func (d *decoder) take(n int) []byte {
+	if d.err != nil || len(d.buf) < n {
+		d.err = errBadFrame
+		return nil
+	}
+	b := d.buf[:n:n]
+	d.buf = d.buf[n:]
+	return b
+}
+
 func (d *decoder) bytes() []byte {
 	n := d.uvarint()
 	if d.err != nil || n > uint64(len(d.buf)) {

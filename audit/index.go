@@ -140,6 +140,15 @@ func (x *indexBuilder) reference(param string, r *reference) {
 	}
 }
 
+// referenceWithPatient indexes r under param, and under patient too
+// when it points to a Patient.
+func (x *indexBuilder) referenceWithPatient(param string, r *reference) {
+	x.reference(param, r)
+	if isPatient(r) {
+		x.reference("patient", r)
+	}
+}
+
 // identifierParams are the ":identifier" forms of the reference
 // parameters, made once rather than per event.
 var identifierParams = map[string]string{
@@ -175,7 +184,11 @@ func isPatient(r *reference) bool {
 // event (besides SequenceParam): what searches widened by LeanQuery need
 // to find it by the Searchable parameters.
 func (e Event) Index() ([]store.IndexEntry, error) {
-	return e.resource.appendIndex(make([]store.IndexEntry, 0, 12)), nil
+	res, err := e.recipe.build()
+	if err != nil {
+		return nil, err
+	}
+	return res.appendIndex(make([]store.IndexEntry, 0, 12)), nil
 }
 
 // appendIndex appends the event's index entries to dst, which must hold
@@ -189,19 +202,13 @@ func (e *auditEvent) appendIndex(dst []store.IndexEntry) []store.IndexEntry {
 		x.token("action", systemAction, e.Action)
 	}
 	for _, a := range e.Agent {
-		x.reference("agent", a.Who)
-		if isPatient(a.Who) {
-			x.reference("patient", a.Who)
-		}
+		x.referenceWithPatient("agent", a.Who)
 	}
 	// A millisecond instant: search.DateRange(e.Recorded) without parsing.
 	at := float64(e.recordedAt.UnixMilli())
 	x.add(store.IndexEntry{Param: "date", Kind: store.KindDate, Low: at, High: at + 1})
 	for _, en := range e.Entity {
-		x.reference("entity", en.What)
-		if isPatient(en.What) {
-			x.reference("patient", en.What)
-		}
+		x.referenceWithPatient("entity", en.What)
 	}
 	if !known {
 		x.token("outcome", systemOutcome, string(e.Outcome))

@@ -88,7 +88,8 @@ type Recorder struct {
 
 // pending is one event waiting for the writer.
 type pending struct {
-	content []byte // the event's JSON after resourceType: `,"type":…}`
+	recipe  *recipe // the event, for a trail
+	content []byte  // the event's JSON after resourceType, for a store: `,"type":…}`
 	index   []store.IndexEntry
 	frame   []byte // the journal frame (journal mode only)
 	done    chan error
@@ -168,23 +169,33 @@ func NewRecorder(st store.Store, opts Options) (*Recorder, error) {
 // or with a journal in the journal: see Sync), or the error that prevented
 // it (the caller must then fail its request: audit is fail-closed). The
 // event is serialised and indexed here, on the caller's goroutine, so that
-// the single writer only chains and commits.
+// the single writer only chains and commits; for a trail, which stores
+// the event's recipe, there is nothing to serialise.
 func (r *Recorder) Record(ctx context.Context, e Event) error {
+	if e.recipe.built == builtNone {
+		return errNoBuilder
+	}
+	if r.inPlace != nil {
+		return r.appendInPlace(ctx, &e.recipe)
+	}
+	if r.opts.Trail != nil {
+		return handOff(ctx, r.requests, r.quit, &pending{recipe: &e.recipe, done: make(chan error, 1)})
+	}
+	res, err := e.recipe.build()
+	if err != nil {
+		return err
+	}
 	buf := recordBuffers.Get().(*recordBuffer)
-	body := e.resource.appendJSON(buf.json[:0])
-	index := e.resource.appendIndex(buf.index[:0])
+	body := res.appendJSON(buf.json[:0])
+	index := res.appendIndex(buf.index[:0])
 	defer func() {
 		buf.json, buf.index = body[:0], index[:0]
 		recordBuffers.Put(buf)
 	}()
-	prefix := []byte(`{"resourceType":"AuditEvent"`)
-	if !bytes.HasPrefix(body, prefix) {
+	if !bytes.HasPrefix(body, []byte(jsonPrefix)) {
 		return fmt.Errorf("audit: event JSON does not start with its resourceType")
 	}
-	content := body[len(prefix):]
-	if r.inPlace != nil {
-		return r.appendInPlace(ctx, content, index)
-	}
+	content := body[len(jsonPrefix):]
 	if r.journal != nil {
 		// The frame is all the journal keeps: the buffers go back to the pool.
 		p := &pending{frame: encodeFrame(content, index), done: make(chan error, 1)}
@@ -195,15 +206,15 @@ func (r *Recorder) Record(ctx context.Context, e Event) error {
 	return handOff(ctx, r.requests, r.quit, p)
 }
 
-// appendInPlace chains the event after the trail's tail and appends it
-// (the trail copies content into the event's frame).
-func (r *Recorder) appendInPlace(ctx context.Context, content []byte, index []store.IndexEntry) error {
+// appendInPlace chains the event after the trail's tail and appends its
+// record.
+func (r *Recorder) appendInPlace(ctx context.Context, rc *recipe) error {
 	r.inPlaceMu.Lock()
 	defer r.inPlaceMu.Unlock()
 	if r.closed {
 		return ErrClosed
 	}
-	if _, err := r.inPlace.persist(ctx, []*pending{{content: content, index: index}}); err != nil {
+	if _, err := r.inPlace.persist(ctx, []*pending{{recipe: rc}}); err != nil {
 		r.inPlace.loaded = false // what was appended is uncertain: reload the tail
 		return err
 	}

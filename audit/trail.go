@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -44,10 +45,10 @@ type Trail struct {
 	quit    chan struct{}
 	sealErr atomic.Pointer[error] // the last failed seal's error
 	// Scratch buffers of appendOpen and appendChain, under mu.
-	frameBuf    []byte
-	indexBuf    []store.IndexEntry
-	batchBuf    []trailEntry
-	envelopeBuf []byte
+	frameBuf  []byte
+	indexBuf  []store.IndexEntry
+	batchBuf  []trailEntry
+	recordBuf []byte
 }
 
 // TrailEvent is one event to append: a stored AuditEvent version 1.
@@ -222,8 +223,14 @@ func replayLog(first uint64, f *os.File) (*openBlock, error) {
 			return nil, fmt.Errorf("audit: trail log %s: the frame at %d is corrupt, and events follow it", f.Name(), end)
 		}
 		end += length
-		id, updated := trailIdentity(p.index)
-		b.add(id, updated, p.index, int64(end))
+		index := p.index
+		if isRecord(p.content) {
+			// A record that no longer decodes (changed in place) is kept
+			// unindexed, for Verify to report.
+			index, _ = replayedIndex(p.content)
+		}
+		id, updated := trailIdentity(index)
+		b.add(id, updated, index, int64(end))
 	}
 	if end < len(data) {
 		if err := f.Truncate(int64(end)); err != nil {
@@ -231,6 +238,15 @@ func replayLog(first uint64, f *os.File) (*openBlock, error) {
 		}
 	}
 	return b, nil
+}
+
+// replayedIndex returns the index entries of a logged record.
+func replayedIndex(content []byte) ([]store.IndexEntry, error) {
+	rec, err := decodeRecord(content)
+	if err != nil {
+		return nil, err
+	}
+	return recordIndex(nil, &rec.recipe, rec.seq, millisTime(rec.updated))
 }
 
 // trailIdentity finds the id and lastUpdated of a logged event in its entries.
@@ -251,51 +267,48 @@ func trailIdentity(index []store.IndexEntry) (id string, updated int64) {
 // nothing of events is searchable (and a partly written frame is cut off
 // at the next start).
 func (t *Trail) Append(events []TrailEvent) error {
-	return t.append(len(events), func(buf []byte, index []store.IndexEntry, i int) ([]byte, []store.IndexEntry, trailEntry) {
+	return t.append(len(events), func(buf []byte, index []store.IndexEntry, i int) ([]byte, []store.IndexEntry, trailEntry, error) {
 		e := events[i]
 		from := len(index)
 		index = appendIdentity(append(index, e.Index...), e.ID, e.LastUpdated)
-		return appendFrame(buf, e.Body, index[from:]), index, trailEntry{id: e.ID, updated: e.LastUpdated.UnixMilli()}
+		return appendFrame(buf, e.Body, index[from:]), index, trailEntry{id: e.ID, updated: e.LastUpdated.UnixMilli(), entriesFrom: from}, nil
 	})
 }
 
-// appendChain chains events after prev, each recorded at at, and appends
-// them as Append does. Each event's stored body is built in place in its
-// frame: the envelope and the chain extensions, then its content (see
-// chainedBody). It returns the new tail of the chain; on error, what was
-// appended is uncertain.
+// appendChain chains events after prev, each stored at at, and appends
+// their records (see recipe.go) as Append does. It returns the new tail
+// of the chain; on error, what was appended is uncertain.
 func (t *Trail) appendChain(prev link, at time.Time, events []*pending) (link, error) {
 	updated := at.UnixMilli()
-	err := t.append(len(events), func(buf []byte, index []store.IndexEntry, i int) ([]byte, []store.IndexEntry, trailEntry) {
-		p := events[i]
+	err := t.append(len(events), func(buf []byte, index []store.IndexEntry, i int) ([]byte, []store.IndexEntry, trailEntry, error) {
 		seq := prev.seq + 1
-		envelope, next := chainEnvelope(t.envelopeBuf[:0], prev, seq, at, p.content)
-		t.envelopeBuf = envelope
-		id := EventID(seq)
 		from := len(index)
-		index = appendIdentity(append(append(index, p.index...), sequenceEntry(seq)), id, at)
-		start := len(buf)
-		buf = beginFrame(buf, chainedBodyLen(envelope, p.content), index[from:])
-		buf = appendChainedBody(buf, envelope, next, p.content)
-		prev = next
-		return endFrame(buf, start, index[from:]), index, trailEntry{id: id, updated: updated}
+		index, err := recordIndex(index, events[i].recipe, seq, at)
+		if err != nil {
+			return buf, index, trailEntry{}, err
+		}
+		var content []byte
+		content, prev = appendRecord(t.recordBuf[:0], prev, seq, at, events[i].recipe)
+		t.recordBuf = content
+		// The frame keeps no index entries: they follow from the record.
+		return appendFrame(buf, content, nil), index, trailEntry{id: EventID(seq), updated: updated, entriesFrom: from}, nil
 	})
 	return prev, err
 }
 
 // trailEntry is an event of a batch being appended: its id, lastUpdated
-// (Unix milliseconds), and where its frame and its index entries end in
-// the batch's buffers.
+// (Unix milliseconds), where its frame ends in the log, and where its
+// index entries are in the batch's buffer.
 type trailEntry struct {
-	id         string
-	updated    int64
-	end        int64 // in the log
-	entriesEnd int
+	id                      string
+	updated                 int64
+	end                     int64 // in the log
+	entriesFrom, entriesEnd int
 }
 
 // frameEncoder appends event i's frame to buf and its index entries (its
-// id and lastUpdated among them, which the log keeps as entries) to index.
-type frameEncoder func(buf []byte, index []store.IndexEntry, i int) ([]byte, []store.IndexEntry, trailEntry)
+// id and lastUpdated among them) to index.
+type frameEncoder func(buf []byte, index []store.IndexEntry, i int) ([]byte, []store.IndexEntry, trailEntry, error)
 
 // append writes n events, encoded by encode, block by block.
 func (t *Trail) append(n int, encode frameEncoder) error {
@@ -327,7 +340,11 @@ func (t *Trail) appendOpen(from, n int, encode frameEncoder) error {
 	buf, index, batch := t.frameBuf[:0], t.indexBuf[:0], t.batchBuf[:0]
 	for i := range n {
 		var e trailEntry
-		buf, index, e = encode(buf, index, from+i)
+		var err error
+		buf, index, e, err = encode(buf, index, from+i)
+		if err != nil {
+			return err // nothing of the batch is written
+		}
 		e.end, e.entriesEnd = start+int64(len(buf)), len(index)
 		batch = append(batch, e)
 	}
@@ -338,10 +355,8 @@ func (t *Trail) appendOpen(from, n int, encode frameEncoder) error {
 	if err := t.syncLog(); err != nil {
 		return err
 	}
-	entries := 0
 	for _, e := range batch {
-		b.add(e.id, e.updated, index[entries:e.entriesEnd], e.end)
-		entries = e.entriesEnd
+		b.add(e.id, e.updated, index[e.entriesFrom:e.entriesEnd], e.end)
 	}
 	return nil
 }
@@ -659,14 +674,17 @@ func (t *Trail) lastChained(context.Context) (link, error) {
 		t.mu.RUnlock()
 		return genesis, nil
 	}
-	res, err := last.event(int(lastOrd))
+	content, err := last.content(int(lastOrd))
+	if err == nil {
+		content = bytes.Clone(content)
+	}
 	t.mu.RUnlock()
 	if err != nil {
 		return link{}, err
 	}
-	seq, stated, _, err := chainFields(res.Body)
+	l, _, err := chainedContent(content)
 	if err != nil {
 		return link{}, fmt.Errorf("audit: trail: the last chained event: %w", err)
 	}
-	return link{seq: seq, hash: stated}, nil
+	return l, nil
 }

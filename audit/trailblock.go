@@ -30,8 +30,12 @@ type block interface {
 	scanTexts(param, prefix string, f func(text string, ords []uint32))
 	// scanRanges calls f for every range entry of param, in event order.
 	scanRanges(param string, f func(ord uint32, low, high float64, unit string))
-	// event returns event i as stored.
+	// event returns event i as stored (a record rendered).
 	event(i int) (store.Resource, error)
+	// content returns event i's frame content, a record or JSON, and
+	// id its id; content may point into a mapping.
+	content(i int) ([]byte, error)
+	id(i int) string
 	// lastUpdated returns event i's meta.lastUpdated, Unix milliseconds.
 	lastUpdated(i int) int64
 }
@@ -141,19 +145,38 @@ func (b *openBlock) scanRanges(param string, f func(uint32, float64, float64, st
 func (b *openBlock) lastUpdated(i int) int64 { return b.updated[i] }
 
 func (b *openBlock) event(i int) (store.Resource, error) {
-	frame := make([]byte, b.frames[i+1]-b.frames[i])
-	if _, err := b.log.ReadAt(frame, b.frames[i]); err != nil {
-		return store.Resource{}, fmt.Errorf("audit: trail log: %w", err)
-	}
-	body, err := frameContent(frame)
+	content, err := b.content(i)
 	if err != nil {
-		return store.Resource{}, fmt.Errorf("audit: trail log at %d: %w", b.frames[i], err)
+		return store.Resource{}, err
 	}
-	return trailResource(b.ids[i], b.updated[i], body), nil
+	return trailResource(b.ids[i], b.updated[i], content)
 }
 
-func trailResource(id string, updated int64, body []byte) store.Resource {
-	return store.Resource{Type: resourceType, ID: id, VersionID: 1, LastUpdated: millisTime(updated), Method: "POST", Body: body}
+func (b *openBlock) content(i int) ([]byte, error) {
+	frame := make([]byte, b.frames[i+1]-b.frames[i])
+	if _, err := b.log.ReadAt(frame, b.frames[i]); err != nil {
+		return nil, fmt.Errorf("audit: trail log: %w", err)
+	}
+	content, err := frameContent(frame)
+	if err != nil {
+		return nil, fmt.Errorf("audit: trail log at %d: %w", b.frames[i], err)
+	}
+	return content, nil
+}
+
+func (b *openBlock) id(i int) string { return b.ids[i] }
+
+// trailResource is an event of the trail as stored: content is its frame's
+// content, a record (rendered here) or the stored JSON.
+func trailResource(id string, updated int64, content []byte) (store.Resource, error) {
+	body := content
+	if isRecord(content) {
+		var err error
+		if body, err = renderRecord(content); err != nil {
+			return store.Resource{}, fmt.Errorf("audit: trail: AuditEvent/%s: %w", id, err)
+		}
+	}
+	return store.Resource{Type: resourceType, ID: id, VersionID: 1, LastUpdated: millisTime(updated), Method: "POST", Body: body}, nil
 }
 
 func isRangeKind(k store.Kind) bool {
@@ -412,19 +435,42 @@ func (b *sealedBlock) lastUpdated(i int) int64 {
 }
 
 func (b *sealedBlock) event(i int) (store.Resource, error) {
-	from := binary.LittleEndian.Uint64(b.frames[8*i:])
-	to := binary.LittleEndian.Uint64(b.frames[8*i+8:])
-	idFrom := binary.LittleEndian.Uint32(b.idIdx[4*i:])
-	idTo := binary.LittleEndian.Uint32(b.idIdx[4*i+4:])
-	if from+frameHeader > to || to > uint64(len(b.log)) || idFrom > idTo || int(idTo) > len(b.ids) {
+	content, err := b.content(i)
+	if err != nil {
+		return store.Resource{}, err
+	}
+	if !isRecord(content) {
+		// The mappings end with the trail: callers keep bodies beyond it.
+		content = bytes.Clone(content)
+	}
+	id := b.id(i)
+	if id == "" {
 		return store.Resource{}, errBadBlock
 	}
-	body, err := frameContent(b.log[from:to])
-	if err != nil {
-		return store.Resource{}, fmt.Errorf("audit: trail log at %d: %w", from, err)
+	return trailResource(id, b.lastUpdated(i), content)
+}
+
+func (b *sealedBlock) content(i int) ([]byte, error) {
+	from := binary.LittleEndian.Uint64(b.frames[8*i:])
+	to := binary.LittleEndian.Uint64(b.frames[8*i+8:])
+	if from+frameHeader > to || to > uint64(len(b.log)) {
+		return nil, errBadBlock
 	}
-	// The mappings end with the trail: callers keep bodies beyond it.
-	return trailResource(string(b.ids[idFrom:idTo]), b.lastUpdated(i), bytes.Clone(body)), nil
+	content, err := frameContent(b.log[from:to])
+	if err != nil {
+		return nil, fmt.Errorf("audit: trail log at %d: %w", from, err)
+	}
+	return content, nil
+}
+
+// id returns event i's id ("" when the block's id offsets are out of place).
+func (b *sealedBlock) id(i int) string {
+	idFrom := binary.LittleEndian.Uint32(b.idIdx[4*i:])
+	idTo := binary.LittleEndian.Uint32(b.idIdx[4*i+4:])
+	if idFrom > idTo || int(idTo) > len(b.ids) {
+		return ""
+	}
+	return string(b.ids[idFrom:idTo])
 }
 
 // key returns the key at index i and its postings, in the mapping.

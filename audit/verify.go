@@ -59,6 +59,9 @@ const verifyPage = 256
 // reports the first break. The error is for a store that cannot be read;
 // a broken chain is a Report with Break set.
 //
+// Through WithTrail it reads the trail's events as the trail keeps them:
+// their records are hashed as stored, not as rendered.
+//
 // It streams: each step reads the next verifyPage events by id with one
 // search (ids are derived from sequences, and an id lookup does not depend
 // on the index entries a tamperer could have changed), so memory stays
@@ -72,28 +75,35 @@ func Verify(ctx context.Context, st store.Store) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
+	read := func(ctx context.Context, from int64, n int) (map[string]storedEvent, error) {
+		return readEvents(ctx, st, from, n)
+	}
+	if ts, ok := store.As[*trailStore](st); ok {
+		read = ts.trail.chainPage
+	}
 	rep := Report{Head: headLink.seq}
 	prev := genesis
 	for base := int64(1); ; base += verifyPage {
-		page, err := readEvents(ctx, st, base, verifyPage)
+		page, err := read(ctx, base, verifyPage)
 		if err != nil {
 			return rep, err
 		}
 		for seq := base; seq < base+verifyPage; seq++ {
-			res := page[EventID(seq)]
-			if res == nil { // never written, or deleted
+			id := EventID(seq)
+			ev, ok := page[id]
+			if !ok { // never written, or deleted
 				b, err := endOfChain(ctx, st, seq, headLink.seq)
 				rep.Break = b
 				return rep, err
 			}
-			next, b := checkEvent(res, seq, prev)
+			next, b := checkEvent(ev, id, seq, prev)
 			if b != nil {
 				rep.Break = b
 				return rep, nil
 			}
 			rep.Verified = seq
 			if seq == headLink.seq && next.hash != headLink.hash {
-				rep.Break = &Break{Sequence: seq, ID: EventID(seq), Kind: HeadMismatch, Detail: "the chain head states another hash for this event"}
+				rep.Break = &Break{Sequence: seq, ID: id, Kind: HeadMismatch, Detail: "the chain head states another hash for this event"}
 				return rep, nil
 			}
 			prev = next
@@ -101,9 +111,16 @@ func Verify(ctx context.Context, st store.Store) (Report, error) {
 	}
 }
 
+// storedEvent is a chained event as stored: its JSON body, or in a trail
+// its record (see recipe.go), and its version.
+type storedEvent struct {
+	content []byte
+	version int64
+}
+
 // readEvents returns the current, non-deleted events at sequences
 // [from, from+n), by id.
-func readEvents(ctx context.Context, st store.Store, from int64, n int) (map[string]*store.Resource, error) {
+func readEvents(ctx context.Context, st store.Store, from int64, n int) (map[string]storedEvent, error) {
 	ids := make([]store.Condition, n)
 	for i := range ids {
 		ids[i] = store.Condition{Param: store.ParamID, Op: store.OpExact, Text: EventID(from + int64(i))}
@@ -112,32 +129,44 @@ func readEvents(ctx context.Context, st store.Store, from int64, n int) (map[str
 	if err != nil {
 		return nil, fmt.Errorf("audit: verify: read events %d to %d: %w", from, from+int64(n)-1, err)
 	}
-	page := make(map[string]*store.Resource, len(res.Resources))
-	for i := range res.Resources {
-		page[res.Resources[i].ID] = &res.Resources[i]
+	page := make(map[string]storedEvent, len(res.Resources))
+	for _, r := range res.Resources {
+		page[r.ID] = storedEvent{content: r.Body, version: r.VersionID}
 	}
 	return page, nil
 }
 
-// checkEvent checks the stored event at seq against the previous link.
-func checkEvent(res *store.Resource, seq int64, prev link) (link, *Break) {
+// checkEvent checks the stored event at seq, whose id is id, against the
+// previous link.
+func checkEvent(ev storedEvent, id string, seq int64, prev link) (link, *Break) {
 	brk := func(kind BreakKind, detail string, args ...any) (link, *Break) {
-		return link{}, &Break{Sequence: seq, ID: res.ID, Kind: kind, Detail: fmt.Sprintf(detail, args...)}
+		return link{}, &Break{Sequence: seq, ID: id, Kind: kind, Detail: fmt.Sprintf(detail, args...)}
 	}
-	stated, statedHash, covered, err := chainFields(res.Body)
+	stated, covered, err := chainedContent(ev.content)
 	if err != nil {
 		return brk(Modified, "%v", err)
 	}
-	if stated != seq {
-		return brk(Reordered, "the event states sequence %d", stated)
+	if stated.seq != seq {
+		return brk(Reordered, "the event states sequence %d", stated.seq)
 	}
-	if chainHash(prev.hash, covered) != statedHash {
+	if chainHash(prev.hash, covered) != stated.hash {
 		return brk(Modified, "the hash does not match the event's content and the previous event's hash")
 	}
-	if res.VersionID != 1 {
-		return brk(Modified, "version %d: chained events are written once", res.VersionID)
+	if ev.version != 1 {
+		return brk(Modified, "version %d: chained events are written once", ev.version)
 	}
-	return link{seq: seq, hash: statedHash}, nil
+	return stated, nil
+}
+
+// chainedContent reads the chain position a chained event states (a
+// record's, or a JSON body's extensions), and the bytes its hash covers.
+func chainedContent(content []byte) (link, []byte, error) {
+	if isRecord(content) {
+		rec, err := decodeRecord(content)
+		return link{seq: rec.seq, hash: rec.stated}, rec.covered, err
+	}
+	seq, stated, covered, err := chainFields(content)
+	return link{seq: seq, hash: stated}, covered, err
 }
 
 // endOfChain decides whether a missing event at seq is the chain's end or

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"slices"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -88,13 +89,29 @@ func (h *heldResponse) Header() http.Header         { return h.header }
 func (h *heldResponse) WriteHeader(status int)      { h.status = status }
 func (h *heldResponse) Write(b []byte) (int, error) { return h.body.Write(b) }
 
+// heldResponses recycles held answers: one per audited request.
+var heldResponses = sync.Pool{New: func() any { return new(heldResponse) }}
+
+// maxPooledBody is the largest held body whose buffer is recycled: a
+// search's page may be megabytes, which the pool should not keep.
+const maxPooledBody = 64 << 10
+
 // audited runs fn with its answer held, records the audit events of the
 // interaction, then sends the answer; when recording fails the answer is
 // dropped and the request fails with 500.
 func (s *Server) audited(c echo.Context, fn func() error) error {
 	res := c.Response()
 	real := res.Writer
-	held := &heldResponse{header: real.Header()}
+	held := heldResponses.Get().(*heldResponse)
+	held.header, held.status = real.Header(), 0
+	defer func() {
+		res.Writer = real // also after a panic, which the recovery answers
+		held.header = nil
+		if held.body.Cap() <= maxPooledBody {
+			held.body.Reset()
+			heldResponses.Put(held)
+		}
+	}()
 	res.Writer = held
 	tr := &trail{}
 	c.Set(trailKey, tr)

@@ -1,12 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	binaryenc "encoding/binary"
 	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/telehub/telehub/audit"
@@ -77,8 +79,11 @@ func TestAuditChainOnTheServer(t *testing.T) {
 	}
 }
 
-// forgeInTrail changes the outcome (or the recorded date) of event id in
-// place in the trail's log, as someone with access to the disk could.
+// forgeInTrail changes event id in place in the trail's log, as someone
+// with access to the disk could: the log's frames (a length, a CRC, then
+// the content's length and the content) hold the events' records (a
+// version byte, the sequence, …, the hash in the last 32 bytes), and one
+// bit of the record before its hash is flipped.
 func forgeInTrail(t *testing.T, trailDir, id string) {
 	t.Helper()
 	logs, err := filepath.Glob(filepath.Join(trailDir, "*.log"))
@@ -89,17 +94,20 @@ func forgeInTrail(t *testing.T, trailDir, id string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := bytes.Index(data, []byte(`"id":"`+id+`"`))
+	seq, err := strconv.ParseUint(strings.TrimPrefix(id, "audit-"), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := -1
+	for off := 0; off+8 < len(data) && at < 0; off += 8 + int(binaryenc.LittleEndian.Uint32(data[off:])) {
+		length, n := binaryenc.Uvarint(data[off+8:])
+		content := data[off+8+n : off+8+n+int(length)]
+		if got, _ := binaryenc.Uvarint(content[1:]); content[0] == 1 && got == seq {
+			at = off + 8 + n + len(content) - 33
+		}
+	}
 	if at < 0 {
 		t.Fatalf("%s not in the trail's log", id)
-	}
-	event := data[at:]
-	forged, where := []byte(`"outcome":"4"`), bytes.Index(event, []byte(`"outcome":"0"`))
-	if where < 0 {
-		forged, where = []byte(`"recorded":"1`), bytes.Index(event, []byte(`"recorded":"2`))
-	}
-	if where < 0 {
-		t.Fatalf("nothing to forge in %s", id)
 	}
 	// In place: the server goes on appending to the file.
 	f, err := os.OpenFile(logs[0], os.O_WRONLY, 0)
@@ -107,7 +115,7 @@ func forgeInTrail(t *testing.T, trailDir, id string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := f.WriteAt(forged, int64(at+where)); err != nil {
+	if _, err := f.WriteAt([]byte{data[at] ^ 1}, int64(at)); err != nil {
 		t.Fatal(err)
 	}
 }
