@@ -32,10 +32,9 @@ type block interface {
 	scanRanges(param string, f func(ord uint32, low, high float64, unit string))
 	// event returns event i as stored (a record rendered).
 	event(i int) (store.Resource, error)
-	// content returns event i's frame content, a record or JSON, and
-	// id its id; content may point into a mapping.
+	// content returns event i's frame content (a record, or JSON), which
+	// may point into a mapping.
 	content(i int) ([]byte, error)
-	id(i int) string
 	// lastUpdated returns event i's meta.lastUpdated, Unix milliseconds.
 	lastUpdated(i int) int64
 }
@@ -163,8 +162,6 @@ func (b *openBlock) content(i int) ([]byte, error) {
 	}
 	return content, nil
 }
-
-func (b *openBlock) id(i int) string { return b.ids[i] }
 
 // trailResource is an event of the trail as stored: content is its frame's
 // content, a record (rendered here) or the stored JSON.
