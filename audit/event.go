@@ -345,11 +345,7 @@ func Search(who Agent, resourceType, query, patient string, outcome Outcome) Eve
 	return newRecipe(builtSearch, who, Target{Type: resourceType}, patient, outcome, query, false)
 }
 
-func searchEvent(at time.Time, who Agent, resourceType, query, patient string, outcome Outcome) auditEvent {
-	code := "search-type"
-	if resourceType == "" {
-		code = "search-system"
-	}
+func searchEvent(at time.Time, code string, who Agent, resourceType, query, patient string, outcome Outcome) auditEvent {
 	e := newEvent(at, typeREST, restfulSubtype(code), "E", outcome, who, roleRecipient)
 	withPatient(&e, patient)
 	q := entity{Type: &entitySystem, Role: &roleEntQuery, Description: query}

@@ -143,17 +143,11 @@ func (d *decoder) uvarint() uint64 {
 	return v
 }
 
+// varint reads a signed varint (zigzag-coded, as binary.AppendVarint
+// writes it).
 func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.buf)
-	if n <= 0 {
-		d.err = errBadFrame
-		return 0
-	}
-	d.buf = d.buf[n:]
-	return v
+	u := d.uvarint()
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 // take returns the next n bytes.

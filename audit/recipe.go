@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -57,21 +58,14 @@ var errNoBuilder = errors.New("audit: the event was not made by a builder (Read,
 
 // build returns the AuditEvent the recipe's builder makes.
 func (r recipe) build() (auditEvent, error) {
+	code, action := r.restful()
 	switch r.built {
 	case builtRead:
-		code := "read"
-		if r.what.Version > 0 {
-			code = "vread"
-		}
-		return restful(r.at, code, "R", r.who, r.what, r.patient, r.outcome, roleRecipient), nil
-	case builtCreate:
-		return restful(r.at, "create", "C", r.who, r.what, r.patient, r.outcome, roleAuthor), nil
-	case builtUpdate:
-		return restful(r.at, "update", "U", r.who, r.what, r.patient, r.outcome, roleAuthor), nil
-	case builtDelete:
-		return restful(r.at, "delete", "D", r.who, r.what, r.patient, r.outcome, roleAuthor), nil
+		return restful(r.at, code, action, r.who, r.what, r.patient, r.outcome, roleRecipient), nil
+	case builtCreate, builtUpdate, builtDelete:
+		return restful(r.at, code, action, r.who, r.what, r.patient, r.outcome, roleAuthor), nil
 	case builtSearch:
-		return searchEvent(r.at, r.who, r.what.Type, r.text, r.patient, r.outcome), nil
+		return searchEvent(r.at, code, r.who, r.what.Type, r.text, r.patient, r.outcome), nil
 	case builtLogin:
 		return login(r.at, r.outcome, r.who, r.text), nil
 	case builtTokenIssued:
@@ -191,9 +185,13 @@ func recordIndex(dst []store.IndexEntry, r *recipe, seq int64, updated time.Time
 // (TestRecipeIndex holds the two together).
 func (r *recipe) appendIndex(dst []store.IndexEntry) ([]store.IndexEntry, error) {
 	code, action := r.restful()
-	subtype := [1]coding{restfulSubtype(code)}
-	kind, known := kindOf(&auditEvent{Type: typeREST, Subtype: subtype[:], Action: action, Outcome: r.outcome})
-	if code == "" || !known {
+	var kind string
+	known := false
+	if code != "" {
+		subtype := [1]coding{restfulSubtype(code)}
+		kind, known = kindOf(&auditEvent{Type: typeREST, Subtype: subtype[:], Action: action, Outcome: r.outcome})
+	}
+	if !known {
 		res, err := r.build()
 		if err != nil {
 			return dst, err
@@ -221,8 +219,8 @@ func (r *recipe) appendIndex(dst []store.IndexEntry) ([]store.IndexEntry, error)
 	return x.entries, nil
 }
 
-// restful returns the subtype code and action of a RESTful interaction's
-// recipe, "" for the other events.
+// restful returns the subtype code (restful-interaction) and action of
+// a RESTful interaction's recipe, "" for the other events.
 func (r *recipe) restful() (code, action string) {
 	switch r.built {
 	case builtRead:
@@ -260,15 +258,24 @@ func renderRecord(content []byte) ([]byte, error) {
 	}
 	var scratch [envelopeSize]byte
 	envelope := appendEnvelope(scratch[:0], rec.seq, millisTime(rec.updated))
-	json := res.appendJSON(make([]byte, 0, 2048))
-	if len(json) < len(jsonPrefix) || string(json[:len(jsonPrefix)]) != jsonPrefix {
-		return nil, fmt.Errorf("audit: event JSON does not start with its resourceType")
-	}
 	// The event's members after resourceType follow the envelope.
-	content = json[len(jsonPrefix):]
+	content, err = eventContent(res.appendJSON(make([]byte, 0, 2048)))
+	if err != nil {
+		return nil, err
+	}
 	out := make([]byte, 0, chainedBodyLen(envelope, content))
 	return appendChainedBody(out, envelope, link{hash: rec.stated}, content), nil
 }
 
 // jsonPrefix is how an event's JSON starts, before its other members.
 const jsonPrefix = `{"resourceType":"AuditEvent"`
+
+// eventContent returns an event's JSON members after resourceType: what
+// follows a chained event's envelope.
+func eventContent(json []byte) ([]byte, error) {
+	content, ok := bytes.CutPrefix(json, []byte(jsonPrefix))
+	if !ok {
+		return nil, fmt.Errorf("audit: event JSON does not start with its resourceType")
+	}
+	return content, nil
+}

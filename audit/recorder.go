@@ -192,10 +192,10 @@ func (r *Recorder) Record(ctx context.Context, e Event) error {
 		buf.json, buf.index = body[:0], index[:0]
 		recordBuffers.Put(buf)
 	}()
-	if !bytes.HasPrefix(body, []byte(jsonPrefix)) {
-		return fmt.Errorf("audit: event JSON does not start with its resourceType")
+	content, err := eventContent(body)
+	if err != nil {
+		return err
 	}
-	content := body[len(jsonPrefix):]
 	if r.journal != nil {
 		// The frame is all the journal keeps: the buffers go back to the pool.
 		p := &pending{frame: encodeFrame(content, index), done: make(chan error, 1)}

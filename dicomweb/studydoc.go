@@ -91,6 +91,23 @@ type pieceDoc struct {
 	data        []byte // nil for a piece written before
 }
 
+// instances returns the piece's instances: from its data when it is of
+// this round (not stored yet), else as read.
+func (p *pieceDoc) instances(read func(id string) ([]byte, error)) ([]instanceDoc, error) {
+	data := p.data
+	if data == nil {
+		var err error
+		if data, err = read(p.id); err != nil {
+			return nil, err
+		}
+	}
+	instances, err := pieceInstances(data)
+	if err != nil {
+		return nil, fmt.Errorf("piece %s: %w", p.id, err)
+	}
+	return instances, nil
+}
+
 // instanceKey orders the instances of a series.
 type instanceKey struct {
 	number int
@@ -455,15 +472,9 @@ func (se *seriesDoc) insertRun(instances []instanceDoc, pieces func(id string) (
 	}
 	var listed []instanceDoc
 	for _, p := range se.pieces[from:to] {
-		data := p.data // a piece of this round is not stored yet
-		if data == nil {
-			if data, err = pieces(p.id); err != nil {
-				return nil, false, err
-			}
-		}
-		more, err := pieceInstances(data)
+		more, err := p.instances(pieces)
 		if err != nil {
-			return nil, false, fmt.Errorf("piece %s: %w", p.id, err)
+			return nil, false, err
 		}
 		listed = append(listed, more...)
 	}
@@ -663,17 +674,10 @@ func (d *studyDoc) instanceParts() iter.Seq[[]byte] {
 	return instanceParts(func(yield func([]instanceDoc) bool) {
 		for _, se := range d.series {
 			for _, p := range se.pieces {
-				data := p.data
-				if data == nil {
-					var err error
-					if data, err = d.pieces(p.id); err != nil {
-						yield([]instanceDoc{{json: []byte("unreadable piece " + p.id)}})
-						return
-					}
-				}
-				instances, err := pieceInstances(data)
+				instances, err := p.instances(d.pieces)
 				if err != nil {
-					instances = []instanceDoc{{json: []byte("corrupt piece " + p.id)}}
+					yield([]instanceDoc{{json: []byte("unreadable piece " + p.id)}})
+					return
 				}
 				if !yield(instances) {
 					return

@@ -95,8 +95,8 @@ func (s *Server) buildGenerated(ctx context.Context, ch *change, now time.Time) 
 	if len(s.custom.forType(w.Type)) > 0 {
 		// Custom parameters are evaluated on the whole resource: their
 		// expressions may reach into the bulk.
-		if pieces, ok := store.As[store.PieceReader](s.store); ok && store.IsSpliced(body) {
-			if body, err = store.Assemble(ctx, body, pieces.Piece); err != nil {
+		if s.pieces != nil && store.IsSpliced(body) {
+			if body, err = store.Assemble(ctx, body, s.pieces.Piece); err != nil {
 				return err
 			}
 		}

@@ -96,10 +96,10 @@ func (s *Server) Read(ctx context.Context, typ, id string) (*store.Resource, err
 // PieceStore is the store the pieces of spliced bodies are read from (see
 // store.WithPieces), or nil when the server's store assembles none.
 func (s *Server) PieceStore() store.Store {
-	if pieces, ok := store.As[store.PieceReader](s.store); ok {
-		return pieces.PieceStore()
+	if s.pieces == nil {
+		return nil
 	}
-	return nil
+	return s.pieces.PieceStore()
 }
 
 // ReadStored is Read with a spliced body (store.Splice) as stored, not

@@ -151,8 +151,11 @@ type Options struct {
 
 // Server serves the FHIR R4 REST API over a store.
 type Server struct {
-	opts     Options
-	store    store.Store
+	opts  Options
+	store store.Store
+	// pieces reads spliced bodies (store.WithPieces below the store), nil
+	// when the store assembles none.
+	pieces   store.PieceReader
 	log      *slog.Logger
 	registry *search.Registry
 	extract  *search.Extractor
@@ -204,6 +207,7 @@ func New(opts Options) (*Server, error) {
 		extract:     search.NewExtractor(search.DefaultRegistry(), search.WithBaseURL(opts.BaseURL)),
 		bulkExtract: search.NewExtractor(search.DefaultRegistry(), search.WithBaseURL(opts.BaseURL), search.WithoutFullText()),
 	}
+	s.pieces, _ = store.As[store.PieceReader](s.store)
 	capability, err := buildCapability(opts)
 	if err != nil {
 		return nil, fmt.Errorf("fhir: new server: %w", err)

@@ -231,8 +231,8 @@ func (s *Server) stored(ctx context.Context, typ, id string) (*store.Resource, e
 // readStored is the store's Read, but for a spliced body, which it gives as
 // stored (store.PieceReader).
 func (s *Server) readStored(ctx context.Context, typ, id string) (*store.Resource, error) {
-	if pieces, ok := store.As[store.PieceReader](s.store); ok {
-		return pieces.ReadStored(ctx, typ, id)
+	if s.pieces != nil {
+		return s.pieces.ReadStored(ctx, typ, id)
 	}
 	return s.store.Read(ctx, typ, id)
 }

@@ -211,12 +211,7 @@ func (w *withPieces) Search(ctx context.Context, q Query) (*SearchResult, error)
 	if err != nil {
 		return nil, err
 	}
-	for i := range res.Resources {
-		if err := w.assemble(ctx, &res.Resources[i]); err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
+	return res, w.assembleAll(ctx, res.Resources)
 }
 
 func (w *withPieces) History(ctx context.Context, h HistoryQuery) (*HistoryResult, error) {
@@ -224,12 +219,17 @@ func (w *withPieces) History(ctx context.Context, h HistoryQuery) (*HistoryResul
 	if err != nil {
 		return nil, err
 	}
-	for i := range res.Versions {
-		if err := w.assemble(ctx, &res.Versions[i]); err != nil {
-			return nil, err
+	return res, w.assembleAll(ctx, res.Versions)
+}
+
+// assembleAll assembles each of resources in place.
+func (w *withPieces) assembleAll(ctx context.Context, resources []Resource) error {
+	for i := range resources {
+		if err := w.assemble(ctx, &resources[i]); err != nil {
+			return err
 		}
 	}
-	return res, nil
+	return nil
 }
 
 func (w *withPieces) ReadStored(ctx context.Context, typ, id string) (*Resource, error) {

@@ -372,14 +372,14 @@ func (w *txWriter) markPending(rid int64) {
 // writes.
 const bigParam = 256
 
-// splitBig returns the entries of a full write by part: the main part (0),
-// and a part of its own for each parameter of bigParam entries or more,
-// unless it shares entries with another (shared.go: a kept shared entry
-// and the entry standing for it are read together) or is full-text (the
-// words are read together).
-func splitBig(typ string, entries []store.IndexEntry) map[int][]store.IndexEntry {
+// splitBig returns the entries of a full write by part (the index is the
+// part): the main part (0), and a part of its own for each parameter of
+// bigParam entries or more, unless it shares entries with another
+// (shared.go: a kept shared entry and the entry standing for it are read
+// together) or is full-text (the words are read together).
+func splitBig(typ string, entries []store.IndexEntry) [][]store.IndexEntry {
 	if len(entries) < bigParam {
-		return map[int][]store.IndexEntry{0: entries}
+		return [][]store.IndexEntry{entries}
 	}
 	count := map[string]int{}
 	for _, e := range entries {
@@ -392,9 +392,9 @@ func splitBig(typ string, entries []store.IndexEntry) map[int][]store.IndexEntry
 		}
 	}
 	if len(parts) == 0 {
-		return map[int][]store.IndexEntry{0: entries}
+		return [][]store.IndexEntry{entries}
 	}
-	out := map[int][]store.IndexEntry{}
+	out := make([][]store.IndexEntry, len(parts)+1)
 	for _, e := range entries {
 		out[parts[e.Param]] = append(out[parts[e.Param]], e)
 	}
