@@ -84,6 +84,10 @@ type Recorder struct {
 	inPlace   *writer
 	inPlaceMu sync.Mutex
 	closed    bool // under inPlaceMu
+	// inPlaceEvent is the event being appended in place, under inPlaceMu:
+	// a copy, so that the caller's Event stays on its stack.
+	inPlaceEvent   recipe
+	inPlacePending [1]*pending
 }
 
 // pending is one event waiting for the writer.
@@ -179,7 +183,8 @@ func (r *Recorder) Record(ctx context.Context, e Event) error {
 		return r.appendInPlace(ctx, &e.recipe)
 	}
 	if r.opts.Trail != nil {
-		return handOff(ctx, r.requests, r.quit, &pending{recipe: &e.recipe, done: make(chan error, 1)})
+		rc := e.recipe // the writer keeps it: e stays on the caller's stack
+		return handOff(ctx, r.requests, r.quit, &pending{recipe: &rc, done: make(chan error, 1)})
 	}
 	res, err := e.recipe.build()
 	if err != nil {
@@ -214,7 +219,11 @@ func (r *Recorder) appendInPlace(ctx context.Context, rc *recipe) error {
 	if r.closed {
 		return ErrClosed
 	}
-	if _, err := r.inPlace.persist(ctx, []*pending{{recipe: rc}}); err != nil {
+	r.inPlaceEvent = *rc
+	if r.inPlacePending[0] == nil {
+		r.inPlacePending[0] = &pending{recipe: &r.inPlaceEvent}
+	}
+	if _, err := r.inPlace.persist(ctx, r.inPlacePending[:]); err != nil {
 		r.inPlace.loaded = false // what was appended is uncertain: reload the tail
 		return err
 	}

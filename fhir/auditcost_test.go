@@ -1,8 +1,11 @@
 package fhir
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,38 +27,60 @@ const benchObservation = `{"resourceType":"Observation","meta":{"profile":["http
 	`"referenceRange":[{"low":{"value":40,"unit":"beats/minute","system":"http://unitsofmeasure.org","code":"/min"},"high":{"value":120,"unit":"beats/minute","system":"http://unitsofmeasure.org","code":"/min"}}]}`
 
 // BenchmarkAuditedRead is the audit's cost per read without the network
-// and the load generator of `telehub bench --security`: one caller reads
+// and the load generator of `telehub bench --security`: callers read
 // Observations from a server without audit ("plain") and from one that
-// records each read in the trail as `telehub serve` does ("audited").
-// The difference between the two in process CPU per read (cpu-µs/op,
-// steadier than ns/op on a shared machine) is what the audit costs a read.
+// records each read in the trail as `telehub serve` does ("audited"), one
+// caller at a time, then 16 at once (as the bench's clients, so that the
+// cost of callers waiting on the trail shows). The difference between
+// plain and audited in process CPU per read (cpu-µs/op, steadier than
+// ns/op on a shared machine) is what the audit costs a read.
 func BenchmarkAuditedRead(b *testing.B) {
-	for _, audited := range []bool{false, true} {
-		name := "plain"
-		if audited {
-			name = "audited"
+	for _, callers := range []int{1, 16} {
+		for _, audited := range []bool{false, true} {
+			name := "plain"
+			if audited {
+				name = "audited"
+			}
+			if callers > 1 {
+				name += fmt.Sprintf("-%d-callers", callers)
+			}
+			b.Run(name, func(b *testing.B) { benchAuditedRead(b, audited, callers) })
 		}
-		b.Run(name, func(b *testing.B) {
-			ts := newServedAuditServer(b, audited)
-			var paths []string
-			for range 50 {
-				r := ts.do(http.MethodPost, "/fhir/Observation", benchObservation).mustStatus(b, http.StatusCreated)
-				paths = append(paths, "/fhir/Observation/"+r.str("id"))
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu, _ := cputime.Process()
-			for i := range b.N {
-				rec := httptest.NewRecorder()
-				ts.e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, paths[i%len(paths)], nil))
-				if rec.Code != http.StatusOK {
-					b.Fatalf("read: %d %s", rec.Code, rec.Body)
-				}
-			}
-			if end, ok := cputime.Process(); ok {
-				b.ReportMetric(float64(end-cpu)/float64(b.N)/1e3, "cpu-µs/op")
+	}
+}
+
+func benchAuditedRead(b *testing.B, audited bool, callers int) {
+	ts := newServedAuditServer(b, audited)
+	var paths []string
+	for range 50 {
+		r := ts.do(http.MethodPost, "/fhir/Observation", benchObservation).mustStatus(b, http.StatusCreated)
+		paths = append(paths, "/fhir/Observation/"+r.str("id"))
+	}
+	read := func(i int) {
+		rec := httptest.NewRecorder()
+		ts.e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, paths[i%len(paths)], nil))
+		if rec.Code != http.StatusOK {
+			b.Errorf("read: %d %s", rec.Code, rec.Body)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu, _ := cputime.Process()
+	if callers == 1 {
+		for i := range b.N {
+			read(i)
+		}
+	} else {
+		b.SetParallelism(max(1, callers/runtime.GOMAXPROCS(0)))
+		var next atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				read(int(next.Add(1)))
 			}
 		})
+	}
+	if end, ok := cputime.Process(); ok {
+		b.ReportMetric(float64(end-cpu)/float64(b.N)/1e3, "cpu-µs/op")
 	}
 }
 

@@ -79,8 +79,10 @@ func (s *Server) describe(c echo.Context, status int, body []byte) auditEntry {
 	switch interaction {
 	case "read", "vread", "history-instance":
 		e.kind = "read"
-		if v, err := strconv.ParseInt(c.Param("vid"), 10, 64); err == nil {
-			e.target.Version = v
+		if vid := c.Param("vid"); vid != "" { // not parsed when absent: its error allocates
+			if v, err := strconv.ParseInt(vid, 10, 64); err == nil {
+				e.target.Version = v
+			}
 		}
 		if ok {
 			e.patient = patientOf(typ, id, body)

@@ -1,6 +1,9 @@
 package fhir
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
 // scanPatientRefs reads the members patientOf needs from a resource's
 // JSON without decoding it: the answer of every audited read and write
@@ -11,7 +14,9 @@ import "bytes"
 // answers false and the caller decodes the body instead. A subject,
 // patient or beneficiary that is not an object (an array, as
 // Contract.subject) answers ok with no references, as the failed decoding
-// answered no patient.
+// answered no patient. It stops at a subject that is a Patient reference
+// (with the resource type read): what follows cannot change patientOf's
+// answer, and most of an Observation comes after its subject.
 func scanPatientRefs(body []byte) (patientRefs, bool) {
 	s := &jsonScan{b: body}
 	var refs patientRefs
@@ -51,6 +56,10 @@ func scanPatientRefs(body []byte) (patientRefs, bool) {
 			if !s.skip() {
 				return refs, false
 			}
+		}
+		if refs.resourceType != "" && strings.HasPrefix(refs.subject, "Patient/") {
+			// patientOf's answer whatever follows: a subject comes first.
+			return refs, true
 		}
 		if s.consume('}') {
 			s.space()

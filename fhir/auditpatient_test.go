@@ -17,8 +17,9 @@ func TestScanPatientRefs(t *testing.T) {
 		`{"resourceType":"Observation","subject":{"reference":"Patient\/p4"}}`,
 		`{"resourceType":"Obs\u0065rvation","subject":{"reference":"Patient/p5"}}`,
 		` { "resourceType" : "Observation" , "subject" : { "reference" : "Patient/p6" } } `,
-		`{"resourceType":"Observation","subject":{"reference":"Patient/p7"}`,
-		`{"resourceType":"Observation","subject":{"reference":"Patient/p8"}} trailing`,
+		`{"resourceType":"Observation","code":{"text":"cut short"}`,
+		`{"resourceType":"Observation","code":{"text":"x"}} trailing`,
+		`{"resourceType":"Observation","patient":{"reference":"Patient/p7"}`,
 		`{}`,
 		`[]`,
 		`not json`,
@@ -37,6 +38,18 @@ func TestScanPatientRefs(t *testing.T) {
 		}
 		if got := patientOf("Observation", "o1", []byte(body)); got != want {
 			t.Errorf("patientOf(%s) = %q, encoding/json gives %q", body, got, want)
+		}
+	}
+	// The scan stops at a Patient subject: what follows is not read, so a
+	// document malformed after it still answers that patient (the
+	// server's answers are well-formed; encoding/json gives none).
+	for body, want := range map[string]string{
+		`{"resourceType":"Observation","subject":{"reference":"Patient/p8"}`:           "Patient/p8",
+		`{"resourceType":"Observation","subject":{"reference":"Patient/p8"}} trailing`: "Patient/p8",
+		`{"subject":{"reference":"Patient/p8"},"code":{"text":"cut short"}`:            "",
+	} {
+		if got := patientOf("Observation", "o1", []byte(body)); got != want {
+			t.Errorf("patientOf(%s) = %q, want %q", body, got, want)
 		}
 	}
 	for typ, want := range map[string]string{"Coverage": "Patient/b1", "AllergyIntolerance": "Patient/a1", "Contract": ""} {
