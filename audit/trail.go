@@ -44,6 +44,9 @@ type Trail struct {
 	sealers sync.WaitGroup
 	quit    chan struct{}
 	sealErr atomic.Pointer[error] // the last failed seal's error
+	// sizes are the posting sizes of the last block sealed (see
+	// openBlock.sizes).
+	sizes atomic.Pointer[map[string]int]
 	// Scratch buffers of appendOpen and appendChain, under mu.
 	frameBuf  []byte
 	indexBuf  []store.IndexEntry
@@ -133,7 +136,7 @@ func (t *Trail) load() error {
 		if err != nil {
 			return err
 		}
-		t.open = newOpenBlock(next, f)
+		t.open = newOpenBlock(next, f, nil)
 	}
 	t.log.Store(t.open.log)
 	for _, b := range t.sealing {
@@ -202,7 +205,7 @@ func replayLog(first uint64, f *os.File) (*openBlock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: trail log: %w", err)
 	}
-	b := newOpenBlock(first, f)
+	b := newOpenBlock(first, f, nil)
 	end := 0
 	for len(data)-end >= frameHeader {
 		length, err := frameLength(data[end : end+frameHeader])
@@ -227,7 +230,7 @@ func replayLog(first uint64, f *os.File) (*openBlock, error) {
 		if isRecord(p.content) {
 			// A record that no longer decodes (changed in place) is kept
 			// unindexed, for Verify to report.
-			index, _ = replayedIndex(p.content)
+			index, _ = replayedIndex(nil, p.content)
 		}
 		id, updated := trailIdentity(index)
 		b.add(id, updated, index, int64(end))
@@ -240,13 +243,13 @@ func replayLog(first uint64, f *os.File) (*openBlock, error) {
 	return b, nil
 }
 
-// replayedIndex returns the index entries of a logged record.
-func replayedIndex(content []byte) ([]store.IndexEntry, error) {
+// replayedIndex appends the index entries of a logged record to dst.
+func replayedIndex(dst []store.IndexEntry, content []byte) ([]store.IndexEntry, error) {
 	rec, err := decodeRecord(content)
 	if err != nil {
 		return nil, err
 	}
-	return recordIndex(nil, &rec.recipe, rec.seq, millisTime(rec.updated))
+	return recordIndex(dst, &rec.recipe, rec.seq, millisTime(rec.updated))
 }
 
 // trailIdentity finds the id and lastUpdated of a logged event in its entries.
@@ -267,11 +270,11 @@ func trailIdentity(index []store.IndexEntry) (id string, updated int64) {
 // nothing of events is searchable (and a partly written frame is cut off
 // at the next start).
 func (t *Trail) Append(events []TrailEvent) error {
-	return t.append(len(events), func(buf []byte, index []store.IndexEntry, i int) ([]byte, []store.IndexEntry, trailEntry, error) {
+	return t.append(len(events), func(buf []byte, i int) ([]byte, trailEntry, error) {
 		e := events[i]
-		from := len(index)
-		index = appendIdentity(append(index, e.Index...), e.ID, e.LastUpdated)
-		return appendFrame(buf, e.Body, index[from:]), index, trailEntry{id: e.ID, updated: e.LastUpdated.UnixMilli(), entriesFrom: from}, nil
+		index := appendIdentity(append(t.indexBuf[:0], e.Index...), e.ID, e.LastUpdated)
+		t.indexBuf = index
+		return appendFrame(buf, e.Body, index), trailEntry{id: e.ID, updated: e.LastUpdated.UnixMilli()}, nil
 	})
 }
 
@@ -280,35 +283,28 @@ func (t *Trail) Append(events []TrailEvent) error {
 // of the chain; on error, what was appended is uncertain.
 func (t *Trail) appendChain(prev link, at time.Time, events []*pending) (link, error) {
 	updated := at.UnixMilli()
-	err := t.append(len(events), func(buf []byte, index []store.IndexEntry, i int) ([]byte, []store.IndexEntry, trailEntry, error) {
+	err := t.append(len(events), func(buf []byte, i int) ([]byte, trailEntry, error) {
 		seq := prev.seq + 1
-		from := len(index)
-		index, err := recordIndex(index, events[i].recipe, seq, at)
-		if err != nil {
-			return buf, index, trailEntry{}, err
-		}
 		var content []byte
 		content, prev = appendRecord(t.recordBuf[:0], prev, seq, at, events[i].recipe)
 		t.recordBuf = content
 		// The frame keeps no index entries: they follow from the record.
-		return appendFrame(buf, content, nil), index, trailEntry{id: EventID(seq), updated: updated, entriesFrom: from}, nil
+		return appendFrame(buf, content, nil), trailEntry{id: EventID(seq), updated: updated}, nil
 	})
 	return prev, err
 }
 
 // trailEntry is an event of a batch being appended: its id, lastUpdated
-// (Unix milliseconds), where its frame ends in the log, and where its
-// index entries are in the batch's buffer.
+// (Unix milliseconds) and where its frame ends in the log.
 type trailEntry struct {
-	id                      string
-	updated                 int64
-	end                     int64 // in the log
-	entriesFrom, entriesEnd int
+	id      string
+	updated int64
+	end     int64
 }
 
-// frameEncoder appends event i's frame to buf and its index entries (its
-// id and lastUpdated among them) to index.
-type frameEncoder func(buf []byte, index []store.IndexEntry, i int) ([]byte, []store.IndexEntry, trailEntry, error)
+// frameEncoder appends event i's frame to buf; its index entries are in
+// the frame, or follow from its record.
+type frameEncoder func(buf []byte, i int) ([]byte, trailEntry, error)
 
 // append writes n events, encoded by encode, block by block.
 func (t *Trail) append(n int, encode frameEncoder) error {
@@ -332,23 +328,23 @@ func (t *Trail) append(n int, encode frameEncoder) error {
 	return nil
 }
 
-// appendOpen writes events from to from+n-1 to the open block's log in one
-// write, then indexes them.
+// appendOpen writes events [from, from+n) to the open block's log in one
+// write. Their postings are made when a search or the seal needs them.
 func (t *Trail) appendOpen(from, n int, encode frameEncoder) error {
 	b := t.open
 	start := b.frames[len(b.frames)-1]
-	buf, index, batch := t.frameBuf[:0], t.indexBuf[:0], t.batchBuf[:0]
+	buf, batch := t.frameBuf[:0], t.batchBuf[:0]
 	for i := range n {
 		var e trailEntry
 		var err error
-		buf, index, e, err = encode(buf, index, from+i)
+		buf, e, err = encode(buf, from+i)
 		if err != nil {
 			return err // nothing of the batch is written
 		}
-		e.end, e.entriesEnd = start+int64(len(buf)), len(index)
+		e.end = start + int64(len(buf))
 		batch = append(batch, e)
 	}
-	t.frameBuf, t.indexBuf, t.batchBuf = buf, index, batch
+	t.frameBuf, t.batchBuf = buf, batch
 	if _, err := b.log.WriteAt(buf, start); err != nil {
 		return fmt.Errorf("audit: trail log: %w", err)
 	}
@@ -356,7 +352,7 @@ func (t *Trail) appendOpen(from, n int, encode frameEncoder) error {
 		return err
 	}
 	for _, e := range batch {
-		b.add(e.id, e.updated, index[e.entriesFrom:e.entriesEnd], e.end)
+		b.logged(e.id, e.updated, e.end)
 	}
 	return nil
 }
@@ -411,12 +407,21 @@ func (t *Trail) rotate() error {
 		f.Close()
 		return fmt.Errorf("audit: trail: %w", err)
 	}
-	t.open = nextOpenBlock(full, f)
+	t.open = newOpenBlock(full.start+uint64(full.count()), f, t.postingSizes())
 	t.logMu.Lock()
 	t.log.Store(f)
 	t.logMu.Unlock()
 	t.sealing = append(t.sealing, full)
 	t.startSeal(full)
+	return nil
+}
+
+// postingSizes returns the sizes a new block's postings start at: those
+// of the last block sealed, nil before the first seal.
+func (t *Trail) postingSizes() map[string]int {
+	if sizes := t.sizes.Load(); sizes != nil {
+		return *sizes
+	}
 	return nil
 }
 
@@ -449,6 +454,12 @@ func (t *Trail) seal(b *openBlock) error {
 	if err := datasync(b.log); err != nil {
 		return fmt.Errorf("audit: trail log: %w", err)
 	}
+	// b is full: nothing is appended to it while it catches up.
+	if err := b.catchUp(); err != nil {
+		return err
+	}
+	sizes := b.postingSizes()
+	t.sizes.Store(&sizes)
 	path := filepath.Join(t.dir, numberedName(b.start, blockSuffix))
 	if err := writeBlock(path, b); err != nil {
 		return err
@@ -524,18 +535,25 @@ func (t *Trail) release() {
 	t.unlock()
 }
 
-// blocks returns the blocks, oldest first; the caller holds t.mu.
-func (t *Trail) blocks() []block {
+// blocks returns the blocks, oldest first, with their postings (see
+// openBlock.catchUp); the caller holds t.mu.
+func (t *Trail) blocks() ([]block, error) {
 	out := make([]block, 0, len(t.sealed)+len(t.sealing)+1)
 	for _, b := range t.sealed {
 		out = append(out, b)
 	}
 	for _, b := range t.sealing {
+		if err := b.catchUp(); err != nil {
+			return nil, err
+		}
 		out = append(out, b)
 	}
 	// Blocks are sealed concurrently: one may be sealed before an older one.
 	slices.SortFunc(out, func(a, b block) int { return cmp.Compare(a.first(), b.first()) })
-	return append(out, t.open)
+	if err := t.open.catchUp(); err != nil {
+		return nil, err
+	}
+	return append(out, t.open), nil
 }
 
 // Read returns the event with this id, or store.ErrNotFound.
@@ -545,7 +563,10 @@ func (t *Trail) Read(_ context.Context, id string) (*store.Resource, error) {
 	if t.closed {
 		return nil, ErrClosed
 	}
-	blocks := t.blocks()
+	blocks, err := t.blocks()
+	if err != nil {
+		return nil, err
+	}
 	for _, b := range slices.Backward(blocks) {
 		if ords := b.lookup(store.ParamID, id); len(ords) > 0 {
 			res, err := b.event(int(ords[len(ords)-1]))
@@ -589,8 +610,12 @@ func (t *Trail) History(ctx context.Context, h store.HistoryQuery) (*store.Histo
 	if t.closed {
 		return nil, ErrClosed
 	}
+	blocks, err := t.blocks()
+	if err != nil {
+		return nil, err
+	}
 	out := &store.HistoryResult{}
-	for _, b := range slices.Backward(t.blocks()) {
+	for _, b := range slices.Backward(blocks) {
 		for i := b.count() - 1; i >= 0; i-- {
 			if !keptInHistoryAt(b.lastUpdated(i), h) {
 				continue
@@ -663,7 +688,12 @@ func (t *Trail) lastChained(context.Context) (link, error) {
 		lastOrd uint32
 		highest = math.Inf(-1)
 	)
-	for _, b := range t.blocks() {
+	blocks, err := t.blocks()
+	if err != nil {
+		t.mu.RUnlock()
+		return link{}, err
+	}
+	for _, b := range blocks {
 		b.scanRanges(SequenceParam, func(o uint32, low, _ float64, _ string) {
 			if low > highest {
 				last, lastOrd, highest = b, o, low

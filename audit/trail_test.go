@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -729,5 +730,69 @@ func TestTrailFullLogSealedAtStart(t *testing.T) {
 	}
 	if blocks, logs := trailFiles(t, dir, ".block"), trailFiles(t, dir, ".log"); len(blocks) != 1 || len(logs) != 2 {
 		t.Errorf("blocks %v and logs %v, want one block, its log and the open block's", blocks, logs)
+	}
+}
+
+// TestTrailPostingsOnDemand: the open block's postings are made when a
+// search needs them, so a search sees every event appended before it,
+// those appended since the last search included, while other searches
+// run and full blocks are sealed.
+func TestTrailPostingsOnDemand(t *testing.T) {
+	t.Parallel()
+	tr := openTrail(t, t.TempDir(), 16)
+	patientP1 := store.Query{Count: 1000, Clauses: []store.Clause{clause(exactCondition("patient", "Patient/p1"))}}
+	var appended []audit.TrailEvent
+	for round := range 12 {
+		batch := syntheticEvents(len(appended), 1+round%7)
+		if err := tr.Append(batch); err != nil {
+			t.Fatal(err)
+		}
+		appended = append(appended, batch...)
+		var want []string
+		for _, e := range appended {
+			for _, x := range e.Index {
+				if x.Param == "patient" && x.Text == "Patient/p1" {
+					want = append(want, e.ID)
+				}
+			}
+		}
+		if got := trailIDs(t, tr, patientP1); !slices.Equal(got, want) {
+			t.Fatalf("after %d events, patient=Patient/p1: %v, want %v", len(appended), got, want)
+		}
+	}
+
+	// Searches beside appends: each sees at least the events appended
+	// before it began, and none appended twice.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var searchers sync.WaitGroup
+	for range 4 {
+		searchers.Add(1)
+		go func() {
+			defer searchers.Done()
+			for ctx.Err() == nil {
+				before := tr.Len()
+				res, err := tr.Search(ctx, store.Query{Count: 10000})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if ids := resourceIDs(res.Resources); len(ids) < before || len(ids) != len(slices.Compact(slices.Sorted(slices.Values(ids)))) {
+					t.Errorf("a search begun at %d events found %d, or some twice", before, len(ids))
+					return
+				}
+			}
+		}()
+	}
+	for range 40 {
+		if err := tr.Append(syntheticEvents(len(appended), 5)); err != nil {
+			t.Fatal(err)
+		}
+		appended = append(appended, syntheticEvents(len(appended), 5)...)
+	}
+	cancel()
+	searchers.Wait()
+	if got, want := trailIDs(t, tr, store.Query{Count: 10000}), resourceIDs(eventsAsResources(appended)); !slices.Equal(got, want) {
+		t.Errorf("at the end: %d events, want %d", len(got), len(want))
 	}
 }

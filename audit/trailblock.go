@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/telehub/telehub/store"
 )
@@ -46,64 +47,139 @@ type rangeEntry struct {
 	unit      string
 }
 
-// openBlock is the block being filled: its postings in memory, its
-// events' frames in the log file, where it reads their bodies back.
+// openBlock is the block being filled: its events' frames in the log
+// file, where it reads their bodies back, and their postings in memory.
+//
+// The postings are made on demand (catchUp), not as events are appended:
+// appending is on every request's path, while the postings are needed
+// only by a search of the trail and by the seal. Made in one pass, from
+// the log's frames, they cost less than one event at a time between
+// requests (their maps stay in the cache), and the garbage collector
+// does not scan maps that no search needs.
 type openBlock struct {
 	start   uint64
 	log     *os.File
 	frames  []int64 // offset of each event's frame in log, and the end as last element
 	updated []int64
 	ids     []string
+
+	// indexMu serialises catchUp; the postings change only there, and
+	// readers see them after it.
+	indexMu sync.Mutex
+	indexed int                            // events with their postings
 	texts   map[string]map[string][]uint32 // param → text → events
 	ranges  map[string][]rangeEntry
 	// singles holds the postings of one event (most values: ids, targets)
 	// a chunk at a time, each capped at its length: the first append to
 	// one moves it out, so the chunk is never written twice.
 	singles []uint32
+	// sizes are a full block's texts per parameter and ranges per
+	// parameter, the size its maps and slices start at, so that they do
+	// not grow (and rehash) as the postings are made. Nil: none known.
+	sizes map[string]int
 }
 
 // singlesChunk is how many one-event postings are allocated together.
 const singlesChunk = 4096
 
-func newOpenBlock(start uint64, log *os.File) *openBlock {
-	return &openBlock{start: start, log: log, frames: []int64{0},
+func newOpenBlock(start uint64, log *os.File, sizes map[string]int) *openBlock {
+	return &openBlock{start: start, log: log, frames: []int64{0}, sizes: sizes,
 		texts: map[string]map[string][]uint32{}, ranges: map[string][]rangeEntry{}}
 }
 
-// nextOpenBlock is the block after full: its maps sized as full's were,
-// so that they do not grow (and rehash) as it fills.
-func nextOpenBlock(full *openBlock, log *os.File) *openBlock {
-	b := newOpenBlock(full.start+uint64(full.count()), log)
-	n := full.count()
-	b.frames = make([]int64, 1, n+1)
-	b.updated = make([]int64, 0, n)
-	b.ids = make([]string, 0, n)
-	for param, values := range full.texts {
-		b.texts[param] = make(map[string][]uint32, len(values))
+// postingSizes returns the sizes the maps of a block like b start at.
+func (b *openBlock) postingSizes() map[string]int {
+	sizes := make(map[string]int, len(b.texts)+len(b.ranges))
+	for param, values := range b.texts {
+		sizes[param] = len(values)
 	}
-	for param, entries := range full.ranges {
-		b.ranges[param] = make([]rangeEntry, 0, len(entries))
+	for param, entries := range b.ranges {
+		sizes[param] = len(entries)
 	}
-	return b
+	return sizes
 }
 
 func (b *openBlock) first() uint64 { return b.start }
 func (b *openBlock) count() int    { return len(b.updated) }
 
-// add indexes an event whose frame ends at end in the log.
-func (b *openBlock) add(id string, updated int64, index []store.IndexEntry, end int64) {
-	ord := uint32(len(b.updated))
+// logged adds an event whose frame ends at end in the log, without its
+// postings (see catchUp).
+func (b *openBlock) logged(id string, updated int64, end int64) {
 	b.ids = append(b.ids, id)
 	b.updated = append(b.updated, updated)
 	b.frames = append(b.frames, end)
+}
+
+// add adds an event with its index entries; the events before must have
+// their postings.
+func (b *openBlock) add(id string, updated int64, index []store.IndexEntry, end int64) {
+	b.logged(id, updated, end)
+	b.post(uint32(b.indexed), index)
+	b.indexed++
+}
+
+// catchUp makes the postings of the events appended since the last call,
+// from their frames in the log (as a restart does). No event may be
+// appended meanwhile: the caller holds the trail's lock (shared), or the
+// block is full.
+func (b *openBlock) catchUp() error {
+	b.indexMu.Lock()
+	defer b.indexMu.Unlock()
+	n := b.count()
+	if b.indexed == n {
+		return nil
+	}
+	from := b.frames[b.indexed]
+	data := make([]byte, b.frames[n]-from)
+	if _, err := b.log.ReadAt(data, from); err != nil {
+		return fmt.Errorf("audit: trail log: %w", err)
+	}
+	var index []store.IndexEntry
+	for i := b.indexed; i < n; i++ {
+		frame := data[b.frames[i]-from : b.frames[i+1]-from]
+		var err error
+		if index, err = frameIndex(index[:0], frame); err != nil {
+			return fmt.Errorf("audit: trail log at %d: %w", b.frames[i], err)
+		}
+		b.post(uint32(i), index)
+	}
+	b.indexed = n
+	return nil
+}
+
+// frameIndex returns the index entries of a logged event: those its frame
+// holds, or for a record those it gives, appended to dst. A record that
+// no longer decodes (changed in place) has none: it stays unindexed, for
+// Verify to report.
+func frameIndex(dst []store.IndexEntry, frame []byte) ([]store.IndexEntry, error) {
+	p, err := decodePayload(frame[frameHeader:])
+	if err != nil {
+		return dst, err
+	}
+	if isRecord(p.content) {
+		index, err := replayedIndex(dst, p.content)
+		if err != nil {
+			return dst[:0], nil
+		}
+		return index, nil
+	}
+	return append(dst, p.index...), nil
+}
+
+// post adds the postings of event ord.
+func (b *openBlock) post(ord uint32, index []store.IndexEntry) {
 	for _, e := range index {
 		if isRangeKind(e.Kind) {
-			b.ranges[e.Param] = append(b.ranges[e.Param], rangeEntry{ord: ord, low: e.Low, high: e.High, unit: e.Text})
+			entries := b.ranges[e.Param]
+			if entries == nil {
+				entries = make([]rangeEntry, 0, b.sizes[e.Param])
+			}
+			b.ranges[e.Param] = append(entries, rangeEntry{ord: ord, low: e.Low, high: e.High, unit: e.Text})
 			continue
 		}
 		values := b.texts[e.Param]
 		if values == nil {
-			values = map[string][]uint32{}
+			values = make(map[string][]uint32, b.sizes[e.Param])
 			b.texts[e.Param] = values
 		}
 		switch ords := values[e.Text]; {

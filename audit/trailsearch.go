@@ -58,8 +58,12 @@ func (t *Trail) Search(_ context.Context, q store.Query) (*store.SearchResult, e
 // total is wanted). The caller holds t.mu.
 func (t *Trail) matches(q store.Query, after *trailCursor) ([]hit, error) {
 	unsorted := len(q.Sort) == 0
+	blocks, err := t.blocks()
+	if err != nil {
+		return nil, err
+	}
 	var hits []hit
-	for _, b := range t.blocks() {
+	for _, b := range blocks {
 		if unsorted && after != nil && b.first()+uint64(b.count()) <= after.Position+1 {
 			continue
 		}
@@ -445,7 +449,11 @@ func (t *Trail) referenced(q store.Query, param string, limit int) ([]string, er
 	}
 	seen := map[string]bool{}
 	var out []string
-	for _, b := range t.blocks() {
+	blocks, err := t.blocks()
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range blocks {
 		ords, err := matchBlock(b, q.Clauses)
 		if err != nil {
 			return nil, err

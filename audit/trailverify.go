@@ -17,7 +17,10 @@ func (t *Trail) chainPage(_ context.Context, from int64, n int) (map[string]stor
 	if t.closed {
 		return nil, ErrClosed
 	}
-	blocks := t.blocks()
+	blocks, err := t.blocks()
+	if err != nil {
+		return nil, err
+	}
 	page := make(map[string]storedEvent, n)
 	for seq := from; seq < from+int64(n); seq++ {
 		id := EventID(seq)
