@@ -103,11 +103,12 @@
 // and its index entries, its id and lastUpdated among them) and, in
 // memory, its postings: for each parameter and normalised value, the
 // events holding it (appended in order, so sorted), and each range entry
-// (date, number, quantity) with its event. Append writes the frames of a
-// batch in one write and syncs the log (or, with SyncInterval, at most that
-// long after: the durability of the SQLite store's own commits), and the
-// events are searchable as soon as it returns: Recorder.Sync has nothing
-// to wait for. With deferred syncs there is nothing to group, so Record
+// (date, number, quantity) with its event. Append copies the frames of a
+// batch into the log, mapped in memory and allocated on disk ahead of them
+// (on Linux; elsewhere it writes them: see blockLog), and syncs the log
+// (or, with SyncInterval, at most that long after: the durability of the
+// SQLite store's own commits), and the events are searchable as soon as
+// it returns: Recorder.Sync has nothing to wait for. With deferred syncs there is nothing to group, so Record
 // chains and appends its event itself under a lock, instead of handing it
 // to the writer goroutine: that saves two goroutine switches per event.
 // Either way the event's record is written straight into its frame in the

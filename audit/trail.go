@@ -136,9 +136,9 @@ func (t *Trail) load() error {
 		if err != nil {
 			return err
 		}
-		t.open = newOpenBlock(next, f, nil)
+		t.open = newOpenBlock(next, openBlockLog(f, 0), nil)
 	}
-	t.log.Store(t.open.log)
+	t.log.Store(t.open.log.f)
 	for _, b := range t.sealing {
 		t.startSeal(b)
 	}
@@ -205,7 +205,8 @@ func replayLog(first uint64, f *os.File) (*openBlock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: trail log: %w", err)
 	}
-	b := newOpenBlock(first, f, nil)
+	log := openBlockLog(f, 0)
+	b := newOpenBlock(first, log, nil)
 	end := 0
 	for len(data)-end >= frameHeader {
 		length, err := frameLength(data[end : end+frameHeader])
@@ -235,8 +236,11 @@ func replayLog(first uint64, f *os.File) (*openBlock, error) {
 		id, updated := trailIdentity(index)
 		b.add(id, updated, index, int64(end))
 	}
+	// What follows the last whole frame is a torn frame, or zeros the log
+	// was allocated ahead with (see blockLog).
+	log.end = int64(end)
 	if end < len(data) {
-		if err := f.Truncate(int64(end)); err != nil {
+		if err := log.cut(); err != nil {
 			return nil, fmt.Errorf("audit: trail log: cut a torn frame: %w", err)
 		}
 	}
@@ -345,10 +349,11 @@ func (t *Trail) appendOpen(from, n int, encode frameEncoder) error {
 		batch = append(batch, e)
 	}
 	t.frameBuf, t.batchBuf = buf, batch
-	if _, err := b.log.WriteAt(buf, start); err != nil {
-		return fmt.Errorf("audit: trail log: %w", err)
+	if err := b.log.append(buf); err != nil {
+		return err
 	}
 	if err := t.syncLog(); err != nil {
+		b.log.drop(start) // not acknowledged: the next batch goes in its place
 		return err
 	}
 	for _, e := range batch {
@@ -365,7 +370,7 @@ func appendIdentity(index []store.IndexEntry, id string, updated time.Time) []st
 // syncLog syncs the log now, or schedules it when syncs are deferred.
 func (t *Trail) syncLog() error {
 	if t.opts.SyncInterval <= 0 {
-		if err := datasync(t.open.log); err != nil {
+		if err := t.open.log.sync(); err != nil {
 			return fmt.Errorf("audit: trail log: %w", err)
 		}
 		return nil
@@ -407,7 +412,7 @@ func (t *Trail) rotate() error {
 		f.Close()
 		return fmt.Errorf("audit: trail: %w", err)
 	}
-	t.open = newOpenBlock(full.start+uint64(full.count()), f, t.postingSizes())
+	t.open = newOpenBlock(full.start+uint64(full.count()), openBlockLog(f, 0), t.postingSizes())
 	t.logMu.Lock()
 	t.log.Store(f)
 	t.logMu.Unlock()
@@ -451,7 +456,12 @@ func (t *Trail) startSeal(b *openBlock) {
 
 func (t *Trail) seal(b *openBlock) error {
 	// The log may hold writes not yet synced, and the block points into it.
-	if err := datasync(b.log); err != nil {
+	// The log is cut to its frames (b is full: its end is final; reads
+	// before it go on through the mapping).
+	if err := b.log.cut(); err != nil {
+		return err
+	}
+	if err := b.log.sync(); err != nil {
 		return fmt.Errorf("audit: trail log: %w", err)
 	}
 	// b is full: nothing is appended to it while it catches up.
@@ -467,7 +477,7 @@ func (t *Trail) seal(b *openBlock) error {
 	if err := syncDir(t.dir); err != nil {
 		return fmt.Errorf("audit: trail: %w", err)
 	}
-	sealed, err := openSealed(path, b.log.Name())
+	sealed, err := openSealed(path, b.log.name())
 	if err != nil {
 		return err
 	}
@@ -476,7 +486,7 @@ func (t *Trail) seal(b *openBlock) error {
 	t.sealing = slices.DeleteFunc(t.sealing, func(o *openBlock) bool { return o == b })
 	t.mu.Unlock()
 	// The mapping keeps the log's content; the descriptor is not needed.
-	return b.log.Close()
+	return b.log.close()
 }
 
 // Len returns how many events the trail holds.
@@ -503,17 +513,18 @@ func (t *Trail) Close() error {
 		errs = append(errs, b.close())
 	}
 	for _, b := range t.sealing {
-		errs = append(errs, b.log.Close())
+		errs = append(errs, b.log.cut(), b.log.close())
 	}
 	if err := t.sealErr.Load(); err != nil && len(t.sealing) > 0 {
 		errs = append(errs, fmt.Errorf("%w (the next start seals the block again)", *err))
 	}
 	t.logMu.Lock()
 	t.log.Store(nil)
+	errs = append(errs, t.open.log.cut())
 	if t.opts.SyncInterval > 0 {
-		errs = append(errs, datasync(t.open.log))
+		errs = append(errs, t.open.log.sync())
 	}
-	errs = append(errs, t.open.log.Close())
+	errs = append(errs, t.open.log.close())
 	t.logMu.Unlock()
 	t.unlock()
 	return errors.Join(errs...)
@@ -527,10 +538,10 @@ func (t *Trail) release() {
 		b.close()
 	}
 	for _, b := range t.sealing {
-		b.log.Close()
+		b.log.close()
 	}
 	if t.open != nil {
-		t.open.log.Close()
+		t.open.log.close()
 	}
 	t.unlock()
 }

@@ -3,11 +3,13 @@ package audit_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -795,4 +797,93 @@ func TestTrailPostingsOnDemand(t *testing.T) {
 	if got, want := trailIDs(t, tr, store.Query{Count: 10000}), resourceIDs(eventsAsResources(appended)); !slices.Equal(got, want) {
 		t.Errorf("at the end: %d events, want %d", len(got), len(want))
 	}
+}
+
+// TestTrailLogAllocatedAhead: the open block's log may be allocated ahead
+// of its frames (zeros past them); a crash leaves it so, and a replay
+// stops at the zeros, keeps every event and appends after them. Sealed and
+// closed logs hold their frames alone.
+func TestTrailLogAllocatedAhead(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tr := openTrail(t, dir, 8)
+	if err := tr.Append(syntheticEvents(0, 11)); err != nil { // seals 0-7, keeps 8-10 open
+		t.Fatal(err)
+	}
+	// The files as a crash would leave them: copied while the trail is open.
+	crashed := t.TempDir()
+	waitSealed(t, dir, 1)
+	for _, name := range append(trailFiles(t, dir, ".log"), trailFiles(t, dir, ".block")...) {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(crashed, filepath.Base(name)), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr.Close()
+	open := filepath.Join(crashed, "00000000000000000008.log")
+	if size, frames := logSizes(t, crashed)[filepath.Base(open)], framesLength(t, open); runtime.GOOS == "linux" && size <= frames {
+		t.Errorf("the open log: %d bytes, its frames %d: not allocated ahead", size, frames)
+	}
+	sizes := logSizes(t, dir)
+	for name, size := range sizes {
+		if frames := framesLength(t, filepath.Join(dir, name)); size != frames {
+			t.Errorf("%s: %d bytes, its frames %d", name, size, frames)
+		}
+	}
+
+	tr = openTrail(t, crashed, 8)
+	if err := tr.Append(syntheticEvents(11, 6)); err != nil { // seals 8-15
+		t.Fatal(err)
+	}
+	tr.Close()
+	tr = openTrail(t, crashed, 8)
+	got := trailIDs(t, tr, store.Query{Count: 100})
+	if want := resourceIDs(eventsAsResources(syntheticEvents(0, 17))); !slices.Equal(got, want) {
+		t.Errorf("after a crash and 6 more events: %v, want %v", got, want)
+	}
+}
+
+// waitSealed waits until dir holds n block files.
+func waitSealed(t *testing.T, dir string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); len(trailFiles(t, dir, ".block")) < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d blocks sealed, want %d", len(trailFiles(t, dir, ".block")), n)
+		}
+	}
+}
+
+func logSizes(t *testing.T, dir string) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	for _, name := range trailFiles(t, dir, ".log") {
+		info, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(name)] = info.Size()
+	}
+	return out
+}
+
+// framesLength walks a log's frames (a uint32 length, a CRC, the payload)
+// and returns where they end: at the file's end, or at zeros.
+func framesLength(t *testing.T, path string) int64 {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := 0
+	for off+8 <= len(data) {
+		n := int(binary.LittleEndian.Uint32(data[off:]))
+		if n == 0 || off+8+n > len(data) {
+			break
+		}
+		off += 8 + n
+	}
+	return int64(off)
 }

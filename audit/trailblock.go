@@ -58,7 +58,7 @@ type rangeEntry struct {
 // does not scan maps that no search needs.
 type openBlock struct {
 	start   uint64
-	log     *os.File
+	log     *blockLog
 	frames  []int64 // offset of each event's frame in log, and the end as last element
 	updated []int64
 	ids     []string
@@ -82,7 +82,7 @@ type openBlock struct {
 // singlesChunk is how many one-event postings are allocated together.
 const singlesChunk = 4096
 
-func newOpenBlock(start uint64, log *os.File, sizes map[string]int) *openBlock {
+func newOpenBlock(start uint64, log *blockLog, sizes map[string]int) *openBlock {
 	return &openBlock{start: start, log: log, frames: []int64{0}, sizes: sizes,
 		texts: map[string]map[string][]uint32{}, ranges: map[string][]rangeEntry{}}
 }
@@ -130,9 +130,9 @@ func (b *openBlock) catchUp() error {
 		return nil
 	}
 	from := b.frames[b.indexed]
-	data := make([]byte, b.frames[n]-from)
-	if _, err := b.log.ReadAt(data, from); err != nil {
-		return fmt.Errorf("audit: trail log: %w", err)
+	data, err := b.log.read(from, b.frames[n])
+	if err != nil {
+		return err
 	}
 	var index []store.IndexEntry
 	for i := b.indexed; i < n; i++ {
@@ -228,9 +228,9 @@ func (b *openBlock) event(i int) (store.Resource, error) {
 }
 
 func (b *openBlock) content(i int) ([]byte, error) {
-	frame := make([]byte, b.frames[i+1]-b.frames[i])
-	if _, err := b.log.ReadAt(frame, b.frames[i]); err != nil {
-		return nil, fmt.Errorf("audit: trail log: %w", err)
+	frame, err := b.log.read(b.frames[i], b.frames[i+1])
+	if err != nil {
+		return nil, err
 	}
 	content, err := frameContent(frame)
 	if err != nil {
