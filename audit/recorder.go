@@ -250,9 +250,14 @@ func handOff(ctx context.Context, requests chan<- *pending, quit <-chan struct{}
 }
 
 // Sync returns once every event recorded before the call is in the store
-// (at once without a journal). Searches of AuditEvent call it first, so
-// that they see what was recorded.
+// (at once without a journal), indexed (a trail makes the postings of its
+// open block, which appends leave to the next search: see "The trail
+// store"). Searches of AuditEvent call it first, so that they see what was
+// recorded.
 func (r *Recorder) Sync(ctx context.Context) error {
+	if r.opts.Trail != nil {
+		return r.opts.Trail.index()
+	}
 	if r.indexer == nil {
 		return nil
 	}

@@ -567,6 +567,17 @@ func (t *Trail) blocks() ([]block, error) {
 	return append(out, t.open), nil
 }
 
+// index makes the postings of the events appended since the last search.
+func (t *Trail) index() error {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.closed {
+		return ErrClosed
+	}
+	_, err := t.blocks()
+	return err
+}
+
 // Read returns the event with this id, or store.ErrNotFound.
 func (t *Trail) Read(_ context.Context, id string) (*store.Resource, error) {
 	t.mu.RLock()

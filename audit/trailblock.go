@@ -137,7 +137,6 @@ func (b *openBlock) catchUp() error {
 	var index []store.IndexEntry
 	for i := b.indexed; i < n; i++ {
 		frame := data[b.frames[i]-from : b.frames[i+1]-from]
-		var err error
 		if index, err = frameIndex(index[:0], frame); err != nil {
 			return fmt.Errorf("audit: trail log at %d: %w", b.frames[i], err)
 		}

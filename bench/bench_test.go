@@ -194,3 +194,42 @@ func TestRunSelectedPhases(t *testing.T) {
 		t.Errorf("unknown phase kind: err = %v", err)
 	}
 }
+
+// TestSessionSlices runs a session's phases in slices, as the security
+// benchmark interleaves servers: the reads read what the session created,
+// and Total adds the slices up.
+func TestSessionSlices(t *testing.T) {
+	t.Parallel()
+	base := startServer(t, true)
+	ctx := context.Background()
+	s, err := bench.Open(ctx, bench.Config{URL: base, Concurrency: 2, MaxRequests: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Phase(ctx, "read", 100*time.Millisecond); err == nil {
+		t.Error("a read before any create succeeded")
+	}
+	if _, err := s.Phase(ctx, "create", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var sum bench.Phase
+	for range 3 {
+		p, err := s.Phase(ctx, "read", time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Requests == 0 || p.Errors != 0 {
+			t.Fatalf("a read slice: %+v", p)
+		}
+		sum.Requests += p.Requests
+		sum.Resources += p.Resources
+		sum.Elapsed += p.Elapsed
+	}
+	total, ok := s.Total("read")
+	if !ok || total.Requests != sum.Requests || total.Resources != sum.Resources || total.Elapsed != sum.Elapsed || total.Errors != 0 || total.P99 < total.P50 || total.P50 <= 0 {
+		t.Errorf("read total %+v (%v), the slices add up to %+v", total, ok, sum)
+	}
+	if _, err := s.Phase(ctx, "nope", time.Second); err == nil {
+		t.Error("a phase of an unknown kind ran")
+	}
+}

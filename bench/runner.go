@@ -64,9 +64,15 @@ type worker struct {
 // run runs one phase: spec.clients workers issuing requests back to back
 // until the phase's duration (or request budget) is spent.
 func (r *runner) run(ctx context.Context, spec phaseSpec) (Phase, error) {
+	phase, _, err := r.runFor(ctx, spec, r.cfg.Duration)
+	return phase, err
+}
+
+// runFor runs spec for d and returns the phase with its latencies.
+func (r *runner) runFor(ctx context.Context, spec phaseSpec, d time.Duration) (Phase, []time.Duration, error) {
 	workers := make([]*worker, spec.clients)
 	start := time.Now()
-	deadline := start.Add(r.cfg.Duration)
+	deadline := start.Add(d)
 	var wg sync.WaitGroup
 	for i := range workers {
 		w := &worker{rng: rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(i))), next: i}
@@ -76,13 +82,13 @@ func (r *runner) run(ctx context.Context, spec phaseSpec) (Phase, error) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	if err := ctx.Err(); err != nil {
-		return Phase{}, fmt.Errorf("bench: %s: %w", spec.name, err)
+		return Phase{}, nil, fmt.Errorf("bench: %s: %w", spec.name, err)
 	}
-	phase := r.merge(spec, workers, elapsed)
+	phase, latencies := r.merge(spec, workers, elapsed)
 	if phase.Requests == 0 {
-		return phase, fmt.Errorf("bench: %s: no request succeeded: %s", spec.name, phase.FirstError)
+		return phase, nil, fmt.Errorf("bench: %s: no request succeeded: %s", spec.name, phase.FirstError)
 	}
-	return phase, nil
+	return phase, latencies, nil
 }
 
 func (r *runner) loop(ctx context.Context, op operation, w *worker, deadline time.Time) {
@@ -105,8 +111,9 @@ func (r *runner) loop(ctx context.Context, op operation, w *worker, deadline tim
 	}
 }
 
-// merge adds up the workers' counts and keeps the ids they created.
-func (r *runner) merge(spec phaseSpec, workers []*worker, elapsed time.Duration) Phase {
+// merge adds up the workers' counts and keeps the ids they created; it
+// returns the phase and its latencies, sorted.
+func (r *runner) merge(spec phaseSpec, workers []*worker, elapsed time.Duration) (Phase, []time.Duration) {
 	phase := Phase{Name: spec.name, Clients: spec.clients, Elapsed: elapsed}
 	var latencies []time.Duration
 	for _, w := range workers {
@@ -120,7 +127,7 @@ func (r *runner) merge(spec phaseSpec, workers []*worker, elapsed time.Duration)
 		r.ids = append(r.ids, w.created...)
 	}
 	phase.P50, phase.P99 = percentile(latencies, 50), percentile(latencies, 99)
-	return phase
+	return phase, latencies
 }
 
 // percentile returns the p-th percentile (nearest rank) of ds, sorting it.

@@ -7,8 +7,6 @@ import (
 	"io"
 	"runtime/pprof"
 	"slices"
-	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -25,13 +23,17 @@ import (
 //
 // Beside throughput and latency it prints the CPU time per read: the
 // process's CPU time (server and load generator, the same client work for
-// the three) over the read phase, until the audit trail has indexed the
-// events of the reads, divided by the reads. On a machine shared with
-// other work the reads/s move with the load; the CPU per read does not,
-// so its overhead is the figure to compare there. The servers run one
-// after the other, so a drift of the machine's speed lands on the
-// comparison; --rounds runs them in turn several times and prints each
-// one's medians.
+// the three) over the reads, until the audit trail has indexed the events
+// of the reads, divided by the reads. On a machine shared with other work
+// the reads/s move with the load; the CPU per read less so, so its
+// overhead is the figure to compare there.
+//
+// The three servers run at once, and their read phases are interleaved
+// in slices of a second (each round in a rotated order), so that a drift
+// of the machine's speed falls on the three alike: run one after the
+// other, a drift of a few seconds moved the overhead by five points
+// either way. --rounds starts three new servers per round and prints
+// each one's medians.
 
 // securitySetup is one of the three servers.
 type securitySetup struct {
@@ -54,13 +56,13 @@ func (discardAudit) Record(context.Context, audit.Event) error { return nil }
 func benchmarkSecurity(ctx context.Context, cfg benchConfig, stdout, stderr io.Writer) error {
 	runs := make([][]securityRow, len(securitySetups)) // per setup, one per round
 	for round := range max(cfg.Rounds, 1) {
-		for i, setup := range securitySetups {
-			row, err := securityRun(ctx, cfg, setup, stderr)
-			if err != nil {
-				return fmt.Errorf("%s: %w", setup.name, err)
-			}
+		rows, err := securityRound(ctx, cfg, stderr)
+		if err != nil {
+			return err
+		}
+		for i, row := range rows {
 			if cfg.Rounds > 1 {
-				fmt.Fprintf(stderr, "round %d, %s: %.0f reads/s, %s of CPU per read\n", round+1, setup.name, row.phase.PerSecond(), row.cpuPerRead.Round(100*time.Nanosecond))
+				fmt.Fprintf(stderr, "round %d, %s: %.0f reads/s, %s of CPU per read\n", round+1, securitySetups[i].name, row.phase.PerSecond(), row.cpuPerRead.Round(100*time.Nanosecond))
 			}
 			runs[i] = append(runs[i], row)
 		}
@@ -69,7 +71,7 @@ func benchmarkSecurity(ctx context.Context, cfg benchConfig, stdout, stderr io.W
 	for i, r := range runs {
 		rows[i] = medianRow(r)
 	}
-	fmt.Fprintf(stdout, "TeleHub bench --security: reads (GET Observation/id), %d clients, %s each, embedded server", cfg.Concurrency, cfg.Duration)
+	fmt.Fprintf(stdout, "TeleHub bench --security: reads (GET Observation/id), %d clients, %s each (interleaved), embedded servers", cfg.Concurrency, cfg.Duration)
 	if cfg.Rounds > 1 {
 		fmt.Fprintf(stdout, ", median of %d rounds", cfg.Rounds)
 	}
@@ -117,120 +119,104 @@ func medianRow(rows []securityRow) securityRow {
 	return median
 }
 
-// securityRun loads a few resources, then runs the read phase, on a server
-// of setup.
+// contender is one of the servers of a round.
+type contender struct {
+	setup   securitySetup
+	srv     *server
+	session *bench.Session
+	labeled context.Context // carries the profiler label of its server
+	cpu     time.Duration   // the process's CPU time during its reads
+}
+
+// securitySlice is how long one server reads before the next one does.
+const securitySlice = time.Second
+
+// securityRound starts the three servers, loads a few resources into each,
+// then interleaves their read phases, and returns their rows in the order
+// of securitySetups.
 //
-// Everything the run starts carries the profiler label "server" (the
-// setup's name), so that a --cpuprofile of the three runs can be split
-// with go tool pprof -tagfocus.
-func securityRun(ctx context.Context, cfg benchConfig, setup securitySetup, stderr io.Writer) (securityRow, error) {
+// Everything a server runs carries the profiler label "server" (the
+// setup's name), its load generator's slices included, so that a
+// --cpuprofile can be split with go tool pprof -tagfocus.
+func securityRound(ctx context.Context, cfg benchConfig, stderr io.Writer) ([]securityRow, error) {
 	defer pprof.SetGoroutineLabels(ctx)
-	ctx = pprof.WithLabels(ctx, pprof.Labels("server", setup.name))
-	pprof.SetGoroutineLabels(ctx)
-	srv, cleanup, err := startEmbedded(ctx, setup.embedding, stderr)
-	if err != nil {
-		return securityRow{}, err
+	contenders := make([]*contender, len(securitySetups))
+	for i, setup := range securitySetups {
+		c, cleanup, err := startContender(ctx, cfg, setup, stderr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", setup.name, err)
+		}
+		defer cleanup()
+		contenders[i] = c
 	}
-	defer cleanup()
-	run := bench.Config{URL: srv.baseURL, Duration: cfg.Duration, Concurrency: cfg.Concurrency, BundleSize: cfg.BundleSize,
-		Phases: []string{"create", "read"}, MaxRequests: cfg.Requests}
+	slice := min(securitySlice, cfg.Duration)
+	for i := range max(1, int(cfg.Duration/slice)) {
+		for k := range contenders {
+			c := contenders[(i+k)%len(contenders)]
+			if err := c.read(ctx, slice); err != nil {
+				return nil, fmt.Errorf("%s: %w", c.setup.name, err)
+			}
+		}
+	}
+	rows := make([]securityRow, len(contenders))
+	for i, c := range contenders {
+		phase, ok := c.session.Total("read")
+		if !ok {
+			return nil, fmt.Errorf("%s: no read phase in the run", c.setup.name)
+		}
+		rows[i] = securityRow{phase: phase}
+		if c.cpu > 0 && phase.Resources > 0 {
+			rows[i].cpuPerRead = c.cpu / time.Duration(phase.Resources)
+		}
+	}
+	return rows, nil
+}
+
+// startContender starts the server of setup and loads its resources.
+func startContender(ctx context.Context, cfg benchConfig, setup securitySetup, stderr io.Writer) (*contender, func(), error) {
+	labeled := pprof.WithLabels(ctx, pprof.Labels("server", setup.name))
+	pprof.SetGoroutineLabels(labeled)
+	srv, cleanup, err := startEmbedded(labeled, setup.embedding, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	run := bench.Config{URL: srv.baseURL, Concurrency: cfg.Concurrency, BundleSize: cfg.BundleSize, MaxRequests: cfg.Requests}
 	if setup.tokens {
-		if run.Token, err = srv.systemToken(ctx, "system/*.cruds"); err != nil {
-			return securityRow{}, err
+		if run.Token, err = srv.systemToken(labeled, "system/*.cruds"); err != nil {
+			cleanup()
+			return nil, nil, err
 		}
 	}
-	cpu := startCPUSampler()
-	res, err := bench.Run(ctx, run)
-	end := time.Now()
-	if err == nil && srv.auditor != nil {
-		// The reads' events are indexed in the background: their
-		// indexing is part of what the reads cost.
-		err = srv.auditor.Sync(ctx)
+	session, err := bench.Open(labeled, run)
+	if err == nil {
+		_, err = session.Phase(labeled, "create", cfg.Duration)
 	}
-	cpuEnd, _ := processCPU()
-	cpu.stop()
 	if err != nil {
-		return securityRow{}, err
+		cleanup()
+		return nil, nil, err
 	}
-	for _, p := range res.Phases {
-		if strings.HasPrefix(p.Name, "read") {
-			row := securityRow{phase: p}
-			// The read phase is the run's last: it began Elapsed before the end.
-			if start, ok := cpu.at(end.Add(-p.Elapsed)); ok && p.Resources > 0 {
-				row.cpuPerRead = (cpuEnd - start) / time.Duration(p.Resources)
-			}
-			return row, nil
+	return &contender{setup: setup, srv: srv, session: session, labeled: labeled}, cleanup, nil
+}
+
+// read runs one slice of the server's read phase and adds the process's
+// CPU time over it to the server's, with the indexing of the slice's
+// events (part of what the reads cost).
+func (c *contender) read(ctx context.Context, d time.Duration) error {
+	pprof.SetGoroutineLabels(c.labeled)
+	defer pprof.SetGoroutineLabels(ctx)
+	start, _ := processCPU()
+	if _, err := c.session.Phase(c.labeled, "read", d); err != nil {
+		return err
+	}
+	if c.srv.auditor != nil {
+		if err := c.srv.auditor.Sync(c.labeled); err != nil {
+			return err
 		}
 	}
-	return securityRow{}, fmt.Errorf("no read phase in the run")
-}
-
-// cpuSampler records the process's CPU time every few milliseconds, so
-// that the CPU time at the start of a phase can be looked up afterwards.
-type cpuSampler struct {
-	mu      sync.Mutex
-	samples []cpuSample
-	done    chan struct{}
-	stopped sync.WaitGroup
-}
-
-type cpuSample struct {
-	at  time.Time
-	cpu time.Duration
-}
-
-// cpuSampleEvery is the sampling period: a phase's start is placed within
-// it, a few milliseconds of CPU against the seconds a phase uses.
-const cpuSampleEvery = 5 * time.Millisecond
-
-func startCPUSampler() *cpuSampler {
-	c := &cpuSampler{done: make(chan struct{})}
-	c.sample()
-	c.stopped.Add(1)
-	go func() {
-		defer c.stopped.Done()
-		tick := time.NewTicker(cpuSampleEvery)
-		defer tick.Stop()
-		for {
-			select {
-			case <-tick.C:
-				c.sample()
-			case <-c.done:
-				return
-			}
-		}
-	}()
-	return c
-}
-
-func (c *cpuSampler) sample() {
-	cpu, ok := processCPU()
-	if !ok {
-		return
+	if end, ok := processCPU(); ok {
+		c.cpu += end - start
 	}
-	c.mu.Lock()
-	c.samples = append(c.samples, cpuSample{at: time.Now(), cpu: cpu})
-	c.mu.Unlock()
-}
-
-func (c *cpuSampler) stop() {
-	close(c.done)
-	c.stopped.Wait()
-}
-
-// at returns the CPU time of the last sample taken at or before t.
-func (c *cpuSampler) at(t time.Time) (time.Duration, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var found cpuSample
-	ok := false
-	for _, s := range c.samples {
-		if s.at.After(t) {
-			break
-		}
-		found, ok = s, true
-	}
-	return found.cpu, ok
+	return nil
 }
 
 // processCPU is the CPU time (user and system) the process has used so

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -132,6 +133,37 @@ func TestBenchDICOMFlags(t *testing.T) {
 	} {
 		if _, err := parseBenchDICOMConfig(tc.args, func(string) string { return "" }, &bytes.Buffer{}); (err == nil) != tc.ok {
 			t.Errorf("%v: err = %v", tc.args, err)
+		}
+	}
+}
+
+// TestBenchSecurity runs `telehub bench --security` briefly: its three
+// servers read in interleaved slices, each row has reads and no error,
+// and the servers' CPU per read is measured.
+func TestBenchSecurity(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	args := []string{"--security", "--duration", "1s", "--concurrency", "2"}
+	if code := runBench(context.Background(), args, func(string) string { return "" }, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, stderr.String(), stdout.String())
+	}
+	for _, setup := range securitySetups {
+		var row []string
+		for _, line := range strings.Split(stdout.String(), "\n") {
+			if strings.HasPrefix(line, setup.name+"  ") {
+				row = strings.Fields(strings.TrimPrefix(line, setup.name))
+			}
+		}
+		if len(row) != 7 {
+			t.Fatalf("no row for %q:\n%s", setup.name, stdout.String())
+		}
+		if reads, err := strconv.ParseFloat(row[0], 64); err != nil || reads <= 0 {
+			t.Errorf("%s: %s reads/s", setup.name, row[0])
+		}
+		if row[6] != "0" {
+			t.Errorf("%s: %s errors", setup.name, row[6])
+		}
+		if _, err := time.ParseDuration(row[4]); err != nil && row[4] != "-" {
+			t.Errorf("%s: CPU per read %q", setup.name, row[4])
 		}
 	}
 }
