@@ -328,15 +328,20 @@ func TestTrailTornFrame(t *testing.T) {
 	if tr.Len() != 10 {
 		t.Fatalf("after a torn frame the trail holds %d events, want 10", tr.Len())
 	}
-	if err := tr.Append(syntheticEvents(10, 5)); err != nil {
+	if got, want := appendAndReopen(t, tr, dir, 100, 10, 5), resourceIDs(eventsAsResources(syntheticEvents(0, 15))); !slices.Equal(got, want) {
+		t.Errorf("after the torn frame and 5 more events: %v, want %v", got, want)
+	}
+}
+
+// appendAndReopen appends n synthetic events from from to tr, closes it,
+// opens the trail in dir again and returns the ids it holds, sorted.
+func appendAndReopen(t *testing.T, tr *audit.Trail, dir string, blockSize, from, n int) []string {
+	t.Helper()
+	if err := tr.Append(syntheticEvents(from, n)); err != nil {
 		t.Fatal(err)
 	}
 	tr.Close()
-	tr = openTrail(t, dir, 100)
-	got := trailIDs(t, tr, store.Query{Count: 100})
-	if want := resourceIDs(eventsAsResources(syntheticEvents(0, 15))); !slices.Equal(got, want) {
-		t.Errorf("after the torn frame and 5 more events: %v, want %v", got, want)
-	}
+	return trailIDs(t, openTrail(t, dir, blockSize), store.Query{Count: 100})
 }
 
 func eventsAsResources(events []audit.TrailEvent) []store.Resource {
@@ -834,14 +839,8 @@ func TestTrailLogAllocatedAhead(t *testing.T) {
 		}
 	}
 
-	tr = openTrail(t, crashed, 8)
-	if err := tr.Append(syntheticEvents(11, 6)); err != nil { // seals 8-15
-		t.Fatal(err)
-	}
-	tr.Close()
-	tr = openTrail(t, crashed, 8)
-	got := trailIDs(t, tr, store.Query{Count: 100})
-	if want := resourceIDs(eventsAsResources(syntheticEvents(0, 17))); !slices.Equal(got, want) {
+	// Six more events seal 8-15.
+	if got, want := appendAndReopen(t, openTrail(t, crashed, 8), crashed, 8, 11, 6), resourceIDs(eventsAsResources(syntheticEvents(0, 17))); !slices.Equal(got, want) {
 		t.Errorf("after a crash and 6 more events: %v, want %v", got, want)
 	}
 }
