@@ -47,7 +47,7 @@ type Trail struct {
 	// sizes are the posting sizes of the last block sealed (see
 	// openBlock.sizes).
 	sizes atomic.Pointer[map[string]int]
-	// Scratch buffers of appendOpen and appendChain, under mu.
+	// Scratch buffers of appendOpen, Append and appendChain, under mu.
 	frameBuf  []byte
 	indexBuf  []store.IndexEntry
 	batchBuf  []trailEntry
@@ -547,8 +547,11 @@ func (t *Trail) release() {
 }
 
 // blocks returns the blocks, oldest first, with their postings (see
-// openBlock.catchUp); the caller holds t.mu.
+// openBlock.catchUp), or ErrClosed; the caller holds t.mu.
 func (t *Trail) blocks() ([]block, error) {
+	if t.closed {
+		return nil, ErrClosed
+	}
 	out := make([]block, 0, len(t.sealed)+len(t.sealing)+1)
 	for _, b := range t.sealed {
 		out = append(out, b)
@@ -571,9 +574,6 @@ func (t *Trail) blocks() ([]block, error) {
 func (t *Trail) index() error {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	if t.closed {
-		return ErrClosed
-	}
 	_, err := t.blocks()
 	return err
 }
@@ -582,20 +582,27 @@ func (t *Trail) index() error {
 func (t *Trail) Read(_ context.Context, id string) (*store.Resource, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	if t.closed {
-		return nil, ErrClosed
-	}
 	blocks, err := t.blocks()
 	if err != nil {
 		return nil, err
 	}
+	b, i, ok := latestWithID(blocks, id)
+	if !ok {
+		return nil, fmt.Errorf("%s/%s: %w", resourceType, id, store.ErrNotFound)
+	}
+	res, err := b.event(i)
+	return &res, err
+}
+
+// latestWithID finds the latest event with this id among blocks (oldest
+// first): its block and its ordinal there.
+func latestWithID(blocks []block, id string) (block, int, bool) {
 	for _, b := range slices.Backward(blocks) {
 		if ords := b.lookup(store.ParamID, id); len(ords) > 0 {
-			res, err := b.event(int(ords[len(ords)-1]))
-			return &res, err
+			return b, int(ords[len(ords)-1]), true
 		}
 	}
-	return nil, fmt.Errorf("%s/%s: %w", resourceType, id, store.ErrNotFound)
+	return nil, 0, false
 }
 
 // VRead returns version 1 of the event (events are never updated).
@@ -629,9 +636,6 @@ func (t *Trail) History(ctx context.Context, h store.HistoryQuery) (*store.Histo
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	if t.closed {
-		return nil, ErrClosed
-	}
 	blocks, err := t.blocks()
 	if err != nil {
 		return nil, err

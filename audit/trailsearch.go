@@ -39,9 +39,6 @@ func (t *Trail) Search(_ context.Context, q store.Query) (*store.SearchResult, e
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	if t.closed {
-		return nil, ErrClosed
-	}
 	hits, err := t.matches(q, after)
 	if err != nil {
 		return nil, err
@@ -444,9 +441,6 @@ func complement(set []uint32, n int) []uint32 {
 func (t *Trail) referenced(q store.Query, param string, limit int) ([]string, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	if t.closed {
-		return nil, ErrClosed
-	}
 	seen := map[string]bool{}
 	var out []string
 	blocks, err := t.blocks()

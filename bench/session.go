@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -14,11 +13,11 @@ import (
 // machine's speed falls on the three alike.
 type Session struct {
 	r      *runner
-	totals map[string]*sessionTotal
+	totals map[string]*sessionTotal // by kind
 }
 
-// sessionTotal is every slice of one phase: their figures added up, their
-// latencies kept for the percentiles.
+// sessionTotal is every slice of one kind of phase: their figures added
+// up, their latencies kept for the percentiles.
 type sessionTotal struct {
 	phase     Phase
 	latencies []time.Duration
@@ -52,7 +51,7 @@ func (s *Session) Phase(ctx context.Context, kind string, d time.Duration) (Phas
 		if err != nil {
 			return phase, err
 		}
-		s.add(spec.name, phase, latencies)
+		s.add(kind, phase, latencies)
 		last = phase
 	}
 	if !found {
@@ -61,11 +60,11 @@ func (s *Session) Phase(ctx context.Context, kind string, d time.Duration) (Phas
 	return last, nil
 }
 
-func (s *Session) add(name string, phase Phase, latencies []time.Duration) {
-	t := s.totals[name]
+func (s *Session) add(kind string, phase Phase, latencies []time.Duration) {
+	t := s.totals[kind]
 	if t == nil {
 		t = &sessionTotal{phase: Phase{Name: phase.Name, Clients: phase.Clients}}
-		s.totals[name] = t
+		s.totals[kind] = t
 	}
 	t.phase.Requests += phase.Requests
 	t.phase.Errors += phase.Errors
@@ -77,15 +76,11 @@ func (s *Session) add(name string, phase Phase, latencies []time.Duration) {
 	t.latencies = append(t.latencies, latencies...)
 }
 
-// Total returns the slices of the last phase of kind run so far as one
-// phase: their counts and times added up, the percentiles of all their
-// latencies.
+// Total returns the phases of kind run so far as one phase: their counts
+// and times added up, the percentiles of all their latencies (named after
+// the first; a kind of one phase, such as "read", is that phase's slices).
 func (s *Session) Total(kind string) (Phase, bool) {
-	specs := slices.DeleteFunc(s.r.phases(), func(p phaseSpec) bool { return p.kind != kind })
-	if len(specs) == 0 {
-		return Phase{}, false
-	}
-	t := s.totals[specs[len(specs)-1].name]
+	t := s.totals[kind]
 	if t == nil {
 		return Phase{}, false
 	}

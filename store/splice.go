@@ -211,7 +211,10 @@ func (w *withPieces) Search(ctx context.Context, q Query) (*SearchResult, error)
 	if err != nil {
 		return nil, err
 	}
-	return res, w.assembleAll(ctx, res.Resources)
+	if err := w.assembleAll(ctx, res.Resources); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 func (w *withPieces) History(ctx context.Context, h HistoryQuery) (*HistoryResult, error) {
@@ -219,7 +222,10 @@ func (w *withPieces) History(ctx context.Context, h HistoryQuery) (*HistoryResul
 	if err != nil {
 		return nil, err
 	}
-	return res, w.assembleAll(ctx, res.Versions)
+	if err := w.assembleAll(ctx, res.Versions); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // assembleAll assembles each of resources in place.
