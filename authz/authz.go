@@ -7,7 +7,7 @@
 // consent and audit) what it may see and what must be recorded.
 //
 // Verifying a token costs a signature check (tens of microseconds for
-// RS384); CachingVerifier pays it once per token and still notices a
+// ES256 or RS384); CachingVerifier pays it once per token and still notices a
 // revocation within seconds.
 //
 // Keeping these few types in one small package lets every API enforce the

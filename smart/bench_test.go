@@ -37,7 +37,7 @@ func BenchmarkGrantsAllow(b *testing.B) {
 // BenchmarkVerifyAccessToken is the cost the FHIR layer pays per request:
 // signature, claims, and the revocation lookup in the store.
 func BenchmarkVerifyAccessToken(b *testing.B) {
-	for _, alg := range []string{"ES384", "RS384"} {
+	for _, alg := range []string{"ES256", "ES384", "RS384"} {
 		b.Run(alg, func(b *testing.B) {
 			e := newEnvB(b, func(c *Config) { c.AccessTokenAlg = alg })
 			tok, _, err := e.srv.signAccessToken(context.Background(), grant{ClientID: "c", Scope: "system/*.rs"})
@@ -54,7 +54,7 @@ func BenchmarkVerifyAccessToken(b *testing.B) {
 }
 
 func BenchmarkSignAccessToken(b *testing.B) {
-	for _, alg := range []string{"ES384", "RS384"} {
+	for _, alg := range []string{"ES256", "ES384", "RS384"} {
 		b.Run(alg, func(b *testing.B) {
 			e := newEnvB(b, func(c *Config) { c.AccessTokenAlg = alg })
 			g := grant{ClientID: "c", Scope: "system/*.rs"}

@@ -20,8 +20,9 @@ import (
 )
 
 // signingAlgs are the algorithms TeleHub signs with: RS256 for id_tokens
-// (OpenID Connect's mandatory algorithm), RS384 and ES384 for access tokens.
-var signingAlgs = []jwa.SignatureAlgorithm{jwa.RS256, jwa.RS384, jwa.ES384}
+// (OpenID Connect's mandatory algorithm), ES256, RS384 and ES384 for
+// access tokens.
+var signingAlgs = []jwa.SignatureAlgorithm{jwa.RS256, jwa.ES256, jwa.RS384, jwa.ES384}
 
 // storedKey is a signing key as persisted.
 type storedKey struct {
@@ -230,6 +231,8 @@ func (k *KeyRing) generate(ctx context.Context, alg jwa.SignatureAlgorithm) erro
 	var raw any
 	var err error
 	switch alg {
+	case jwa.ES256:
+		raw, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	case jwa.ES384:
 		raw, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	default:

@@ -56,8 +56,9 @@ func TestAdminCommandsBeforeFirstStart(t *testing.T) {
 	}
 	code, out, errs = admin(t, env, "keys", "rotate")
 	rotated := keysPublished.FindStringSubmatch(out)
-	// The first use makes one key per algorithm, the rotation one more each.
-	if code != 0 || rotated == nil || rotated[1] != "6" {
+	// The first use makes one key per algorithm (RS256, ES256, RS384,
+	// ES384), the rotation one more each.
+	if code != 0 || rotated == nil || rotated[1] != "8" {
 		t.Fatalf("keys rotate: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
 
@@ -66,8 +67,8 @@ func TestAdminCommandsBeforeFirstStart(t *testing.T) {
 		t.Errorf("a store with accounts got the demo:\n%s", p.demo)
 	}
 	_, jwks := p.getJSON("/.well-known/jwks.json")
-	if keys, _ := jwks["keys"].([]any); len(keys) != 6 {
-		t.Errorf("jwks after rotation has %d keys, want 6", len(keys))
+	if keys, _ := jwks["keys"].([]any); len(keys) != 8 {
+		t.Errorf("jwks after rotation has %d keys, want 8", len(keys))
 	}
 	tok := p.codeFlow(login{clientID: "app", redirectURI: redirect, scope: "user/*.rs openid fhirUser",
 		username: "dr.house", password: password[1], totp: totpCode(t, secret[1])})
