@@ -123,7 +123,10 @@
 // log, where the block's maps stay in the processor's cache: `telehub
 // bench --security` showed the audit's share of a read fall by about a
 // third. A block's maps start at the sizes of the last block sealed, so
-// that they do not grow as they fill. A search that comes after many
+// that they do not grow as they fill. The pass copies no string it does
+// not keep: the records' strings share the memory of its copy of the log,
+// and the postings copy the values they see for the first time
+// (recordIndexer). A search that comes after many
 // appends makes their postings while appends wait for it, as they wait
 // for any search of the trail: at most a block's, tens of milliseconds.
 //

@@ -2,9 +2,9 @@ package audit
 
 import (
 	"encoding/base64"
-	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -71,11 +71,22 @@ func (t Target) reference() string {
 	if t.ID == "" {
 		return t.Type
 	}
-	ref := t.Type + "/" + t.ID
-	if t.Version > 0 {
-		ref += fmt.Sprintf("/_history/%d", t.Version)
+	var buf [64]byte
+	return string(t.appendReference(buf[:0]))
+}
+
+// appendReference appends the reference to t: "Type/id", with
+// "/_history/version" when the version is set.
+func (t Target) appendReference(dst []byte) []byte {
+	dst = append(dst, t.Type...)
+	if t.ID == "" {
+		return dst
 	}
-	return ref
+	dst = append(append(dst, '/'), t.ID...)
+	if t.Version > 0 {
+		dst = strconv.AppendInt(append(dst, "/_history/"...), t.Version, 10)
+	}
+	return dst
 }
 
 // Event is one AuditEvent ready to be recorded (see Recorder.Record). It

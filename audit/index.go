@@ -108,6 +108,9 @@ func qualified(system, code string) string {
 	}
 	s := system + "|" + code
 	if qualifiedCount.Load() < maxQualifiedCache {
+		// Copies: a code may share the memory of a record (recordIndexer),
+		// which the cache must not keep.
+		key = [2]string{strings.Clone(system), strings.Clone(code)}
 		if _, loaded := qualifiedCache.LoadOrStore(key, s); !loaded {
 			qualifiedCount.Add(1)
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/telehub/telehub/store"
 )
@@ -141,6 +142,20 @@ type record struct {
 var errBadRecord = errors.New("audit: trail record malformed")
 
 func decodeRecord(content []byte) (record, error) {
+	return decodeRecordStrings(content, func(b []byte) string { return string(b) })
+}
+
+// viewRecord is decodeRecord without copying the record's strings: they
+// share content's memory, which must not change while they are in use
+// (see recordIndexer).
+func viewRecord(content []byte) (record, error) {
+	return decodeRecordStrings(content, view)
+}
+
+// view returns b's bytes as a string without copying them.
+func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+func decodeRecordStrings(content []byte, str func([]byte) string) (record, error) {
 	if !isRecord(content) || len(content) < 1+sha256.Size {
 		return record{}, errBadRecord
 	}
@@ -157,7 +172,7 @@ func decodeRecord(content []byte) (record, error) {
 	for _, f := range rec.recordFields() {
 		// Not checked as UTF-8: the JSON encoder replaces what is not, as
 		// it did for the event before it was stored.
-		*f = string(d.bytes())
+		*f = str(d.bytes())
 	}
 	if d.err != nil || len(d.buf) != 0 || len(flags) != 2 || rec.seq < 1 || version > 1<<62 {
 		return record{}, errBadRecord
@@ -173,17 +188,46 @@ func decodeRecord(content []byte) (record, error) {
 // builder's (as Recorder.Record gives them to a store), its sequence, id
 // and lastUpdated.
 func recordIndex(dst []store.IndexEntry, r *recipe, seq int64, updated time.Time) ([]store.IndexEntry, error) {
-	dst, err := r.appendIndex(dst)
+	dst, err := r.appendIndex(dst, r.what.reference())
 	if err != nil {
 		return dst, err
 	}
 	return appendIdentity(append(dst, sequenceEntry(seq)), EventID(seq), updated), nil
 }
 
+// recordIndexer makes the index entries of logged records, as
+// replayedIndex does, without allocating: their strings share the
+// memory of the record (viewRecord) or of the indexer's scratch buffer
+// (the event's id, its target's reference). The entries are valid until
+// the next call, and their strings as long as the record is unchanged:
+// whoever keeps one copies it (openBlock.post).
+type recordIndexer struct {
+	entries []store.IndexEntry
+	scratch []byte
+}
+
+func (x *recordIndexer) index(content []byte) ([]store.IndexEntry, error) {
+	rec, err := viewRecord(content)
+	if err != nil {
+		return nil, err
+	}
+	x.scratch = rec.what.appendReference(x.scratch[:0])
+	target := len(x.scratch)
+	x.scratch = appendEventID(x.scratch, rec.seq)
+	// The views are taken once the scratch buffer has stopped growing.
+	x.entries, err = rec.appendIndex(x.entries[:0], view(x.scratch[:target]))
+	if err != nil {
+		return nil, err
+	}
+	x.entries = append(x.entries, sequenceEntry(rec.seq))
+	x.entries = appendIdentity(x.entries, view(x.scratch[target:]), millisTime(rec.updated))
+	return x.entries, nil
+}
+
 // appendIndex appends the entries build().appendIndex gives, without
 // building the event for the RESTful interactions, which are most events
-// (TestRecipeIndex holds the two together).
-func (r *recipe) appendIndex(dst []store.IndexEntry) ([]store.IndexEntry, error) {
+// (TestRecipeIndex holds the two together); target is r.what.reference().
+func (r *recipe) appendIndex(dst []store.IndexEntry, target string) ([]store.IndexEntry, error) {
 	code, action := r.restful()
 	var kind string
 	known := false
@@ -214,7 +258,7 @@ func (r *recipe) appendIndex(dst []store.IndexEntry) ([]store.IndexEntry, error)
 		x.referenceWithPatient("entity", &reference{Reference: r.patient})
 	}
 	if r.built != builtSearch && r.what.Type != "" {
-		x.referenceWithPatient("entity", &reference{Reference: r.what.reference()})
+		x.referenceWithPatient("entity", &reference{Reference: target})
 	}
 	return x.entries, nil
 }

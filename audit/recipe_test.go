@@ -6,6 +6,9 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
+
+	"github.com/telehub/telehub/store"
 )
 
 // recipeEvents are builderEvents and the variants the index tells apart:
@@ -35,10 +38,44 @@ func TestRecipeIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := res.appendIndex(nil)
-		got, err := e.recipe.appendIndex(nil)
+		got, err := e.recipe.appendIndex(nil, e.recipe.what.reference())
 		if err != nil || !slices.Equal(got, want) {
 			t.Errorf("event %d (%v): entries\n got %v (%v)\nwant %v", i, e.recipe.built, got, err, want)
 		}
+	}
+}
+
+// TestRecordIndexer: the entries a recordIndexer gives for a record are
+// those replayedIndex gives, record after record in one scratch buffer,
+// and its strings are the record's bytes, not copies of them.
+func TestRecordIndexer(t *testing.T) {
+	t.Parallel()
+	var x recordIndexer
+	prev := link{seq: 99}
+	stored := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	for i, e := range recipeEvents() {
+		content, next := appendRecord(nil, prev, prev.seq+1, stored, &e.recipe)
+		prev = next
+		want, err := replayedIndex(nil, content)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := x.index(content)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("event %d (%v): entries\n got %v (%v)\nwant %v", i, e.recipe.built, got, err, want)
+		}
+	}
+	e := recipeEvents()[0]
+	content, _ := appendRecord(nil, prev, prev.seq+1, stored, &e.recipe)
+	entries, err := x.index(content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := e.recipe.who.User
+	at := bytes.Index(content, []byte(user))
+	i := slices.IndexFunc(entries, func(en store.IndexEntry) bool { return en.Text == user })
+	if user == "" || at < 0 || i < 0 || unsafe.StringData(entries[i].Text) != &content[at] {
+		t.Errorf("the entry of the user %q is not a view of the record", user)
 	}
 }
 

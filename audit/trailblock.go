@@ -134,10 +134,13 @@ func (b *openBlock) catchUp() error {
 	if err != nil {
 		return err
 	}
-	var index []store.IndexEntry
+	// data is this call's copy of the frames: the records' entries share
+	// its memory, and post copies the strings it keeps.
+	var records recordIndexer
 	for i := b.indexed; i < n; i++ {
 		frame := data[b.frames[i]-from : b.frames[i+1]-from]
-		if index, err = frameIndex(index[:0], frame); err != nil {
+		index, err := frameIndex(&records, frame)
+		if err != nil {
 			return fmt.Errorf("audit: trail log at %d: %w", b.frames[i], err)
 		}
 		b.post(uint32(i), index)
@@ -147,43 +150,46 @@ func (b *openBlock) catchUp() error {
 }
 
 // frameIndex returns the index entries of a logged event: those its frame
-// holds, or for a record those it gives, appended to dst. A record that
-// no longer decodes (changed in place) has none: it stays unindexed, for
-// Verify to report.
-func frameIndex(dst []store.IndexEntry, frame []byte) ([]store.IndexEntry, error) {
+// holds, or for a record those records gives (valid until its next call).
+// A record that no longer decodes (changed in place) has none: it stays
+// unindexed, for Verify to report.
+func frameIndex(records *recordIndexer, frame []byte) ([]store.IndexEntry, error) {
 	p, err := decodePayload(frame[frameHeader:])
 	if err != nil {
-		return dst, err
+		return nil, err
 	}
 	if isRecord(p.content) {
-		index, err := replayedIndex(dst, p.content)
+		index, err := records.index(p.content)
 		if err != nil {
-			return dst[:0], nil
+			return nil, nil
 		}
 		return index, nil
 	}
-	return append(dst, p.index...), nil
+	return p.index, nil
 }
 
-// post adds the postings of event ord.
+// post adds the postings of event ord. The strings of index may share
+// memory that changes after the call (recordIndexer): those it keeps, as
+// keys or units, are copied.
 func (b *openBlock) post(ord uint32, index []store.IndexEntry) {
 	for _, e := range index {
 		if isRangeKind(e.Kind) {
-			entries := b.ranges[e.Param]
-			if entries == nil {
+			entries, ok := b.ranges[e.Param]
+			if !ok {
 				entries = make([]rangeEntry, 0, b.sizes[e.Param])
+				e.Param = strings.Clone(e.Param)
 			}
-			b.ranges[e.Param] = append(entries, rangeEntry{ord: ord, low: e.Low, high: e.High, unit: e.Text})
+			b.ranges[e.Param] = append(entries, rangeEntry{ord: ord, low: e.Low, high: e.High, unit: strings.Clone(e.Text)})
 			continue
 		}
 		values := b.texts[e.Param]
 		if values == nil {
 			values = make(map[string][]uint32, b.sizes[e.Param])
-			b.texts[e.Param] = values
+			b.texts[strings.Clone(e.Param)] = values
 		}
 		switch ords := values[e.Text]; {
 		case len(ords) == 0:
-			values[e.Text] = b.single(ord)
+			values[strings.Clone(e.Text)] = b.single(ord)
 		case ords[len(ords)-1] != ord: // an event may repeat a value
 			values[e.Text] = append(ords, ord)
 		}
@@ -370,19 +376,36 @@ func encodeTexts(texts map[string]map[string][]uint32) (keys, index []byte) {
 		n += len(values)
 	}
 	keys, index = make([]byte, 0, size), make([]byte, 0, 4*n)
+	var sorted []posting
 	for _, param := range slices.Sorted(maps.Keys(texts)) {
-		values := texts[param]
-		for _, text := range slices.Sorted(maps.Keys(values)) {
+		sorted = sortedPostings(sorted[:0], texts[param])
+		for _, p := range sorted {
 			index = binary.LittleEndian.AppendUint32(index, uint32(len(keys)))
-			keys = binary.AppendUvarint(keys, uint64(len(param)+1+len(text)))
-			keys = append(append(append(keys, param...), 0), text...)
-			keys = appendPostings(keys, values[text])
+			keys = binary.AppendUvarint(keys, uint64(len(param)+1+len(p.text)))
+			keys = append(append(append(keys, param...), 0), p.text...)
+			keys = appendPostings(keys, p.ords)
 		}
 	}
 	return keys, index
 }
 
 // appendPostings appends ords as a count and delta uvarints.
+// posting is a text value and the events that hold it.
+type posting struct {
+	text string
+	ords []uint32
+}
+
+// sortedPostings appends the postings of values to dst, sorted by text
+// (taken with their events, rather than looked up again once sorted).
+func sortedPostings(dst []posting, values map[string][]uint32) []posting {
+	for text, ords := range values {
+		dst = append(dst, posting{text, ords})
+	}
+	slices.SortFunc(dst, func(a, b posting) int { return strings.Compare(a.text, b.text) })
+	return dst
+}
+
 func appendPostings(buf []byte, ords []uint32) []byte {
 	buf = binary.AppendUvarint(buf, uint64(len(ords)))
 	prev := uint32(0)
