@@ -104,7 +104,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, client: cfg.Client}
+	r := newRunner(cfg)
 	res := &Result{URL: cfg.URL, Duration: cfg.Duration}
 
 	sampler := startMemorySampler(ctx, cfg.Memory)

@@ -154,8 +154,8 @@ func (r *runner) do(ctx context.Context, method, url string, body []byte) (int, 
 		return 0, nil, nil, err
 	}
 	req.Header.Set("Accept", fhirJSON)
-	if r.cfg.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+r.cfg.Token)
+	if r.authorization != "" {
+		req.Header.Set("Authorization", r.authorization)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", fhirJSON)

@@ -13,14 +13,25 @@ import (
 // runner holds what the phases share: the server, the payloads, and the ids
 // of the Observations created so far (the read phase reads them back).
 type runner struct {
-	cfg      Config
-	client   *http.Client
-	patients []string // "Patient/<id>" references the Observations point at
-	bodies   [][]byte // Observation JSON, reused round-robin
-	bundles  [][]byte // transaction Bundles of cfg.BundleSize Observations
+	cfg    Config
+	client *http.Client
+	// authorization is the Authorization header of every request, made
+	// once: the load generator's own cost is part of what it measures.
+	authorization string
+	patients      []string // "Patient/<id>" references the Observations point at
+	bodies        [][]byte // Observation JSON, reused round-robin
+	bundles       [][]byte // transaction Bundles of cfg.BundleSize Observations
 	// ids of the Observations created; workers collect their own and merge
 	// adds them between phases, so no lock is needed.
 	ids []string
+}
+
+func newRunner(cfg Config) *runner {
+	r := &runner{cfg: cfg, client: cfg.Client}
+	if cfg.Token != "" {
+		r.authorization = "Bearer " + cfg.Token
+	}
+	return r
 }
 
 // operation is one request of a phase; it returns how many resources it

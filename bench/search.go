@@ -133,7 +133,7 @@ func RunSearch(ctx context.Context, cfg SearchConfig) (*SearchResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &searcher{runner: &runner{cfg: base, client: base.Client}, patients: cfg.Patients}
+	s := &searcher{runner: newRunner(base), patients: cfg.Patients}
 	sampler := startMemorySampler(ctx, base.Memory)
 	defer sampler.stop()
 

@@ -30,7 +30,7 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, client: cfg.Client}
+	r := newRunner(cfg)
 	if err := r.setUp(ctx); err != nil {
 		return nil, err
 	}

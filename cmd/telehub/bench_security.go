@@ -33,7 +33,10 @@ import (
 // of the machine's speed falls on the three alike: run one after the
 // other, a drift of a few seconds moved the overhead by five points
 // either way. --rounds starts three new servers per round and prints
-// each one's medians.
+// each one's medians. The overheads are the medians of each round's own
+// (a server against the first of the same round, which read beside it):
+// the speed of the machine moves from round to round, and a ratio of
+// medians from different rounds carries that move.
 
 // securitySetup is one of the three servers.
 type securitySetup struct {
@@ -67,33 +70,51 @@ func benchmarkSecurity(ctx context.Context, cfg benchConfig, stdout, stderr io.W
 			runs[i] = append(runs[i], row)
 		}
 	}
-	rows := make([]securityRow, len(runs))
-	for i, r := range runs {
-		rows[i] = medianRow(r)
-	}
 	fmt.Fprintf(stdout, "TeleHub bench --security: reads (GET Observation/id), %d clients, %s each (interleaved), embedded servers", cfg.Concurrency, cfg.Duration)
 	if cfg.Rounds > 1 {
-		fmt.Fprintf(stdout, ", median of %d rounds", cfg.Rounds)
+		fmt.Fprintf(stdout, ", medians of %d rounds", cfg.Rounds)
 	}
 	fmt.Fprint(stdout, "\n\n")
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "server\treads/s\tp50\tp99\toverhead\tCPU/read\tCPU overhead\terrors")
-	base := rows[0]
-	for i, r := range rows {
+	for i, rounds := range runs {
+		r := medianRow(rounds)
 		overhead, cpuOverhead, cpu := "-", "-", "-"
-		if i > 0 && base.phase.PerSecond() > 0 {
-			overhead = fmt.Sprintf("%.0f%%", 100*(1-r.phase.PerSecond()/base.phase.PerSecond()))
+		if i > 0 {
+			overhead, cpuOverhead = pairedOverheads(runs[0], rounds)
 		}
 		if r.cpuPerRead > 0 {
 			cpu = r.cpuPerRead.Round(100 * time.Nanosecond).String()
-			if i > 0 && base.cpuPerRead > 0 {
-				cpuOverhead = fmt.Sprintf("%.0f%%", 100*(float64(r.cpuPerRead)/float64(base.cpuPerRead)-1))
-			}
 		}
 		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d\n", securitySetups[i].name, r.phase.PerSecond(), r.phase.P50.Round(10e3), r.phase.P99.Round(10e3),
 			overhead, cpu, cpuOverhead, r.phase.Errors)
 	}
 	return tw.Flush()
+}
+
+// pairedOverheads returns the median over the rounds of a server's
+// overhead against the base server of the same round, in reads/s and in
+// CPU per read ("-" when no round tells).
+func pairedOverheads(base, rows []securityRow) (reads, cpu string) {
+	var rate, perRead []float64
+	for round, r := range rows {
+		b := base[round]
+		if b.phase.PerSecond() > 0 {
+			rate = append(rate, 1-r.phase.PerSecond()/b.phase.PerSecond())
+		}
+		if b.cpuPerRead > 0 && r.cpuPerRead > 0 {
+			perRead = append(perRead, float64(r.cpuPerRead)/float64(b.cpuPerRead)-1)
+		}
+	}
+	return medianPercent(rate), medianPercent(perRead)
+}
+
+func medianPercent(xs []float64) string {
+	if len(xs) == 0 {
+		return "-"
+	}
+	slices.Sort(xs)
+	return fmt.Sprintf("%.0f%%", 100*xs[len(xs)/2])
 }
 
 // securityRow is the read phase of one server, and its CPU time per read

@@ -94,6 +94,26 @@ func TestMedianRow(t *testing.T) {
 	}
 }
 
+// TestPairedOverheads checks that the overheads of --security compare
+// each round's servers with each other: the medians of the rounds' own
+// overheads, not the ratio of medians taken from different rounds.
+func TestPairedOverheads(t *testing.T) {
+	row := func(reads int, cpu time.Duration) securityRow {
+		return securityRow{phase: bench.Phase{Resources: reads, Elapsed: time.Second}, cpuPerRead: cpu}
+	}
+	us := time.Microsecond
+	base := []securityRow{row(100, 100*us), row(200, 50*us), row(100, 100*us)}
+	// Rounds: 10%, 25% and 5% fewer reads/s; 20%, 60% and 10% more CPU.
+	// The medians alone (100 and 95 reads/s) would tell 5%.
+	other := []securityRow{row(90, 120*us), row(150, 80*us), row(95, 110*us)}
+	if reads, cpu := pairedOverheads(base, other); reads != "10%" || cpu != "20%" {
+		t.Errorf("paired overheads %s and %s, want 10%% and 20%%", reads, cpu)
+	}
+	if reads, cpu := pairedOverheads([]securityRow{row(0, 0)}, []securityRow{row(50, 0)}); reads != "-" || cpu != "-" {
+		t.Errorf("a base round without reads: overheads %s and %s, want -", reads, cpu)
+	}
+}
+
 // TestBenchDICOMEmbedded runs `telehub bench dicom` at a small size on its
 // embedded server, without Orthanc (the conformance tests run it beside
 // Orthanc), and checks that every phase ran: the instances stored, the
