@@ -413,6 +413,7 @@ func (t *Trail) rotate() error {
 		return fmt.Errorf("audit: trail: %w", err)
 	}
 	t.open = newOpenBlock(full.start+uint64(full.count()), openBlockLog(f, 0), t.postingSizes())
+	t.open.reserve(t.opts.BlockSize)
 	t.logMu.Lock()
 	t.log.Store(f)
 	t.logMu.Unlock()

@@ -99,6 +99,14 @@ func (b *openBlock) postingSizes() map[string]int {
 	return sizes
 }
 
+// reserve makes room for n events in the block's columns, so that they
+// do not grow (and copy) as the block fills.
+func (b *openBlock) reserve(n int) {
+	b.ids = slices.Grow(b.ids, n)
+	b.updated = slices.Grow(b.updated, n)
+	b.frames = slices.Grow(b.frames, n)
+}
+
 func (b *openBlock) first() uint64 { return b.start }
 func (b *openBlock) count() int    { return len(b.updated) }
 
@@ -154,18 +162,34 @@ func (b *openBlock) catchUp() error {
 // A record that no longer decodes (changed in place) has none: it stays
 // unindexed, for Verify to report.
 func frameIndex(records *recordIndexer, frame []byte) ([]store.IndexEntry, error) {
-	p, err := decodePayload(frame[frameHeader:])
-	if err != nil {
-		return nil, err
-	}
-	if isRecord(p.content) {
-		index, err := records.index(p.content)
+	content, ok := recordPayload(frame[frameHeader:])
+	if !ok {
+		p, err := decodePayload(frame[frameHeader:])
 		if err != nil {
-			return nil, nil
+			return nil, err
 		}
-		return index, nil
+		if !isRecord(p.content) {
+			return p.index, nil
+		}
+		content = p.content
 	}
-	return p.index, nil
+	index, err := records.index(content)
+	if err != nil {
+		return nil, nil
+	}
+	return index, nil
+}
+
+// recordPayload returns the record of a payload that holds one and no
+// index entries, as appendChain writes them (a record's entries follow
+// from it), without decoding it into a pending event.
+func recordPayload(payload []byte) ([]byte, bool) {
+	d := decoder{buf: payload}
+	content := d.bytes()
+	if !isRecord(content) || d.uvarint() != 0 || d.err != nil || len(d.buf) != 0 {
+		return nil, false
+	}
+	return content, true
 }
 
 // post adds the postings of event ord. The strings of index may share
@@ -336,7 +360,7 @@ func writeBlock(path string, b *openBlock) error {
 		footer = append(footer, w.n)
 		w.write(textIdx)
 		footer = append(footer, w.n)
-		w.write(encodeRanges(b.ranges))
+		writeRanges(w, b.ranges)
 		footer = append(footer, uint64(len(textIdx)/4))
 		var tail []byte
 		for _, v := range footer {
@@ -389,7 +413,6 @@ func encodeTexts(texts map[string]map[string][]uint32) (keys, index []byte) {
 	return keys, index
 }
 
-// appendPostings appends ords as a count and delta uvarints.
 // posting is a text value and the events that hold it.
 type posting struct {
 	text string
@@ -406,6 +429,7 @@ func sortedPostings(dst []posting, values map[string][]uint32) []posting {
 	return dst
 }
 
+// appendPostings appends ords as a count and delta uvarints.
 func appendPostings(buf []byte, ords []uint32) []byte {
 	buf = binary.AppendUvarint(buf, uint64(len(ords)))
 	prev := uint32(0)
@@ -416,12 +440,16 @@ func appendPostings(buf []byte, ords []uint32) []byte {
 	return buf
 }
 
-func encodeRanges(ranges map[string][]rangeEntry) []byte {
-	var out []byte
+// writeRanges writes each parameter's range entries, in the parameters'
+// order: the parameter and the entries' payload, each after its length,
+// one entry being its ordinal's delta, low, high and unit.
+func writeRanges(w *countingWriter, ranges map[string][]rangeEntry) {
+	var payload []byte
 	for _, param := range slices.Sorted(maps.Keys(ranges)) {
-		var payload []byte
+		entries := ranges[param]
+		payload = slices.Grow(payload[:0], len(entries)*(binary.MaxVarintLen32+16+1))
 		prev := uint32(0)
-		for _, r := range ranges[param] {
+		for _, r := range entries {
 			payload = binary.AppendUvarint(payload, uint64(r.ord-prev))
 			prev = r.ord
 			payload = binary.LittleEndian.AppendUint64(payload, math.Float64bits(r.low))
@@ -429,12 +457,13 @@ func encodeRanges(ranges map[string][]rangeEntry) []byte {
 			payload = binary.AppendUvarint(payload, uint64(len(r.unit)))
 			payload = append(payload, r.unit...)
 		}
-		out = binary.AppendUvarint(out, uint64(len(param)))
-		out = append(out, param...)
-		out = binary.AppendUvarint(out, uint64(len(payload)))
-		out = append(out, payload...)
+		var head []byte
+		head = binary.AppendUvarint(head, uint64(len(param)))
+		head = append(head, param...)
+		head = binary.AppendUvarint(head, uint64(len(payload)))
+		w.write(head)
+		w.write(payload)
 	}
-	return out
 }
 
 // writeFileSynced writes path through a synced temporary file and a
