@@ -87,7 +87,11 @@ func decodeFrame(frame []byte) (*pending, error) {
 	if !intact(frame) {
 		return nil, errBadFrame
 	}
-	return decodePayload(frame[frameHeader:])
+	p, err := decodePayload(frame[frameHeader:])
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
 }
 
 // intact reports whether a whole frame's payload matches its CRC.
@@ -105,13 +109,14 @@ func frameContent(frame []byte) ([]byte, error) {
 	return content, d.err
 }
 
-// decodePayload reads a frame's payload, whatever its CRC says.
-func decodePayload(payload []byte) (*pending, error) {
+// decodePayload reads a frame's payload, whatever its CRC says. It
+// allocates only the index entries the frame holds (a record's, none).
+func decodePayload(payload []byte) (pending, error) {
 	d := decoder{buf: payload}
-	p := &pending{content: d.bytes()}
+	p := pending{content: d.bytes()}
 	n := d.uvarint()
 	if d.err == nil && n > uint64(len(payload)) {
-		return nil, errBadFrame
+		return pending{}, errBadFrame
 	}
 	p.index = make([]store.IndexEntry, 0, n)
 	for range n {
@@ -120,7 +125,7 @@ func decodePayload(payload []byte) (*pending, error) {
 		p.index = append(p.index, e)
 	}
 	if d.err != nil || len(d.buf) != 0 {
-		return nil, errBadFrame
+		return pending{}, errBadFrame
 	}
 	return p, nil
 }

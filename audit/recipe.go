@@ -184,19 +184,9 @@ func decodeRecordStrings(content []byte, str func([]byte) string) (record, error
 	return rec, nil
 }
 
-// recordIndex appends the index entries of a record's event: the
-// builder's (as Recorder.Record gives them to a store), its sequence, id
-// and lastUpdated.
-func recordIndex(dst []store.IndexEntry, r *recipe, seq int64, updated time.Time) ([]store.IndexEntry, error) {
-	dst, err := r.appendIndex(dst, r.what.reference())
-	if err != nil {
-		return dst, err
-	}
-	return appendIdentity(append(dst, sequenceEntry(seq)), EventID(seq), updated), nil
-}
-
-// recordIndexer makes the index entries of logged records, as
-// replayedIndex does, without allocating: their strings share the
+// recordIndexer makes the index entries of logged records: the
+// builder's (as Recorder.Record gives them to a store), the sequence, id
+// and lastUpdated. It does not allocate: their strings share the
 // memory of the record (viewRecord) or of the indexer's scratch buffer
 // (the event's id, its target's reference). The entries are valid until
 // the next call, and their strings as long as the record is unchanged:

@@ -46,8 +46,9 @@ func TestRecipeIndex(t *testing.T) {
 }
 
 // TestRecordIndexer: the entries a recordIndexer gives for a record are
-// those replayedIndex gives, record after record in one scratch buffer,
-// and its strings are the record's bytes, not copies of them.
+// those of the event built, with its sequence, id and lastUpdated, record
+// after record in one scratch buffer, and its strings are the record's
+// bytes, not copies of them.
 func TestRecordIndexer(t *testing.T) {
 	t.Parallel()
 	var x recordIndexer
@@ -56,10 +57,11 @@ func TestRecordIndexer(t *testing.T) {
 	for i, e := range recipeEvents() {
 		content, next := appendRecord(nil, prev, prev.seq+1, stored, &e.recipe)
 		prev = next
-		want, err := replayedIndex(nil, content)
+		res, err := e.recipe.build()
 		if err != nil {
 			t.Fatal(err)
 		}
+		want := appendIdentity(append(res.appendIndex(nil), sequenceEntry(next.seq)), EventID(next.seq), stored)
 		got, err := x.index(content)
 		if err != nil || !slices.Equal(got, want) {
 			t.Errorf("event %d (%v): entries\n got %v (%v)\nwant %v", i, e.recipe.built, got, err, want)

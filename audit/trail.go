@@ -207,6 +207,7 @@ func replayLog(first uint64, f *os.File) (*openBlock, error) {
 	}
 	log := openBlockLog(f, 0)
 	b := newOpenBlock(first, log, nil)
+	var records recordIndexer
 	end := 0
 	for len(data)-end >= frameHeader {
 		length, err := frameLength(data[end : end+frameHeader])
@@ -218,7 +219,9 @@ func replayLog(first uint64, f *os.File) (*openBlock, error) {
 		if last && !intact(frame) {
 			break
 		}
-		p, err := decodePayload(frame[frameHeader:])
+		// data is not changed after: the entries may share its memory
+		// (post copies what it keeps, and so is the id here).
+		index, err := frameIndex(&records, frame)
 		if err != nil && last {
 			break
 		}
@@ -227,14 +230,8 @@ func replayLog(first uint64, f *os.File) (*openBlock, error) {
 			return nil, fmt.Errorf("audit: trail log %s: the frame at %d is corrupt, and events follow it", f.Name(), end)
 		}
 		end += length
-		index := p.index
-		if isRecord(p.content) {
-			// A record that no longer decodes (changed in place) is kept
-			// unindexed, for Verify to report.
-			index, _ = replayedIndex(nil, p.content)
-		}
 		id, updated := trailIdentity(index)
-		b.add(id, updated, index, int64(end))
+		b.add(strings.Clone(id), updated, index, int64(end))
 	}
 	// What follows the last whole frame is a torn frame, or zeros the log
 	// was allocated ahead with (see blockLog).
@@ -245,15 +242,6 @@ func replayLog(first uint64, f *os.File) (*openBlock, error) {
 		}
 	}
 	return b, nil
-}
-
-// replayedIndex appends the index entries of a logged record to dst.
-func replayedIndex(dst []store.IndexEntry, content []byte) ([]store.IndexEntry, error) {
-	rec, err := decodeRecord(content)
-	if err != nil {
-		return nil, err
-	}
-	return recordIndex(dst, &rec.recipe, rec.seq, millisTime(rec.updated))
 }
 
 // trailIdentity finds the id and lastUpdated of a logged event in its entries.

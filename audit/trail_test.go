@@ -792,10 +792,11 @@ func TestTrailPostingsOnDemand(t *testing.T) {
 		}()
 	}
 	for range 40 {
-		if err := tr.Append(syntheticEvents(len(appended), 5)); err != nil {
+		batch := syntheticEvents(len(appended), 5)
+		if err := tr.Append(batch); err != nil {
 			t.Fatal(err)
 		}
-		appended = append(appended, syntheticEvents(len(appended), 5)...)
+		appended = append(appended, batch...)
 	}
 	cancel()
 	searchers.Wait()

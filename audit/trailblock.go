@@ -162,34 +162,18 @@ func (b *openBlock) catchUp() error {
 // A record that no longer decodes (changed in place) has none: it stays
 // unindexed, for Verify to report.
 func frameIndex(records *recordIndexer, frame []byte) ([]store.IndexEntry, error) {
-	content, ok := recordPayload(frame[frameHeader:])
-	if !ok {
-		p, err := decodePayload(frame[frameHeader:])
-		if err != nil {
-			return nil, err
-		}
-		if !isRecord(p.content) {
-			return p.index, nil
-		}
-		content = p.content
+	p, err := decodePayload(frame[frameHeader:])
+	if err != nil {
+		return nil, err
 	}
-	index, err := records.index(content)
+	if !isRecord(p.content) {
+		return p.index, nil
+	}
+	index, err := records.index(p.content)
 	if err != nil {
 		return nil, nil
 	}
 	return index, nil
-}
-
-// recordPayload returns the record of a payload that holds one and no
-// index entries, as appendChain writes them (a record's entries follow
-// from it), without decoding it into a pending event.
-func recordPayload(payload []byte) ([]byte, bool) {
-	d := decoder{buf: payload}
-	content := d.bytes()
-	if !isRecord(content) || d.uvarint() != 0 || d.err != nil || len(d.buf) != 0 {
-		return nil, false
-	}
-	return content, true
 }
 
 // post adds the postings of event ord. The strings of index may share

@@ -30,7 +30,7 @@ type CachingVerifier struct {
 
 	mu sync.Mutex
 	// entries are keyed by the token itself: the map's hash of it costs
-	// a tenth of a SHA-256 on every request, and the keys (a kilobyte
+	// a tenth of a SHA-256 on every request, and the keys (under a kilobyte
 	// each, at most MaxEntries) stay in memory only as long as the tokens
 	// are cached.
 	entries map[string]*cachedToken
